@@ -1,0 +1,92 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Outpost",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "outpost", targets: ["outpost"]),
+        .executable(name: "outpost-server", targets: ["outpost-server"]),
+        .executable(name: "outpost-replay", targets: ["outpost-replay"]),
+        .executable(name: "outpost-bench", targets: ["outpost-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+    ],
+    targets: [
+        // C system libraries: module.modulemap + shim.h only; each imported by one Swift module.
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+
+        // Build-time embedding of Schema/*.sql into OutpostStore (one source of truth).
+        .executableTarget(name: "schema-embed", path: "Tools/schema-embed"),
+        .plugin(
+            name: "SchemaEmbedder", capability: .buildTool(),
+            dependencies: ["schema-embed"], path: "Plugins/SchemaEmbedder"),
+
+        .target(name: "OutpostCore"),
+        .target(
+            name: "OutpostStore", dependencies: ["OutpostCore", "CSQLite"],
+            plugins: ["SchemaEmbedder"]),
+        .target(
+            name: "OutpostSync",
+            dependencies: [
+                "OutpostStore", "CZlib", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(name: "OutpostCurl", dependencies: ["OutpostSync", "CCurl"]),
+        .target(
+            name: "OutpostServer",
+            dependencies: [
+                "OutpostStore", "OutpostSync",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .target(
+            name: "OutpostCLI",
+            dependencies: [
+                "OutpostStore", "OutpostSync", "OutpostCurl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .executableTarget(name: "outpost", dependencies: ["OutpostCLI"]),
+        .executableTarget(
+            name: "outpost-server",
+            dependencies: [
+                "OutpostServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "outpost-replay", dependencies: ["OutpostSync"], path: "Tools/outpost-replay"),
+        .executableTarget(
+            name: "outpost-bench",
+            dependencies: ["OutpostStore", "OutpostSync", "OutpostCurl", "OutpostServer"],
+            path: "Tools/outpost-bench"),
+
+        .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore"]),
+        .testTarget(name: "OutpostStoreTests", dependencies: ["OutpostStore"]),
+        .testTarget(
+            name: "OutpostSyncTests", dependencies: ["OutpostSync"],
+            resources: [.copy("Scenarios")]),
+        .testTarget(name: "OutpostCurlTests", dependencies: ["OutpostCurl"]),
+        .testTarget(
+            name: "OutpostServerTests",
+            dependencies: [
+                "OutpostServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
+        .testTarget(name: "OutpostCLITests", dependencies: ["OutpostCLI"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["OutpostSync"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

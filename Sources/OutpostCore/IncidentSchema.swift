@@ -1,0 +1,191 @@
+/// A value an incident field refused, naming the field and the rule.
+public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The field that was refused.
+    public var field: String
+    /// The rule it broke, in words.
+    public var rule: String
+
+    /// Makes an error.
+    public init(field: String, rule: String) {
+        self.field = field
+        self.rule = rule
+    }
+
+    public var description: String { "\(field): \(rule)" }
+}
+
+/// The kind of value a field holds and its rule.
+public enum FieldKind: Hashable, Sendable {
+    /// Text with a character-count range (counted after trimming when `trimmed`).
+    case text(min: Int, max: Int, trimmed: Bool)
+    /// One of a closed set of strings.
+    case choice([String])
+    /// A whole number in a range.
+    case integer(ClosedRange<Int64>)
+    /// A finite number in a range.
+    case number(ClosedRange<Double>)
+    /// An RFC 3339 date-time or a plain `YYYY-MM-DD` date, years 1900–2100.
+    case dateTime
+}
+
+/// One field of the incident model (v1).
+public struct FieldSpec: Hashable, Sendable {
+    /// The field's name, as in JSON and the change log.
+    public var name: String
+    /// Its kind and rule.
+    public var kind: FieldKind
+
+    /// The CLI flag for the field: its name with `-` for `_`.
+    public var flag: String { String(name.map { $0 == "_" ? "-" : $0 }) }
+
+    /// Whether the value is a number in JSON.
+    public var isNumeric: Bool {
+        switch kind {
+        case .integer, .number: return true
+        default: return false
+        }
+    }
+}
+
+/// The incident model: its fields, in display order, and their validation.
+public enum IncidentSchema {
+    /// ACLED's six event types plus displacement and other.
+    public static let eventTypes = [
+        "battle", "explosion_remote_violence", "violence_against_civilians", "protest", "riot",
+        "strategic_development", "displacement", "other",
+    ]
+
+    /// Every field, in display order.
+    public static let fields: [FieldSpec] = [
+        FieldSpec(name: "title", kind: .text(min: 1, max: 200, trimmed: true)),
+        FieldSpec(name: "narrative", kind: .text(min: 0, max: 50_000, trimmed: false)),
+        FieldSpec(name: "event_type", kind: .choice(eventTypes)),
+        FieldSpec(name: "occurred_at", kind: .dateTime),
+        FieldSpec(name: "date_precision", kind: .choice(["exact", "day", "week", "month", "year"])),
+        FieldSpec(name: "lat", kind: .number(-90...90)),
+        FieldSpec(name: "lon", kind: .number(-180...180)),
+        FieldSpec(name: "geo_precision", kind: .choice(["exact", "near", "district", "region", "country"])),
+        FieldSpec(name: "place_name", kind: .text(min: 0, max: 200, trimmed: false)),
+        FieldSpec(name: "admin1", kind: .text(min: 0, max: 200, trimmed: false)),
+        FieldSpec(name: "admin2", kind: .text(min: 0, max: 200, trimmed: false)),
+        FieldSpec(name: "killed", kind: .integer(0...10_000_000)),
+        FieldSpec(name: "injured", kind: .integer(0...10_000_000)),
+        FieldSpec(name: "abducted", kind: .integer(0...10_000_000)),
+        FieldSpec(name: "displaced", kind: .integer(0...10_000_000)),
+        FieldSpec(name: "perpetrator", kind: .text(min: 0, max: 500, trimmed: false)),
+        FieldSpec(name: "target", kind: .text(min: 0, max: 500, trimmed: false)),
+        FieldSpec(name: "source_type", kind: .choice(["witness", "victim", "media", "official", "ngo", "other"])),
+        FieldSpec(name: "confidence", kind: .choice(["low", "medium", "high"])),
+        FieldSpec(name: "sensitivity", kind: .choice(["normal", "sensitive", "restricted"])),
+        FieldSpec(name: "status", kind: .choice(["draft", "submitted", "verified", "disputed", "rejected", "duplicate"])),
+    ]
+
+    /// Field name → spec.
+    public static let byName: [String: FieldSpec] = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+
+    /// Field names in display order.
+    public static let fieldNames: [String] = fields.map(\.name)
+
+    /// Checks one field's value; `null` clears a field (never `title`).
+    public static func validate(field: String, value: JSONValue) throws(ValidationError) {
+        guard let spec = byName[field] else {
+            throw ValidationError(field: field, rule: "unknown field (known: \(fieldNames.joined(separator: ", ")))")
+        }
+        if value == .null {
+            if field == "title" { throw ValidationError(field: field, rule: "cannot be cleared: a title is required") }
+            return
+        }
+        switch spec.kind {
+        case .text(let min, let max, let trimmed):
+            guard case .string(let s) = value else { throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)") }
+            let counted = trimmed ? s.trimmingWhitespace() : s[...]
+            let count = counted.count
+            if count < min {
+                throw ValidationError(field: field, rule: trimmed ? "must not be empty or only white space" : "must have at least \(min) characters")
+            }
+            if count > max { throw ValidationError(field: field, rule: "must be at most \(max) characters (got \(count))") }
+        case .choice(let options):
+            guard case .string(let s) = value, options.contains(s) else {
+                throw ValidationError(field: field, rule: "must be one of \(options.joined(separator: ", ")) (got \(value.serialized()))")
+            }
+        case .integer(let range):
+            guard case .int(let i) = value else {
+                throw ValidationError(field: field, rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \(value.serialized()))")
+            }
+            guard range.contains(i) else {
+                throw ValidationError(field: field, rule: "must be from \(range.lowerBound) to \(range.upperBound) (got \(i))")
+            }
+        case .number(let range):
+            guard let d = value.doubleValue else { throw ValidationError(field: field, rule: "must be a number, not \(value.typeName)") }
+            guard d.isFinite, range.contains(d) else {
+                throw ValidationError(field: field, rule: "must be a finite number from \(Int(range.lowerBound)) to \(Int(range.upperBound)) (got \(value.serialized()))")
+            }
+        case .dateTime:
+            guard case .string(let s) = value else { throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)") }
+            if let problem = DateText.problem(s) {
+                throw ValidationError(field: field, rule: "must be an RFC 3339 date-time or a YYYY-MM-DD date, years 1900–2100: \(problem) (got \"\(s)\")")
+            }
+        }
+    }
+
+    /// Checks every write of a change: known fields with valid values, or `_deleted` as a boolean.
+    public static func validate(writes: [String: JSONValue]) throws(ValidationError) {
+        for field in writes.keys.sorted() {
+            let value = writes[field]!
+            if field == Change.deletedField {
+                guard case .bool = value else { throw ValidationError(field: field, rule: "must be true or false") }
+                continue
+            }
+            try validate(field: field, value: value)
+        }
+    }
+
+    /// Checks the fields of a new incident: valid values and a title.
+    public static func validateNew(fields: [String: JSONValue]) throws(ValidationError) {
+        guard let title = fields["title"], title != .null else {
+            throw ValidationError(field: "title", rule: "is required for a new incident")
+        }
+        _ = title
+        for field in fields.keys where field == Change.deletedField {
+            throw ValidationError(field: field, rule: "is set by delete and restore, not as a field")
+        }
+        try validate(writes: fields)
+    }
+
+    /// Parses a field's value from command-line or CSV text by the field's kind.
+    public static func value(field: String, text: String) throws(ValidationError) -> JSONValue {
+        guard let spec = byName[field] else {
+            throw ValidationError(field: field, rule: "unknown field (known: \(fieldNames.joined(separator: ", ")))")
+        }
+        let value: JSONValue
+        switch spec.kind {
+        case .integer(let range):
+            guard let i = Int64(text) else {
+                throw ValidationError(field: field, rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \"\(text)\")")
+            }
+            value = .int(i)
+        case .number:
+            if let i = Int64(text) {
+                value = .int(i)
+            } else if let d = Double(text), d.isFinite, text.allSatisfy({ "0123456789.-+eE".contains($0) }) {
+                value = .double(d)
+            } else {
+                throw ValidationError(field: field, rule: "must be a number (got \"\(text)\")")
+            }
+        default:
+            value = .string(text)
+        }
+        try validate(field: field, value: value)
+        return value
+    }
+}
+
+extension String {
+    /// The string without leading and trailing white space and newlines.
+    func trimmingWhitespace() -> Substring {
+        var s = self[...]
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return s
+    }
+}

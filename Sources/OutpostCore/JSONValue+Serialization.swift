@@ -1,0 +1,97 @@
+extension JSONValue {
+    /// Compact JSON text with object keys sorted, so equal values always serialize the same.
+    public func serialized() -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        write(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Compact JSON as UTF-8 bytes with object keys sorted.
+    public func serializedBytes() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        write(to: &out)
+        return out
+    }
+
+    /// Appends compact JSON (keys sorted) to `out`.
+    public func write(to out: inout [UInt8]) {
+        switch self {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(let b):
+            if b { out.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else { out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65]) }
+        case .int(let i): JSONValue.writeInt(i, to: &out)
+        case .double(let d): JSONValue.writeDouble(d, to: &out)
+        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .array(let a):
+            out.append(UInt8(ascii: "["))
+            for (i, element) in a.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                element.write(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let o):
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for key in o.keys.sorted() {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                JSONValue.writeString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                o[key]!.write(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Appends a decimal integer.
+    public static func writeInt(_ value: Int64, to out: inout [UInt8]) {
+        if value >= 0 && value < 10 {
+            out.append(UInt8(ascii: "0") &+ UInt8(value))
+            return
+        }
+        out.append(contentsOf: String(value).utf8)
+    }
+
+    /// Appends the shortest text that reads back as the same Double; non-finite values as null.
+    public static func writeDouble(_ value: Double, to out: inout [UInt8]) {
+        guard value.isFinite else {
+            out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            return
+        }
+        out.append(contentsOf: value.description.utf8)
+    }
+
+    /// Appends a JSON string literal, escaping quotes, backslashes and control characters.
+    public static func writeString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var utf8 = value.utf8
+        let fast: Bool? = utf8.withContiguousStorageIfAvailable { buffer in
+            for byte in buffer { appendEscaped(byte, to: &out) }
+            return true
+        }
+        if fast == nil {
+            var copy = value
+            copy.makeContiguousUTF8()
+            utf8 = copy.utf8
+            for byte in utf8 { appendEscaped(byte, to: &out) }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    private static func appendEscaped(_ byte: UInt8, to out: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+        case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+        case 0..<0x20:
+            let hex: [UInt8] = Array("0123456789abcdef".utf8)
+            out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+        default: out.append(byte)
+        }
+    }
+}
