@@ -1,0 +1,162 @@
+import Foundation
+import OutpostCore
+
+/// One incident to import: an optional id and its fields.
+public struct IncidentInput: Hashable, Sendable {
+    /// The incident's id; a new UUID is made when nil.
+    public var id: String?
+    /// Field → value.
+    public var fields: [String: JSONValue]
+
+    /// Makes an input.
+    public init(id: String? = nil, fields: [String: JSONValue]) {
+        self.id = id
+        self.fields = fields
+    }
+}
+
+extension Store {
+    /// The corrected wall clock: the device's clock plus the offset learned from the server.
+    func correctedWallMs() throws -> Int64 {
+        systemClock() + (try metaInt("clock_offset_ms"))
+    }
+
+    /// Makes one local change (next counter, deps = the record's vector, next clock tag) and applies it.
+    private func makeLocalChange(
+        _ key: RecordKey, writes: [String: JSONValue], applier: ChangeApplier, wallMs: Int64?
+    ) throws -> Change {
+        let counter = try metaInt("counter") + 1
+        var clock = HybridClock(last: HLCTag(ms: try metaInt("clock_ms"), seq: UInt32(truncatingIfNeeded: try metaInt("clock_seq"))))
+        let tag = clock.next(wallMs: try wallMs ?? correctedWallMs())
+        let change = Change(
+            dot: Dot(replica: replica, counter: UInt64(counter)), record: key, deps: try applier.state(of: key).version,
+            tag: tag, writes: writes, reporter: try metaText("reporter"))
+        try applier.apply(change)
+        try setMeta("counter", .integer(counter))
+        try setMeta("clock_ms", .integer(tag.ms))
+        try setMeta("clock_seq", .integer(Int64(tag.seq)))
+        return change
+    }
+
+    private func localEdit(
+        _ key: RecordKey, writes: [String: JSONValue], wallMs: Int64?, check: (RecordState) throws -> Void
+    ) throws(StoreError) -> Change {
+        try write {
+            let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            try check(try applier.state(of: key))
+            let change = try makeLocalChange(key, writes: writes, applier: applier, wallMs: wallMs)
+            try applier.finish()
+            return change
+        }
+    }
+
+    /// Records a new incident; returns its change (the id is `change.record.id`).
+    @discardableResult
+    public func create(id: String? = nil, fields: [String: JSONValue], wallMs: Int64? = nil) throws(StoreError) -> Change {
+        do { try IncidentSchema.validateNew(fields: fields) } catch { throw StoreError(.invalidValue, error.description) }
+        let key = RecordKey(id: try Store.checkedID(id))
+        return try localEdit(key, writes: fields, wallMs: wallMs) { state in
+            if !state.fields.isEmpty { throw StoreError(.invalidState, "an incident with id \(key.id) already exists") }
+        }
+    }
+
+    /// Edits fields of an incident (`null` clears a field).
+    @discardableResult
+    public func update(id: String, fields: [String: JSONValue], wallMs: Int64? = nil) throws(StoreError) -> Change {
+        guard !fields.isEmpty else { throw StoreError(.invalidValue, "nothing to change: give at least one field") }
+        if fields[Change.deletedField] != nil {
+            throw StoreError(.invalidValue, "\(Change.deletedField): use delete and restore")
+        }
+        do { try IncidentSchema.validate(writes: fields) } catch { throw StoreError(.invalidValue, error.description) }
+        return try localEdit(RecordKey(id: id), writes: fields, wallMs: wallMs) { state in
+            try Store.requireExisting(state, id: id)
+            if state.isDeleted { throw StoreError(.invalidState, "incident \(id) is deleted; restore it before editing") }
+        }
+    }
+
+    /// Deletes an incident (its history stays, and edits its author had not seen keep it alive).
+    @discardableResult
+    public func delete(id: String, wallMs: Int64? = nil) throws(StoreError) -> Change {
+        try localEdit(RecordKey(id: id), writes: [Change.deletedField: .bool(true)], wallMs: wallMs) { state in
+            try Store.requireExisting(state, id: id)
+            if state.isDeleted { throw StoreError(.invalidState, "incident \(id) is already deleted") }
+        }
+    }
+
+    /// Restores a deleted incident.
+    @discardableResult
+    public func restore(id: String, wallMs: Int64? = nil) throws(StoreError) -> Change {
+        try localEdit(RecordKey(id: id), writes: [Change.deletedField: .bool(false)], wallMs: wallMs) { state in
+            try Store.requireExisting(state, id: id)
+            if !state.isDeleteVisible { throw StoreError(.invalidState, "incident \(id) is not deleted") }
+        }
+    }
+
+    /// Writes a value to one field, replacing every sibling (how a conflict is resolved).
+    @discardableResult
+    public func resolve(id: String, field: String, value: JSONValue, wallMs: Int64? = nil) throws(StoreError) -> Change {
+        if field == Change.deletedField {
+            guard case .bool = value else { throw StoreError(.invalidValue, "\(field): must be true or false") }
+        } else {
+            do { try IncidentSchema.validate(field: field, value: value) } catch {
+                throw StoreError(.invalidValue, error.description)
+            }
+        }
+        return try localEdit(RecordKey(id: id), writes: [field: value], wallMs: wallMs) { state in
+            try Store.requireExisting(state, id: id)
+        }
+    }
+
+    /// Imports incidents all-or-nothing in one transaction; returns the ids in input order.
+    public func importIncidents(_ inputs: [IncidentInput], wallMs: Int64? = nil) throws(StoreError) -> [String] {
+        var ids: [String] = []
+        ids.reserveCapacity(inputs.count)
+        var seen = Set<String>()
+        for (i, input) in inputs.enumerated() {
+            do { try IncidentSchema.validateNew(fields: input.fields) } catch {
+                throw StoreError(.invalidValue, "incident \(i + 1): \(error.description)")
+            }
+            let id = try Store.checkedID(input.id)
+            guard seen.insert(id).inserted else { throw StoreError(.invalidValue, "incident \(i + 1): id \(id) appears twice") }
+            ids.append(id)
+        }
+        try write {
+            let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            for (i, input) in inputs.enumerated() {
+                let key = RecordKey(id: ids[i])
+                if try applier.exists(key) { throw StoreError(.invalidState, "incident \(i + 1): id \(key.id) already exists") }
+                _ = try makeLocalChange(key, writes: input.fields, applier: applier, wallMs: wallMs)
+            }
+            try applier.finish()
+        }
+        return ids
+    }
+
+    /// Applies changes received from another replica, in one transaction (all or nothing).
+    @discardableResult
+    public func applyRemote(_ changes: [Change]) throws(StoreError) -> ApplyReport {
+        for change in changes {
+            do { try IncidentSchema.validate(writes: change.writes) } catch {
+                throw StoreError(.invalidChange, "change \(change.dot): \(error.description)")
+            }
+        }
+        return try write {
+            let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            for change in changes { try applier.apply(change) }
+            try applier.finish()
+            return applier.report
+        }
+    }
+
+    static func requireExisting(_ state: RecordState, id: String) throws {
+        if state.fields.isEmpty { throw StoreError(.unknownRecord, "no incident with id \(id)") }
+    }
+
+    static func checkedID(_ id: String?) throws(StoreError) -> String {
+        guard let id else { return UUID().uuidString.lowercased() }
+        guard !id.isEmpty, id.utf8.count <= 200, !id.contains(where: { $0.isNewline || $0 == "\t" }) else {
+            throw StoreError(.invalidValue, "id: must be 1–200 bytes without tabs or line breaks")
+        }
+        return id
+    }
+}

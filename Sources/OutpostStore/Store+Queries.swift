@@ -1,0 +1,100 @@
+import OutpostCore
+
+extension Store {
+    static let recordColumns = "id, visible, deleted, conflict, created_ms, updated_ms, updated_seq"
+
+    static func incident(from row: Row) throws -> IncidentRecord {
+        let visible = try row.withBytes(1) { try JSONParser.parse($0) }
+        return IncidentRecord(
+            id: row.text(0) ?? "", fields: visible.objectValue ?? [:], deleted: row.int(2) != 0, conflict: row.int(3) != 0,
+            createdMs: row.int(4), updatedMs: row.int(5), updatedSeq: row.int(6))
+    }
+
+    /// Incidents, oldest first; deleted ones only with `includeDeleted`.
+    public func incidents(includeDeleted: Bool = false, limit: Int? = nil) throws(StoreError) -> [IncidentRecord] {
+        try read {
+            var out: [IncidentRecord] = []
+            let sql =
+                "SELECT \(Store.recordColumns) FROM records WHERE collection = 'incidents'"
+                + (includeDeleted ? "" : " AND deleted = 0") + " ORDER BY created_ms, id" + (limit.map { " LIMIT \($0)" } ?? "")
+            try db.cached(sql).forEach { out.append(try Store.incident(from: $0)) }
+            return out
+        }
+    }
+
+    /// Calls `body` for each visible incident without holding them all in memory.
+    public func forEachIncident(includeDeleted: Bool = false, _ body: (IncidentRecord) throws -> Void) throws(StoreError) {
+        try read {
+            let sql =
+                "SELECT \(Store.recordColumns) FROM records WHERE collection = 'incidents'"
+                + (includeDeleted ? "" : " AND deleted = 0") + " ORDER BY created_ms, id"
+            try db.prepare(sql).forEach { try body(try Store.incident(from: $0)) }
+        }
+    }
+
+    /// One incident (deleted ones too), or nil when the id is unknown.
+    public func incident(id: String) throws(StoreError) -> IncidentRecord? {
+        try read {
+            try db.cached("SELECT \(Store.recordColumns) FROM records WHERE collection = 'incidents' AND id = ?")
+                .bind(.text(id)).first { try Store.incident(from: $0) }
+        }
+    }
+
+    /// The merged state of a record, or nil when unknown.
+    public func recordState(id: String) throws(StoreError) -> RecordState? {
+        try read {
+            try db.cached("SELECT state FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id)).first { row in
+                try RecordState(json: try row.withBytes(0) { try JSONParser.parse($0) })
+            }
+        }
+    }
+
+    /// Every change to a record, in log order; held-back changes last.
+    public func history(id: String) throws(StoreError) -> [HistoryEntry] {
+        try read {
+            var out: [HistoryEntry] = []
+            try db.cached("SELECT body, applied FROM changes WHERE collection = 'incidents' AND record = ? ORDER BY applied DESC, seq")
+                .bind(.text(id)).forEach { row in
+                    let change = try Change(json: try row.withBytes(0) { try JSONParser.parse($0) })
+                    out.append(HistoryEntry(change: change, applied: row.int(1) != 0))
+                }
+            return out
+        }
+    }
+
+    /// Every record with a conflict, oldest first.
+    public func conflicts() throws(StoreError) -> [RecordConflicts] {
+        try read {
+            var out: [RecordConflicts] = []
+            try db.cached("SELECT id, state FROM records WHERE collection = 'incidents' AND conflict = 1 ORDER BY created_ms, id")
+                .forEach { row in
+                    let state = try RecordState(json: try row.withBytes(1) { try JSONParser.parse($0) })
+                    if state.isDeleted { return }
+                    let fields = state.conflicts.sorted { $0.key < $1.key }.map { FieldConflict(field: $0.key, siblings: $0.value) }
+                    out.append(
+                        RecordConflicts(
+                            id: row.text(0) ?? "", title: state.visibleValue("title")?.stringValue, fields: fields,
+                            keptAliveByConcurrentEdit: state.isKeptAliveByConcurrentEdit))
+                }
+            return out
+        }
+    }
+
+    /// The store's identity and sync position.
+    public func status() throws(StoreError) -> StoreStatus {
+        try read {
+            let own = try metaInt("counter")
+            let acked = try metaInt("server_acked_counter")
+            let counts = try db.cached(
+                "SELECT count(*), coalesce(sum(applied = 0), 0) FROM changes"
+            ).first { ($0.int(0), $0.int(1)) } ?? (0, 0)
+            let records = try db.cached(
+                "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 0 AND conflict = 1), 0) FROM records"
+            ).first { ($0.int(0), $0.int(1)) } ?? (0, 0)
+            return StoreStatus(
+                replica: replica, reporter: try metaText("reporter") ?? "", ownChanges: own,
+                unsyncedChanges: max(0, own - acked), heldBackChanges: counts.1, totalChanges: counts.0,
+                incidents: records.0, conflicts: records.1, server: try metaText("server_url"))
+        }
+    }
+}

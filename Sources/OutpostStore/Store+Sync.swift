@@ -1,0 +1,138 @@
+import OutpostCore
+
+/// A change as stored: its log position and wire-format JSON bytes.
+public struct StoredChange: Hashable, Sendable {
+    /// Position in this store's log.
+    public var seq: Int64
+    /// The author.
+    public var replica: ReplicaID
+    /// The author's counter.
+    public var counter: UInt64
+    /// The change's wire-format JSON.
+    public var body: [UInt8]
+
+    /// Parses the body.
+    public func change() throws(StoreError) -> Change {
+        do { return try Change(json: try JSONParser.parse(body)) } catch { throw StoreError.wrap(error) }
+    }
+}
+
+extension Store {
+    /// What this store holds, for a peer to send what is missing.
+    public func summary() throws(StoreError) -> SyncSummary {
+        try read {
+            var entries: [ReplicaID: SyncSummary.Entry] = [:]
+            try db.cached("SELECT idx, id, contiguous FROM replicas").forEach { row in
+                entries[ReplicaID(bytes: row.bytes(1))] = SyncSummary.Entry(contiguous: UInt64(row.int(2)))
+            }
+            try db.cached(
+                "SELECT r.id, c.counter FROM changes c JOIN replicas r ON r.idx = c.replica WHERE c.counter > r.contiguous"
+            ).forEach { row in
+                entries[ReplicaID(bytes: row.bytes(0))]?.extra.insert(UInt64(row.int(1)))
+            }
+            return SyncSummary(entries: entries.filter { $0.value.contiguous > 0 || !$0.value.extra.isEmpty })
+        }
+    }
+
+    /// Changes the summary lacks, in log (causal) order after `afterSeq`, at most `limit` and about `maxBytes`.
+    ///
+    /// Returns the changes and the log position to continue from.
+    public func changes(
+        missingFrom summary: SyncSummary, afterSeq: Int64 = 0, limit: Int = 1000, maxBytes: Int = 1 << 20
+    ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
+        try read {
+            var out: [StoredChange] = []
+            var bytes = 0
+            var last = afterSeq
+            // Per author, the peer already has 1…contiguous: skip those with the index.
+            let floor: [Int64: Int64] = Dictionary(
+                uniqueKeysWithValues: replicaIndex.compactMap { id, idx in
+                    summary.entries[id].map { (idx, Int64($0.contiguous)) }
+                })
+            let statement = try db.cached("SELECT seq, replica, counter, body FROM changes WHERE seq > ? ORDER BY seq")
+            try statement.bind(.integer(afterSeq))
+            try statement.scan { row in
+                let seq = row.int(0)
+                let idx = row.int(1)
+                let counter = row.int(2)
+                last = seq
+                if counter <= floor[idx] ?? 0 { return true }
+                let replica = try replicaID(forIndex: idx)
+                if summary.contains(Dot(replica: replica, counter: UInt64(counter))) { return true }
+                let body = row.bytes(3)
+                out.append(StoredChange(seq: seq, replica: replica, counter: UInt64(counter), body: body))
+                bytes += body.count
+                return out.count < limit && bytes < maxBytes
+            }
+            return (out, last)
+        }
+    }
+
+    /// Changes in log order after `afterSeq` (a server's pull cursor), skipping those authored by `excluding`.
+    public func changes(
+        afterSeq: Int64, excluding: ReplicaID? = nil, limit: Int = 1000, maxBytes: Int = 1 << 20
+    ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
+        try read {
+            var out: [StoredChange] = []
+            var bytes = 0
+            var last = afterSeq
+            let skip = excluding.flatMap { replicaIndex[$0] } ?? -1
+            let statement = try db.cached("SELECT seq, replica, counter, body FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
+            try statement.bind(.integer(afterSeq), .integer(Int64(limit)))
+            try statement.scan { row in
+                let seq = row.int(0)
+                last = seq
+                let idx = row.int(1)
+                if idx == skip { return true }
+                let body = row.bytes(3)
+                out.append(
+                    StoredChange(seq: seq, replica: try replicaID(forIndex: idx), counter: UInt64(row.int(2)), body: body))
+                bytes += body.count
+                return bytes < maxBytes
+            }
+            return (out, last)
+        }
+    }
+
+    /// This store's own changes with counter above `afterCounter`, in counter order.
+    public func ownChanges(afterCounter: UInt64, limit: Int = 1000, maxBytes: Int = 1 << 20) throws(StoreError) -> [StoredChange] {
+        try read {
+            var out: [StoredChange] = []
+            var bytes = 0
+            guard let idx = replicaIndex[replica] else { return [] }
+            let statement = try db.cached("SELECT seq, counter, body FROM changes WHERE replica = ? AND counter > ? ORDER BY counter LIMIT ?")
+            try statement.bind(.integer(idx), .integer(Int64(afterCounter)), .integer(Int64(limit)))
+            try statement.scan { row in
+                let body = row.bytes(2)
+                out.append(StoredChange(seq: row.int(0), replica: replica, counter: UInt64(row.int(1)), body: body))
+                bytes += body.count
+                return bytes < maxBytes
+            }
+            return out
+        }
+    }
+
+    /// The highest n such that this store holds changes 1…n of `replica`.
+    public func contiguousCounter(of replica: ReplicaID) throws(StoreError) -> UInt64 {
+        try read {
+            guard let idx = replicaIndex[replica] else { return 0 }
+            return UInt64(try db.cached("SELECT contiguous FROM replicas WHERE idx = ?").bind(.integer(idx)).first { $0.int(0) } ?? 0)
+        }
+    }
+
+    /// The last position in this store's change log.
+    public func lastSeq() throws(StoreError) -> Int64 {
+        try read { try db.cached("SELECT coalesce(max(seq), 0) FROM changes").first { $0.int(0) } ?? 0 }
+    }
+
+    /// Reporter names known for each replica.
+    public func reporterNames() throws(StoreError) -> [ReplicaID: String] {
+        try read {
+            var out: [ReplicaID: String] = [:]
+            try db.cached("SELECT id, reporter FROM replicas WHERE reporter IS NOT NULL").forEach { row in
+                out[ReplicaID(bytes: row.bytes(0))] = row.text(1)
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import OutpostCore
+
+/// A replica's store: one SQLite file holding the change log and the merged record state.
+///
+/// Every public method is one transaction. Local edits and remote changes are applied by the
+/// same code (`ChangeApplier`), so a reporter's own edit follows exactly the rules a peer's does.
+public final class Store: @unchecked Sendable {
+    // @unchecked Sendable: every access to `db` and the cached fields below happens while
+    // holding `lock`, so the connection is never used from two threads at once.
+    let lock = NSLock()
+    let db: Database
+
+    /// The file name of the database inside the store folder.
+    public static let fileName = "outpost.db"
+
+    /// This store's replica id.
+    public let replica: ReplicaID
+    /// The store folder.
+    public let directory: String
+
+    /// Replica id → local index, cached (the replicas table only grows).
+    var replicaIndex: [ReplicaID: Int64] = [:]
+    /// Local index → replica id.
+    var replicaByIndex: [Int64: ReplicaID] = [:]
+
+    /// Source of wall-clock milliseconds (uncorrected); tests and replays may replace it.
+    public var systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    private init(db: Database, directory: String, replica: ReplicaID) {
+        self.db = db
+        self.directory = directory
+        self.replica = replica
+    }
+
+    /// The database file inside a store folder.
+    public static func databasePath(in directory: String) -> String {
+        (directory as NSString).appendingPathComponent(fileName)
+    }
+
+    /// Whether a store exists in `directory`.
+    public static func exists(at directory: String) -> Bool {
+        FileManager.default.fileExists(atPath: databasePath(in: directory))
+    }
+
+    /// Creates a new store; fails and changes nothing when one exists.
+    public static func create(
+        at directory: String, reporter: String, replica: ReplicaID = .random(), settings: [String: String] = [:]
+    ) throws(StoreError) -> Store {
+        let trimmed = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 100 else {
+            throw StoreError(.invalidValue, "reporter name must be 1–100 characters")
+        }
+        let path = databasePath(in: directory)
+        if FileManager.default.fileExists(atPath: path) {
+            throw StoreError(.alreadyExists, "a store already exists at \(directory); nothing was changed")
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError(.storage, "cannot create the store folder \(directory): \(error.localizedDescription)")
+        }
+        // Build the store under a temporary name and move it into place, so a crash never leaves
+        // a half-made store behind and two concurrent `init`s cannot both succeed.
+        let temporary = path + ".init-\(getpid())"
+        do {
+            let db = try Database(path: temporary, create: true)
+            try configure(db)
+            try Migrator.migrate(db, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+            try db.transaction {
+                var meta: [String: SQLValue] = [
+                    "replica": .blob(replica.bytes), "reporter": .text(trimmed), "counter": .integer(0),
+                    "clock_ms": .integer(0), "clock_seq": .integer(0), "clock_offset_ms": .integer(0),
+                    "created_ms": .integer(Int64(Date().timeIntervalSince1970 * 1000)),
+                ]
+                for (k, v) in settings { meta[k] = .text(v) }
+                let insert = try db.cached("INSERT INTO meta (key, value) VALUES (?, ?)")
+                for (k, v) in meta { try insert.bind(.text(k), v).run() }
+                try db.cached("INSERT INTO replicas (idx, id, reporter) VALUES (1, ?, ?)")
+                    .bind(.blob(replica.bytes), .text(trimmed)).run()
+            }
+            try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        } catch {
+            removeDatabaseFiles(temporary)
+            throw StoreError.wrap(error)
+        }
+        chmod(temporary, 0o600)
+        if link(temporary, path) != 0 {
+            removeDatabaseFiles(temporary)
+            throw StoreError(.alreadyExists, "a store already exists at \(directory); nothing was changed")
+        }
+        removeDatabaseFiles(temporary)
+        return try open(at: directory)
+    }
+
+    /// Opens an existing store; fails with a clear message when it is missing or too new.
+    public static func open(at directory: String) throws(StoreError) -> Store {
+        let path = databasePath(in: directory)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.missing, "no Outpost store at \(directory) (run `outpost init --reporter NAME` first)")
+        }
+        do {
+            let db = try Database(path: path, create: false)
+            try configure(db)
+            let version = try Migrator.currentVersion(db)
+            if version > Migrator.latestVersion {
+                throw SchemaTooNewError(found: version, known: Migrator.latestVersion)
+            }
+            if version < Migrator.latestVersion { try Migrator.migrate(db, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) }
+            guard let replicaBytes = try db.prepare("SELECT value FROM meta WHERE key = 'replica'").first({ $0.bytes(0) }),
+                !replicaBytes.isEmpty
+            else { throw StoreError(.storage, "the store at \(directory) has no replica id; it is damaged") }
+            let store = Store(db: db, directory: directory, replica: ReplicaID(bytes: replicaBytes))
+            try store.loadReplicas()
+            return store
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+
+    private static func configure(_ db: Database) throws(SQLiteError) {
+        db.setBusyTimeout(milliseconds: 5_000)
+        try db.execute("PRAGMA journal_mode = WAL")
+        try db.execute("PRAGMA synchronous = FULL")
+        try db.execute("PRAGMA foreign_keys = ON")
+    }
+
+    private static func removeDatabaseFiles(_ path: String) {
+        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    }
+
+    func loadReplicas() throws {
+        try db.cached("SELECT idx, id FROM replicas").forEach { row in
+            let id = ReplicaID(bytes: row.bytes(1))
+            replicaIndex[id] = row.int(0)
+            replicaByIndex[row.int(0)] = id
+        }
+    }
+
+    /// Runs `body` under the lock in one write transaction, mapping every failure to `StoreError`.
+    func write<T>(_ body: () throws -> T) throws(StoreError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        let savedIndex = replicaIndex
+        let savedByIndex = replicaByIndex
+        do {
+            return try db.transaction(body)
+        } catch {
+            replicaIndex = savedIndex
+            replicaByIndex = savedByIndex
+            throw StoreError.wrap(error)
+        }
+    }
+
+    /// Runs `body` under the lock in a read transaction (a consistent snapshot).
+    func read<T>(_ body: () throws -> T) throws(StoreError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            try db.execute("BEGIN")
+            defer { try? db.execute("COMMIT") }
+            return try body()
+        } catch {
+            throw StoreError.wrap(error)
+        }
+    }
+}
