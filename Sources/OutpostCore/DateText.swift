@@ -17,7 +17,7 @@ public enum DateText {
         else { return "the time must be HH:MM:SS followed by Z or an offset" }
         guard hour <= 23, minute <= 59, second <= 60 else { return "the time of day is out of range" }
         var i = 19
-        if b[i] == UInt8(ascii: ".") {
+        if i < b.count, b[i] == UInt8(ascii: ".") {
             i += 1
             let start = i
             while i < b.count, isDigit(b[i]) { i += 1 }
