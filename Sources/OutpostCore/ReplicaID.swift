@@ -2,9 +2,18 @@
 public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The raw bytes (16 random bytes in production; a scenario replica's UTF-8 name in replays).
     public let bytes: [UInt8]
+    /// The id as lowercase hex digits (computed once: it is written into every change and sibling).
+    public let hex: String
 
     /// Wraps raw bytes.
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public init(bytes: [UInt8]) {
+        self.bytes = bytes
+        self.hex = ReplicaID.hexString(bytes)
+    }
+
+    public static func == (lhs: ReplicaID, rhs: ReplicaID) -> Bool { lhs.bytes == rhs.bytes }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     /// Parses lowercase or uppercase hex; nil when the text is not an even number of hex digits.
     public init?(hex: String) {
@@ -19,6 +28,7 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
             i += 2
         }
         bytes = out
+        self.hex = ReplicaID.hexString(out)
     }
 
     /// A new random 16-byte replica id.
@@ -27,8 +37,7 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
         return ReplicaID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255, using: &g) })
     }
 
-    /// The id as lowercase hex digits.
-    public var hex: String {
+    private static func hexString(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)

@@ -86,7 +86,7 @@ final class ChangeApplier {
     }
 
     private func insert(_ change: Change, replicaIdx: Int64, applied: Bool) throws {
-        let body = change.json.serializedBytes()
+        let body = change.encodedJSON()
         try db.cached(
             "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ).bind(
@@ -165,7 +165,7 @@ final class ChangeApplier {
             let conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
             if conflicted { report.conflictedRecords += 1 }
             try upsert.bind(
-                .text(key.collection), .text(key.id), .blob(state.json.serializedBytes()),
+                .text(key.collection), .text(key.id), .blob(state.encodedJSON()),
                 .text(JSONValue.object(state.visibleFields).serialized()), .integer(state.isDeleted ? 1 : 0),
                 .integer(conflicted ? 1 : 0), .integer(record.createdMs), .integer(record.updatedMs),
                 .integer(record.updatedSeq)

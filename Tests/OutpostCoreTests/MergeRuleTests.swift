@@ -78,3 +78,21 @@ private func change(
         #expect(throws: ChangeFormatError.self) { try Change(json: .object(bad)) }
     }
 }
+
+@Suite struct EncodingTests {
+    @Test func directEncodersWriteTheSameBytesAsTheTree() {
+        var state = RecordState()
+        let a = Change(
+            dot: Dot(replica: alice, counter: 1), record: RecordKey(id: "r\"1"), deps: VersionVector(),
+            tag: HLCTag(ms: 5, seq: 2), writes: ["title": "Tombouctou \u{2D5C}", "lat": 16.77, "killed": 0, "narrative": .null],
+            reporter: "alice")
+        let b = Change(
+            dot: Dot(replica: bob, counter: 3), record: RecordKey(id: "r\"1"), deps: VersionVector([alice: 1, bob: 2]),
+            tag: HLCTag(ms: 6, seq: 0), writes: ["_deleted": true])
+        for change in [a, b] {
+            #expect(change.encodedJSON() == change.json.serializedBytes())
+            state.apply(change)
+        }
+        #expect(state.encodedJSON() == state.json.serializedBytes())
+    }
+}
