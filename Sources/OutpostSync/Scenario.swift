@@ -186,6 +186,8 @@ private struct ScenarioParser {
             guard !trimmed.isEmpty, trimmed == r, r.count <= 100 else {
                 throw fail("replicas[\(i)] must be a name of 1–100 characters without surrounding white space")
             }
+            // The replica id is the name's UTF-8 bytes; the wire format carries ids of at most 64 bytes.
+            guard r.utf8.count <= 64 else { throw fail("replicas[\(i)] \"\(r)\" is longer than 64 UTF-8 bytes") }
             guard replicaSet.insert(Array(r.utf8)).inserted else { throw fail("replica \"\(r)\" is listed twice") }
             replicas.append(r)
         }

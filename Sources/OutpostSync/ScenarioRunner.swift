@@ -70,8 +70,22 @@ public struct ScenarioRunner: Sendable {
     /// The folder under which each run makes (and removes) its temporary stores.
     public var temporaryRoot: String
 
-    /// Makes a runner using the system's temporary folder.
-    public init(temporaryRoot: String = NSTemporaryDirectory()) { self.temporaryRoot = temporaryRoot }
+    /// Makes a runner; by default its stores go in `defaultTemporaryRoot`.
+    public init(temporaryRoot: String = ScenarioRunner.defaultTemporaryRoot) { self.temporaryRoot = temporaryRoot }
+
+    /// `$TMPDIR` when set; else `/dev/shm` when it is a writable folder (replay stores are thrown
+    /// away, and a store syncs every commit to disk: memory-backed storage makes replays ~15× faster);
+    /// else the system's temporary folder.
+    public static var defaultTemporaryRoot: String {
+        if let tmp = ProcessInfo.processInfo.environment["TMPDIR"], !tmp.isEmpty { return tmp }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: "/dev/shm", isDirectory: &isDirectory), isDirectory.boolValue,
+            FileManager.default.isWritableFile(atPath: "/dev/shm")
+        {
+            return "/dev/shm"
+        }
+        return NSTemporaryDirectory()
+    }
 
     /// Loads, replays and checks one file.
     public func run(path: String) async throws(ScenarioError) -> ScenarioOutcome {

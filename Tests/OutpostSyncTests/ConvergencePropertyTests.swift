@@ -130,7 +130,10 @@ func fullState(_ store: Store) throws -> [String: [UInt8]] {
         for change in changes.prefix(keep) { try to.applyRemote([change]) }
     }
 
-    @Test(arguments: 0..<40)
+    /// 40 seeds by default; `OUTPOST_PROPERTY_SEEDS=400 swift test …` for a longer soak.
+    static let seedCount = ProcessInfo.processInfo.environment["OUTPOST_PROPERTY_SEEDS"].flatMap { Int($0) } ?? 40
+
+    @Test(arguments: 0..<seedCount)
     func randomHistoriesConverge(seed: Int) async throws {
         var rng = SplitMix64(seed: UInt64(seed) &* 0x2545_F491_4F6C_DD1D &+ 17)
         let n = Int.random(in: 3...6, using: &rng)
@@ -146,7 +149,7 @@ func fullState(_ store: Store) throws -> [String: [UInt8]] {
             let roll = Int.random(in: 0..<100, using: &rng)
             switch roll {
             case 0..<45:
-                if let change = try randomEdit(cluster, Int.random(in: 0..<n, using: &rng), &rng) { made.append(change) }
+                if let change = try Self.randomEdit(cluster, Int.random(in: 0..<n, using: &rng), &rng) { made.append(change) }
             case 45..<60:
                 let (a, b) = pair(&rng)
                 try await cluster.sync(a, b, batchLimit: Int.random(in: 1...4, using: &rng))
@@ -159,7 +162,7 @@ func fullState(_ store: Store) throws -> [String: [UInt8]] {
                 try ScenarioRunner.replayAll(from: cluster.store(a), to: cluster.store(b))
             case 73..<90:
                 let (a, b) = pair(&rng)
-                try deliverOutOfOrder(cluster.store(a), cluster.store(b), &rng)
+                try Self.deliverOutOfOrder(cluster.store(a), cluster.store(b), &rng)
             case 90..<95:
                 let (a, b) = pair(&rng)
                 let file = try cluster.store(a).bundle(for: Bool.random(using: &rng) ? try cluster.store(b).summary() : nil).file
@@ -232,7 +235,7 @@ func fullState(_ store: Store) throws -> [String: [UInt8]] {
         for change in made {
             let state = try #require(try cluster.store(0).recordState(id: change.record.id))
             let history = try cluster.store(0).history(id: change.record.id)
-            #expect(history.allSatisfy(\.applied))
+            #expect(history.allSatisfy { $0.applied })
             for (field, value) in change.writes {
                 let siblings = state.fields[field] ?? []
                 if let sibling = siblings.first(where: { $0.dot == change.dot }) {

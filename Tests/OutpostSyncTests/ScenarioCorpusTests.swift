@@ -12,9 +12,12 @@ func resourceFiles(_ folder: String) throws -> [String] {
     return names.map { url.appendingPathComponent($0).path }
 }
 
+/// Where tests put stores: memory-backed `/dev/shm` when there is one (stores sync every commit to disk).
+let testRoot: String = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+
 /// A fresh temporary folder path (not created), removed by the caller.
 func temporaryPath(_ label: String) -> String {
-    NSTemporaryDirectory() + "outpost-sync-tests-\(label)-" + UUID().uuidString
+    (testRoot as NSString).appendingPathComponent("outpost-sync-tests-\(label)-" + UUID().uuidString)
 }
 
 @Suite struct ScenarioCorpusTests {
@@ -25,13 +28,13 @@ func temporaryPath(_ label: String) -> String {
         for path in files {
             let file = (path as NSString).lastPathComponent
             do {
-                let outcome = try await ScenarioRunner().run(path: path)
+                let outcome = try await ScenarioRunner(temporaryRoot: testRoot).run(path: path)
                 if !outcome.pass { failed.append("\(file): " + outcome.failures.joined(separator: " | ")) }
             } catch {
                 failed.append("\(file): \(error)")
             }
         }
-        #expect(failed.isEmpty, "\(failed.count) scenario(s) failed:\n" + failed.joined(separator: "\n"))
+        #expect(failed.isEmpty, "\(failed.count) scenario(s) failed:\n\(failed.joined(separator: "\n"))")
     }
 
     @Test func malformedScenariosAreRefusedNamingFileAndStep() throws {
@@ -52,7 +55,10 @@ func temporaryPath(_ label: String) -> String {
         let malformed = try resourceFiles("MalformedScenarios")[0]
         var lines: [String] = []
         var errors: [String] = []
-        let runner = ScenarioRunner()
+        let root = temporaryPath("command")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let runner = ScenarioRunner(temporaryRoot: root)
         #expect(await runner.main(arguments: [good], output: { lines.append($0) }, errors: { errors.append($0) }) == 0)
         #expect(lines.count == 1 && errors.isEmpty)
         let line = try JSONParser.parse(lines[0])
@@ -83,6 +89,8 @@ func temporaryPath(_ label: String) -> String {
         let failure = try JSONParser.parse(lines[0])
         #expect(failure["pass"] == .bool(false))
         #expect(failure["failures"]?.arrayValue?.first?.stringValue?.contains("killed") == true)
+        // Every temporary store was removed.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
     }
 
     /// Each text must be refused, and the message must name the step index when one is given.
@@ -104,6 +112,7 @@ func temporaryPath(_ label: String) -> String {
         (#"{"name":"x","replicas":["a"],"steps":[],"expect":{"conflicts":{"r1":{"killed":[1]}}}}"#, nil, "at least two"),
         (#"{"name":"x","replicas":["a","a"],"steps":[],"expect":{}}"#, nil, "twice"),
         (#"{"name":"x","replicas":["a"],"steps":[]}"#, nil, "expect"),
+        (#"{"name":"x","replicas":["\#(String(repeating: "é", count: 33))"],"steps":[],"expect":{}}"#, nil, "64 UTF-8 bytes"),
     ] as [(String, Int?, String)])
     func strictParsingRefuses(text: String, step: Int?, mentions: String) {
         #expect {
@@ -118,7 +127,7 @@ func temporaryPath(_ label: String) -> String {
         let text = #"{"name":"x","replicas":["a","b"],"steps":[{"at":"a","create":{"id":"r1","fields":{"title":"t"}}},{"at":"b","update":{"id":"r1","fields":{"killed":1}}}],"expect":{}}"#
         let scenario = try Scenario.parse(Array(text.utf8), file: "inline.json")
         await #expect {
-            try await ScenarioRunner().run(scenario)
+            try await ScenarioRunner(temporaryRoot: testRoot).run(scenario)
         } throws: { error in
             (error as? ScenarioError)?.step == 1
         }
@@ -131,10 +140,11 @@ func temporaryPath(_ label: String) -> String {
               {"at":"a","clock":"2026-05-01T00:00:00Z","create":{"id":"r1","fields":{"title":"t"}}},
               {"sync":["a","b"]},
               {"at":"b","update":{"id":"r1","fields":{"killed":1}}},
-              {"at":"a","update":{"id":"r1","fields":{"killed":2}}}],
+              {"at":"a","update":{"id":"r1","fields":{"killed":2}}},
+              {"sync":["a","b"]}],
              "expect":{"converged":["a","b"],"records":{"r1":{"title":"t","killed":2}},"conflicts":{"r1":{"killed":[2,1]}}}}
             """
-        let outcome = try await ScenarioRunner().run(try Scenario.parse(Array(text.utf8), file: "inline.json"))
+        let outcome = try await ScenarioRunner(temporaryRoot: testRoot).run(try Scenario.parse(Array(text.utf8), file: "inline.json"))
         #expect(outcome.pass, "\(outcome.failures)")
     }
 
