@@ -91,7 +91,7 @@ final class ServerProcess {
     var port: Int { Int(url.split(separator: ":").last ?? "0") ?? 0 }
 
     private func start(port: Int) throws {
-        if !FileManager.default.fileExists(atPath: log) { FileManager.default.createFile(atPath: log, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let before = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").utf8.count
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try handle.seekToEnd()
