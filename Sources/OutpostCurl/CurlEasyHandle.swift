@@ -64,7 +64,11 @@ final class CurlEasyHandle {
         if code == CURLE_OK {
             var status = 0
             _ = outpost_curl_getinfo_long(curl, CURLINFO_RESPONSE_CODE, &status)
-            return .response(HTTPResponse(status: status, headers: context.headers, body: context.body))
+            var downloaded: curl_off_t = 0
+            _ = outpost_curl_getinfo_off_t(curl, CURLINFO_SIZE_DOWNLOAD_T, &downloaded)
+            var response = HTTPResponse(status: status, headers: context.headers, body: context.body)
+            response.wireBodyBytes = Int(downloaded)
+            return .response(response)
         }
         let kind = Self.kind(of: code, cancelled: cancellation.isCancelled)
         let detail = errorBuffer[0] != 0

@@ -1,3 +1,4 @@
+import Foundation
 import OutpostCore
 import OutpostSync
 
@@ -9,6 +10,8 @@ public struct CurlServerLink: ServerLink {
     public let token: String
     private let client: CurlHTTPClient
     private let progress: CurlHTTPClient.ProgressHandler?
+    /// Bytes of request and response bodies on the wire (compressed), across every exchange.
+    public let traffic = TrafficCounter()
 
     /// Largest decompressed response accepted.
     public static let maxResponseBytes = 256 << 20
@@ -47,6 +50,7 @@ public struct CurlServerLink: ServerLink {
         } catch {
             throw CurlServerLink.map(error)
         }
+        traffic.add(sent: body.count, received: response.wireBodyBytes)
         var bytes = response.body
         if Gzip.isGzip(bytes) {
             do { bytes = try Gzip.decompress(bytes, maxOutput: CurlServerLink.maxResponseBytes) } catch {
@@ -77,5 +81,38 @@ public struct CurlServerLink: ServerLink {
         default:
             return ServerLinkError(.unreachable, "the server is unreachable after \(error.attempts) attempts: \(error.message)")
         }
+    }
+}
+
+/// Counts bytes on the wire; shared by every copy of a link.
+public final class TrafficCounter: @unchecked Sendable {
+    // @unchecked Sendable: both counters are only read and written while holding `lock`.
+    private let lock = NSLock()
+    private var sentBytes = 0
+    private var receivedBytes = 0
+
+    /// Makes a counter at zero.
+    public init() {}
+
+    /// Adds one exchange's bytes.
+    public func add(sent: Int, received: Int) {
+        lock.lock()
+        sentBytes += sent
+        receivedBytes += received
+        lock.unlock()
+    }
+
+    /// Request body bytes sent so far.
+    public var sent: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return sentBytes
+    }
+
+    /// Response body bytes received so far.
+    public var received: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return receivedBytes
     }
 }

@@ -6,6 +6,8 @@ public struct HTTPResponse: Sendable, Hashable {
     public var headers: HTTPHeaders
     /// Decoded body bytes.
     public var body: [UInt8]
+    /// Bytes of the body as transferred, before decompression (0 when unknown).
+    public var wireBodyBytes: Int = 0
     /// How many attempts `CurlHTTPClient.send` needed to get this response (1 = first try).
     public var attempts: Int
 
