@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "OutpostStoreTests", dependencies: ["OutpostStore"]),
         .testTarget(
             name: "OutpostSyncTests", dependencies: ["OutpostSync"],
-            resources: [.copy("Scenarios")]),
+            resources: [.copy("Scenarios"), .copy("MalformedScenarios")]),
         .testTarget(name: "OutpostCurlTests", dependencies: ["OutpostCurl"]),
         .testTarget(
             name: "OutpostServerTests",

@@ -132,9 +132,10 @@ extension Store {
         return ids
     }
 
-    /// Applies changes received from another replica, in one transaction (all or nothing).
+    /// Applies changes received from another replica, in one transaction (all or nothing),
+    /// and sets the integer settings (sync cursors) in the same transaction.
     @discardableResult
-    public func applyRemote(_ changes: [Change]) throws(StoreError) -> ApplyReport {
+    public func applyRemote(_ changes: [Change], settings: [String: Int64] = [:]) throws(StoreError) -> ApplyReport {
         for change in changes {
             do { try IncidentSchema.validate(writes: change.writes) } catch {
                 throw StoreError(.invalidChange, "change \(change.dot): \(error.description)")
@@ -144,6 +145,7 @@ extension Store {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
             for change in changes { try applier.apply(change) }
             try applier.finish()
+            for (key, value) in settings { try setMeta(key, .integer(value)) }
             return applier.report
         }
     }

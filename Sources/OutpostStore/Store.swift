@@ -43,23 +43,29 @@ public final class Store: @unchecked Sendable {
         FileManager.default.fileExists(atPath: databasePath(in: directory))
     }
 
-    /// Creates a new store; fails and changes nothing when one exists.
+    /// Creates a new store in a folder; fails and changes nothing when one exists.
     public static func create(
         at directory: String, reporter: String, replica: ReplicaID = .random(), settings: [String: String] = [:]
     ) throws(StoreError) -> Store {
-        let trimmed = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 100 else {
-            throw StoreError(.invalidValue, "reporter name must be 1–100 characters")
-        }
-        let path = databasePath(in: directory)
-        if FileManager.default.fileExists(atPath: path) {
-            throw StoreError(.alreadyExists, "a store already exists at \(directory); nothing was changed")
-        }
         do {
             try FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw StoreError(.storage, "cannot create the store folder \(directory): \(error.localizedDescription)")
+        }
+        return try create(databasePath: databasePath(in: directory), reporter: reporter, replica: replica, settings: settings)
+    }
+
+    /// Creates a new store database file at `path`; fails and changes nothing when one exists.
+    public static func create(
+        databasePath path: String, reporter: String, replica: ReplicaID = .random(), settings: [String: String] = [:]
+    ) throws(StoreError) -> Store {
+        let trimmed = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 100 else {
+            throw StoreError(.invalidValue, "reporter name must be 1–100 characters")
+        }
+        if FileManager.default.fileExists(atPath: path) {
+            throw StoreError(.alreadyExists, "a store already exists at \(path); nothing was changed")
         }
         // Build the store under a temporary name and move it into place, so a crash never leaves
         // a half-made store behind and two concurrent `init`s cannot both succeed.
@@ -88,17 +94,25 @@ public final class Store: @unchecked Sendable {
         chmod(temporary, 0o600)
         if link(temporary, path) != 0 {
             removeDatabaseFiles(temporary)
-            throw StoreError(.alreadyExists, "a store already exists at \(directory); nothing was changed")
+            throw StoreError(.alreadyExists, "a store already exists at \(path); nothing was changed")
         }
         removeDatabaseFiles(temporary)
-        return try open(at: directory)
+        return try open(databasePath: path)
     }
 
-    /// Opens an existing store; fails with a clear message when it is missing or too new.
+    /// Opens an existing store folder; fails with a clear message when it is missing or too new.
     public static func open(at directory: String) throws(StoreError) -> Store {
-        let path = databasePath(in: directory)
-        guard FileManager.default.fileExists(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: databasePath(in: directory)) else {
             throw StoreError(.missing, "no Outpost store at \(directory) (run `outpost init --reporter NAME` first)")
+        }
+        return try open(databasePath: databasePath(in: directory))
+    }
+
+    /// Opens an existing store database file.
+    public static func open(databasePath path: String) throws(StoreError) -> Store {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.missing, "no Outpost database at \(path)")
         }
         do {
             let db = try Database(path: path, create: false)

@@ -1,0 +1,144 @@
+import Crypto
+import OutpostCore
+import OutpostStore
+
+/// A bundle or summary file that cannot be used, with the reason.
+public struct BundleError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Why the file was refused.
+    public var message: String
+
+    /// Makes an error.
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}
+
+/// The contents of a checked bundle or summary file.
+public enum BundleContents: Hashable, Sendable {
+    /// Changes for a peer to apply.
+    case changes([Change])
+    /// What a store holds, for a peer to build a bundle of what it lacks.
+    case summary(SyncSummary)
+}
+
+/// The file a reporter carries between peers with no network: self-describing, versioned, checked whole.
+///
+/// Layout (gzip-compressed UTF-8 lines): a header object
+/// `{"format": "outpost-bundle", "version": 1, "kind": "changes"|"summary", "replica", "reporter", "created_at", "count"}`,
+/// then one change per line (or the summary object), then `{"sha256": hex}` over every byte before that line.
+public enum BundleFile {
+    /// The format name in the header.
+    public static let format = "outpost-bundle"
+    /// The newest format version this build writes and reads.
+    public static let version: Int64 = 1
+    /// The largest uncompressed bundle accepted.
+    public static let maxBytes = 1 << 30
+
+    /// Encodes changes (wire-format JSON) as a bundle file.
+    public static func encode(changes: [StoredChange], replica: ReplicaID, reporter: String, createdMs: Int64) throws(BundleError) -> [UInt8] {
+        var body = header(kind: "changes", replica: replica, reporter: reporter, createdMs: createdMs, count: changes.count)
+        for change in changes {
+            body.append(contentsOf: change.body)
+            body.append(0x0A)
+        }
+        return try seal(body)
+    }
+
+    /// Encodes a summary as a summary file.
+    public static func encode(summary: SyncSummary, replica: ReplicaID, reporter: String, createdMs: Int64) throws(BundleError) -> [UInt8] {
+        var body = header(kind: "summary", replica: replica, reporter: reporter, createdMs: createdMs, count: 1)
+        summary.json.write(to: &body)
+        body.append(0x0A)
+        return try seal(body)
+    }
+
+    private static func header(kind: String, replica: ReplicaID, reporter: String, createdMs: Int64, count: Int) -> [UInt8] {
+        var out = JSONValue.object([
+            "format": .string(format), "version": .int(version), "kind": .string(kind), "replica": .string(replica.hex),
+            "reporter": .string(reporter), "created_at": .string(DateText.rfc3339(epochMilliseconds: createdMs)),
+            "count": .int(Int64(count)),
+        ]).serializedBytes()
+        out.append(0x0A)
+        return out
+    }
+
+    private static func seal(_ body: [UInt8]) throws(BundleError) -> [UInt8] {
+        var out = body
+        JSONValue.object(["sha256": .string(hex(SHA256.hash(data: body)))]).write(to: &out)
+        out.append(0x0A)
+        do { return try Gzip.compress(out) } catch { throw BundleError("cannot compress the bundle: \(error.message)") }
+    }
+
+    /// Checks a whole file (compression, checksum, header, every line) and returns its contents.
+    public static func decode(_ file: [UInt8]) throws(BundleError) -> BundleContents {
+        guard Gzip.isGzip(file) else { throw BundleError("not an Outpost bundle (the file is not gzip-compressed)") }
+        let bytes: [UInt8]
+        do { bytes = try Gzip.decompress(file, maxOutput: maxBytes) } catch {
+            throw BundleError("the bundle is damaged: \(error.message)")
+        }
+        guard bytes.last == 0x0A else { throw BundleError("the bundle is truncated (no final line)") }
+        var lines = bytes.dropLast().split(separator: 0x0A, omittingEmptySubsequences: false)
+        guard lines.count >= 2, let trailer = lines.popLast() else { throw BundleError("the bundle is truncated") }
+        guard let trailerJSON = try? JSONParser.parse(Array(trailer)), case .string(let expected)? = trailerJSON["sha256"] else {
+            throw BundleError("the bundle is truncated or altered (no checksum line)")
+        }
+        let signedCount = bytes.count - trailer.count - 1
+        let actual = hex(SHA256.hash(data: bytes[0..<signedCount]))
+        guard actual == expected else { throw BundleError("the bundle was altered or damaged (checksum mismatch)") }
+        let headerJSON: JSONValue
+        do { headerJSON = try JSONParser.parse(Array(lines[0])) } catch { throw BundleError("bundle header: \(error)") }
+        guard headerJSON["format"] == .string(format) else { throw BundleError("not an Outpost bundle (format is not \(format))") }
+        guard case .int(let v)? = headerJSON["version"] else { throw BundleError("bundle header has no version") }
+        guard v <= version else {
+            throw BundleError("the bundle is format version \(v); this Outpost reads up to \(version): upgrade to apply it")
+        }
+        guard case .int(let count)? = headerJSON["count"], count == lines.count - 1 else {
+            throw BundleError("the bundle's line count does not match its header")
+        }
+        switch headerJSON["kind"] {
+        case .string("changes")?:
+            var changes: [Change] = []
+            changes.reserveCapacity(lines.count - 1)
+            for (i, line) in lines.dropFirst().enumerated() {
+                do { changes.append(try Change(json: try JSONParser.parse(Array(line)))) } catch {
+                    throw BundleError("bundle change \(i + 1): \(error)")
+                }
+            }
+            return .changes(changes)
+        case .string("summary")?:
+            guard lines.count == 2 else { throw BundleError("a summary file holds exactly one summary") }
+            do { return .summary(try SyncSummary(json: try JSONParser.parse(Array(lines[1])))) } catch {
+                throw BundleError("summary: \(error)")
+            }
+        default:
+            throw BundleError("unknown bundle kind \(headerJSON["kind"]?.serialized() ?? "(none)")")
+        }
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}
+
+extension Store {
+    /// A bundle of every change the summary lacks (all changes without one).
+    public func bundle(for summary: SyncSummary? = nil) throws -> (file: [UInt8], count: Int) {
+        let (stored, _) = try changes(missingFrom: summary ?? SyncSummary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max)
+        let file = try BundleFile.encode(
+            changes: stored, replica: replica, reporter: try reporter, createdMs: systemClock())
+        return (file, stored.count)
+    }
+
+    /// A summary file of what this store holds.
+    public func summaryFile() throws -> [UInt8] {
+        try BundleFile.encode(summary: try summary(), replica: replica, reporter: try reporter, createdMs: systemClock())
+    }
+
+    /// Checks a bundle whole and applies it in one transaction; applying it twice changes nothing.
+    public func applyBundle(_ file: [UInt8]) throws -> ApplyReport {
+        guard case .changes(let changes) = try BundleFile.decode(file) else {
+            throw BundleError("this is a summary file, not a bundle of changes")
+        }
+        return try applyRemote(changes)
+    }
+}

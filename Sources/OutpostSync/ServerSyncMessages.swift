@@ -1,0 +1,213 @@
+import OutpostCore
+
+/// One batch of a reporter ↔ server sync: the reporter's changes up and a pull request.
+///
+/// Wire form (`Schema/openapi.yaml`, `SyncRequest`):
+/// `{"replica": hex, "reporter": name, "changes": [change…], "pull": {"after": n, "limit": n, "max_bytes": n}}`.
+public struct ServerSyncRequest: Hashable, Sendable {
+    /// The sending replica.
+    public var replica: ReplicaID
+    /// The sending reporter's name.
+    public var reporter: String?
+    /// The reporter's own changes the server has not acknowledged.
+    public var changes: [Change]
+    /// The server log position already pulled.
+    public var pullAfter: Int64
+    /// Most changes to pull in this batch.
+    public var pullLimit: Int
+    /// About the most bytes of change JSON to pull in this batch.
+    public var pullMaxBytes: Int
+
+    /// Makes a request.
+    public init(
+        replica: ReplicaID, reporter: String?, changes: [Change], pullAfter: Int64, pullLimit: Int = 1000,
+        pullMaxBytes: Int = 1 << 20
+    ) {
+        self.replica = replica
+        self.reporter = reporter
+        self.changes = changes
+        self.pullAfter = pullAfter
+        self.pullLimit = pullLimit
+        self.pullMaxBytes = pullMaxBytes
+    }
+
+    /// Hard limits a server enforces on a request.
+    public static let maxChanges = 5000
+    /// Largest pull batch a server grants.
+    public static let maxPullLimit = 5000
+
+    /// The request as JSON bytes.
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + changes.count * 300)
+        out.append(contentsOf: Array("{\"changes\":[".utf8))
+        for (i, change) in changes.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            change.json.write(to: &out)
+        }
+        out.append(contentsOf: Array("],\"pull\":".utf8))
+        JSONValue.object([
+            "after": .int(pullAfter), "limit": .int(Int64(pullLimit)), "max_bytes": .int(Int64(pullMaxBytes)),
+        ]).write(to: &out)
+        out.append(contentsOf: Array(",\"replica\":".utf8))
+        JSONValue.writeString(replica.hex, to: &out)
+        if let reporter {
+            out.append(contentsOf: Array(",\"reporter\":".utf8))
+            JSONValue.writeString(reporter, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Reads a request, checking every key; errors name the problem.
+    public static func decode(_ json: JSONValue) throws(ChangeFormatError) -> ServerSyncRequest {
+        guard case .object(let o) = json else { throw ChangeFormatError("the request body must be a JSON object") }
+        for key in o.keys where !["replica", "reporter", "changes", "pull"].contains(key) {
+            throw ChangeFormatError("unknown key \"\(key)\" in sync request")
+        }
+        guard case .string(let hex)? = o["replica"], let replica = ReplicaID(hex: hex) else {
+            throw ChangeFormatError("replica must be a hex string")
+        }
+        var reporter: String?
+        switch o["reporter"] {
+        case .string(let r)?: reporter = r
+        case nil, .null?: break
+        default: throw ChangeFormatError("reporter must be a string")
+        }
+        var changes: [Change] = []
+        switch o["changes"] {
+        case .array(let items)?:
+            guard items.count <= maxChanges else { throw ChangeFormatError("at most \(maxChanges) changes per request") }
+            changes.reserveCapacity(items.count)
+            for (i, item) in items.enumerated() {
+                do { changes.append(try Change(json: item)) } catch { throw ChangeFormatError("changes[\(i)]: \(error.message)") }
+            }
+        case nil: break
+        default: throw ChangeFormatError("changes must be an array")
+        }
+        var after: Int64 = 0
+        var limit = 1000
+        var maxBytes = 1 << 20
+        if let pull = o["pull"] {
+            guard case .object(let p) = pull else { throw ChangeFormatError("pull must be an object") }
+            for key in p.keys where !["after", "limit", "max_bytes"].contains(key) {
+                throw ChangeFormatError("unknown key \"\(key)\" in pull")
+            }
+            if let v = p["after"] {
+                guard case .int(let n) = v, n >= 0 else { throw ChangeFormatError("pull.after must be a whole number ≥ 0") }
+                after = n
+            }
+            if let v = p["limit"] {
+                guard case .int(let n) = v, n >= 0 else { throw ChangeFormatError("pull.limit must be a whole number ≥ 0") }
+                limit = Int(min(n, Int64(maxPullLimit)))
+            }
+            if let v = p["max_bytes"] {
+                guard case .int(let n) = v, n >= 1 else { throw ChangeFormatError("pull.max_bytes must be a whole number ≥ 1") }
+                maxBytes = Int(min(n, 8 << 20))
+            }
+        }
+        return ServerSyncRequest(
+            replica: replica, reporter: reporter, changes: changes, pullAfter: after, pullLimit: limit, pullMaxBytes: maxBytes)
+    }
+}
+
+/// The server's answer to one sync batch: the acknowledgement and the changes pulled.
+///
+/// Wire form: `{"server_time_ms": n, "acked_counter": n, "applied": n, "duplicates": n,
+/// "held_back": n, "changes": [change…], "cursor": n, "more": bool}`.
+public struct ServerSyncResponse: Hashable, Sendable {
+    /// The server's clock (ms since the epoch) when it answered.
+    public var serverTimeMs: Int64
+    /// The highest n such that the server holds the reporter's changes 1…n.
+    public var ackedCounter: UInt64
+    /// Pushed changes applied.
+    public var applied: Int
+    /// Pushed changes the server already had.
+    public var duplicates: Int
+    /// Pushed changes the server holds back until their deps arrive.
+    public var heldBack: Int
+    /// Changes pulled, in the server's log order.
+    public var changes: [Change]
+    /// The server log position to pull after next time.
+    public var cursor: Int64
+    /// Whether more changes are waiting to be pulled.
+    public var more: Bool
+
+    /// Makes a response.
+    public init(
+        serverTimeMs: Int64, ackedCounter: UInt64, applied: Int, duplicates: Int, heldBack: Int, changes: [Change],
+        cursor: Int64, more: Bool
+    ) {
+        self.serverTimeMs = serverTimeMs
+        self.ackedCounter = ackedCounter
+        self.applied = applied
+        self.duplicates = duplicates
+        self.heldBack = heldBack
+        self.changes = changes
+        self.cursor = cursor
+        self.more = more
+    }
+
+    /// Encodes a response whose changes are already wire-format JSON (spliced in without re-encoding).
+    public static func encode(
+        serverTimeMs: Int64, ackedCounter: UInt64, applied: Int, duplicates: Int, heldBack: Int, rawChanges: [[UInt8]],
+        cursor: Int64, more: Bool
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + rawChanges.reduce(0) { $0 + $1.count + 1 })
+        out.append(contentsOf: Array("{\"acked_counter\":".utf8))
+        JSONValue.writeInt(Int64(ackedCounter), to: &out)
+        out.append(contentsOf: Array(",\"applied\":".utf8))
+        JSONValue.writeInt(Int64(applied), to: &out)
+        out.append(contentsOf: Array(",\"changes\":[".utf8))
+        for (i, raw) in rawChanges.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: raw)
+        }
+        out.append(contentsOf: Array("],\"cursor\":".utf8))
+        JSONValue.writeInt(cursor, to: &out)
+        out.append(contentsOf: Array(",\"duplicates\":".utf8))
+        JSONValue.writeInt(Int64(duplicates), to: &out)
+        out.append(contentsOf: Array(",\"held_back\":".utf8))
+        JSONValue.writeInt(Int64(heldBack), to: &out)
+        out.append(contentsOf: Array(",\"more\":".utf8))
+        out.append(contentsOf: Array((more ? "true" : "false").utf8))
+        out.append(contentsOf: Array(",\"server_time_ms\":".utf8))
+        JSONValue.writeInt(serverTimeMs, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// The response as JSON bytes.
+    public func encoded() -> [UInt8] {
+        ServerSyncResponse.encode(
+            serverTimeMs: serverTimeMs, ackedCounter: ackedCounter, applied: applied, duplicates: duplicates,
+            heldBack: heldBack, rawChanges: changes.map { $0.json.serializedBytes() }, cursor: cursor, more: more)
+    }
+
+    /// Reads a response.
+    public static func decode(_ json: JSONValue) throws(ChangeFormatError) -> ServerSyncResponse {
+        guard case .object(let o) = json else { throw ChangeFormatError("the response body must be a JSON object") }
+        func int(_ key: String) throws(ChangeFormatError) -> Int64 {
+            guard case .int(let n)? = o[key], n >= 0 else { throw ChangeFormatError("\(key) must be a whole number ≥ 0") }
+            return n
+        }
+        guard case .array(let items)? = o["changes"] else { throw ChangeFormatError("changes must be an array") }
+        var changes: [Change] = []
+        changes.reserveCapacity(items.count)
+        for (i, item) in items.enumerated() {
+            do { changes.append(try Change(json: item)) } catch { throw ChangeFormatError("changes[\(i)]: \(error.message)") }
+        }
+        guard case .bool(let more)? = o["more"] else { throw ChangeFormatError("more must be a boolean") }
+        return ServerSyncResponse(
+            serverTimeMs: try int("server_time_ms"), ackedCounter: UInt64(try int("acked_counter")),
+            applied: Int(try int("applied")), duplicates: Int(try int("duplicates")), heldBack: Int(try int("held_back")),
+            changes: changes, cursor: try int("cursor"), more: more)
+    }
+}
+
+/// A link to a sync server: one round trip per batch.
+public protocol ServerLink: Sendable {
+    /// Sends one batch and returns the server's answer.
+    func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse
+}

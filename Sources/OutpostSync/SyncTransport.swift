@@ -1,0 +1,44 @@
+import OutpostCore
+import OutpostStore
+
+/// A batch of changes one replica sends another, with the position to continue from.
+public struct ChangeBatch: Hashable, Sendable {
+    /// The changes, in the sender's log (causal) order.
+    public var changes: [Change]
+    /// The sender's log position after this batch; pass it back to continue.
+    public var nextSeq: Int64
+
+    /// Makes a batch.
+    public init(changes: [Change], nextSeq: Int64) {
+        self.changes = changes
+        self.nextSeq = nextSeq
+    }
+}
+
+/// The far side of a peer-to-peer sync session: another replica reached in-process, over a link or through a file.
+public protocol SyncTransport: Sendable {
+    /// What the far replica holds (size grows with authors, not with changes).
+    func summary() async throws -> SyncSummary
+    /// The far replica's changes that `summary` lacks, after `afterSeq`, at most `limit` and about `maxBytes`.
+    func changes(missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int) async throws -> ChangeBatch
+    /// Applies a batch at the far replica atomically; returning is its acknowledgement.
+    func receive(_ changes: [Change]) async throws -> ApplyReport
+}
+
+/// A replica in this process, reached directly through its store (tests, replays, local peers).
+public struct StoreTransport: SyncTransport {
+    /// The store served.
+    public let store: Store
+
+    /// Serves a store.
+    public init(store: Store) { self.store = store }
+
+    public func summary() async throws -> SyncSummary { try store.summary() }
+
+    public func changes(missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int) async throws -> ChangeBatch {
+        let (stored, next) = try store.changes(missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
+        return ChangeBatch(changes: try stored.map { try $0.change() }, nextSeq: next)
+    }
+
+    public func receive(_ changes: [Change]) async throws -> ApplyReport { try store.applyRemote(changes) }
+}

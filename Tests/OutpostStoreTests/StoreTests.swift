@@ -1,0 +1,137 @@
+import Foundation
+import OutpostCore
+import Testing
+
+@testable import OutpostStore
+
+/// A fresh store folder under the temporary directory, removed by the caller.
+func temporaryStoreDirectory() -> String {
+    let dir = NSTemporaryDirectory() + "outpost-store-tests-" + UUID().uuidString
+    return dir
+}
+
+@Suite struct StoreTests {
+    @Test func createOpenAndRefuseSecondInit() throws {
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store.create(at: dir, reporter: "alice")
+        #expect(try store.reporter == "alice")
+        #expect(throws: StoreError.self) { try Store.create(at: dir, reporter: "bob") }
+        let reopened = try Store.open(at: dir)
+        #expect(reopened.replica == store.replica)
+        #expect(try reopened.reporter == "alice")
+    }
+
+    @Test func missingStoreIsNamed() {
+        #expect {
+            try Store.open(at: "/nonexistent/outpost-store")
+        } throws: { error in
+            (error as? StoreError)?.kind == .missing
+        }
+    }
+
+    @Test func localEditsGoThroughTheChangeLog() throws {
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store.create(at: dir, reporter: "alice")
+        let created = try store.create(fields: ["title": "Market attack", "killed": 3], wallMs: 1000)
+        let id = created.record.id
+        try store.update(id: id, fields: ["killed": 4, "place_name": "Gao"], wallMs: 900)
+        let record = try #require(try store.incident(id: id))
+        #expect(record.fields == ["title": "Market attack", "killed": 4, "place_name": "Gao"])
+        let history = try store.history(id: id)
+        #expect(history.count == 2)
+        #expect(history[1].change.deps[store.replica] == 1)
+        // The clock never runs backwards: the second edit is tagged 1000.1 although the wall said 900.
+        #expect(history[1].change.tag == HLCTag(ms: 1000, seq: 1))
+        try store.delete(id: id, wallMs: 2000)
+        #expect(try store.incidents().isEmpty)
+        #expect(try store.incidents(includeDeleted: true).count == 1)
+        try store.restore(id: id, wallMs: 3000)
+        #expect(try store.incidents().count == 1)
+        let status = try store.status()
+        #expect(status.ownChanges == 4)
+        #expect(status.unsyncedChanges == 4)
+    }
+
+    @Test func invalidValuesAreRefusedAndNothingIsStored() throws {
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store.create(at: dir, reporter: "alice")
+        #expect(throws: StoreError.self) { try store.create(fields: ["title": "  "]) }
+        #expect(throws: StoreError.self) { try store.create(fields: ["title": "x", "lat": 91]) }
+        #expect(throws: StoreError.self) {
+            try store.importIncidents([
+                IncidentInput(fields: ["title": "ok"]), IncidentInput(fields: ["title": "bad", "killed": -1]),
+            ])
+        }
+        #expect(try store.status().totalChanges == 0)
+        #expect(throws: StoreError.self) { try store.update(id: "nope", fields: ["killed": 1]) }
+    }
+
+    @Test func concurrentEditsBecomeSiblingsAndAWriteResolvesThem() throws {
+        let dirA = temporaryStoreDirectory()
+        let dirB = temporaryStoreDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: dirA)
+            try? FileManager.default.removeItem(atPath: dirB)
+        }
+        let a = try Store.create(at: dirA, reporter: "alice", replica: ReplicaID(bytes: Array("alice".utf8)))
+        let b = try Store.create(at: dirB, reporter: "bob", replica: ReplicaID(bytes: Array("bob".utf8)))
+        let create = try a.create(id: "r1", fields: ["title": "Attack"], wallMs: 1000)
+        try b.applyRemote([create])
+        let ea = try a.update(id: "r1", fields: ["title": "Attack A"], wallMs: 2000)
+        let eb = try b.update(id: "r1", fields: ["title": "Attack B"], wallMs: 3000)
+        try a.applyRemote([eb])
+        try b.applyRemote([ea, ea])
+        for store in [a, b] {
+            #expect(try store.incident(id: "r1")?.fields["title"] == "Attack B")
+            let conflicts = try store.conflicts()
+            #expect(conflicts.count == 1)
+            #expect(conflicts.first?.fields.first?.siblings.map(\.value) == ["Attack B", "Attack A"])
+        }
+        let fix = try a.resolve(id: "r1", field: "title", value: "Attack on Gao market", wallMs: 4000)
+        try b.applyRemote([fix])
+        #expect(try b.conflicts().isEmpty)
+        #expect(try b.incident(id: "r1")?.fields["title"] == "Attack on Gao market")
+    }
+
+    @Test func heldBackChangesAreAppliedWhenTheirDepsArrive() throws {
+        let dirs = (0..<3).map { _ in temporaryStoreDirectory() }
+        defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
+        let a = try Store.create(at: dirs[0], reporter: "alice")
+        let b = try Store.create(at: dirs[1], reporter: "bob")
+        let c = try Store.create(at: dirs[2], reporter: "carol")
+        let create = try a.create(id: "r1", fields: ["title": "Ambush"], wallMs: 1000)
+        try b.applyRemote([create])
+        let edit = try b.update(id: "r1", fields: ["injured": 2], wallMs: 2000)
+        let early = try c.applyRemote([edit])
+        #expect(early.heldBack == 1)
+        #expect(try c.incident(id: "r1") == nil)
+        #expect(try c.status().heldBackChanges == 1)
+        // The held-back change survives reopening the store.
+        let reopened = try Store.open(at: dirs[2])
+        let late = try reopened.applyRemote([create])
+        #expect(late.released == 1)
+        #expect(try reopened.incident(id: "r1")?.fields == ["title": "Ambush", "injured": 2])
+        #expect(try reopened.status().heldBackChanges == 0)
+        let summary = try reopened.summary()
+        #expect(summary.entries[a.replica]?.contiguous == 1)
+        #expect(summary.entries[b.replica]?.contiguous == 1)
+    }
+
+    @Test func aNewerSchemaIsRefusedUnchanged() throws {
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try Store.create(at: dir, reporter: "alice")
+        let db = try Database(path: Store.databasePath(in: dir), create: false)
+        try db.execute("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'future.sql', 0)")
+        #expect {
+            try Store.open(at: dir)
+        } throws: { error in
+            (error as? StoreError)?.kind == .schemaTooNew
+        }
+        let count = try db.prepare("SELECT count(*) FROM schema_migrations").first { $0.int(0) }
+        #expect(count == Int64(Migrator.latestVersion) + 1)
+    }
+}
