@@ -161,7 +161,7 @@ final class ChangeApplier {
             let conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
             if conflicted { report.conflictedRecords += 1 }
             try upsert.bind(
-                .text(key.collection), .text(key.id), .blob(state.json.serializedBytes()),
+                .text(key.collection), .text(key.id), .text(state.json.serialized()),
                 .text(JSONValue.object(state.visibleFields).serialized()), .integer(state.isDeleted ? 1 : 0),
                 .integer(conflicted ? 1 : 0), .integer(record.createdMs), .integer(record.updatedMs),
                 .integer(record.updatedSeq)
