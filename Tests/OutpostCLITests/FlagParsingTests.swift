@@ -7,11 +7,10 @@ import Testing
 
 @Suite("Flag parsing")
 struct FlagParsingTests {
-    @Test func everySchemaFieldHasAFlag() {
-        var options = FieldOptions()
-        let parsed = try? FieldOptions.parse(IncidentSchema.fields.flatMap { ["--\($0.flag)", "v"] })
-        options = parsed ?? options
+    @Test func everySchemaFieldHasAFlag() throws {
+        let options = try FieldOptions.parse(IncidentSchema.fields.flatMap { ["--\($0.flag)", "v"] })
         #expect(options.texts.map(\.field) == IncidentSchema.fieldNames)
+        #expect(try FieldOptions.parse([]).isEmpty)
     }
 
     @Test func negativeNumbersAndDashValues() throws {
@@ -57,11 +56,11 @@ struct FlagParsingTests {
         #expect(list.storeOptions.resolvedPath(environment: [:]) == "/s")
     }
 
-    @Test func storePathFallsBackToEnvironmentThenHome() {
-        var options = StoreOptions()
+    @Test func storePathFallsBackToEnvironmentThenHome() throws {
+        var options = try StoreOptions.parse([])
         #expect(options.resolvedPath(environment: ["OUTPOST_STORE": "/env", "HOME": "/home/a"]) == "/env")
         #expect(options.resolvedPath(environment: ["HOME": "/home/a"]) == "/home/a/.outpost")
-        options.store = "~/x"
+        options = try StoreOptions.parse(["--store", "~/x"])
         #expect(options.resolvedPath(environment: ["OUTPOST_STORE": "/env", "HOME": "/home/a"]) == "/home/a/x")
     }
 
