@@ -10,13 +10,6 @@ protocol Benchmark {
     static func run(_ arguments: BenchArguments) throws
 }
 
-/// A benchmark failure, in words.
-struct BenchError: Error, CustomStringConvertible {
-    /// What went wrong.
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
 /// `--name value` options of a benchmark.
 struct BenchArguments {
     private var values: [String: String] = [:]
