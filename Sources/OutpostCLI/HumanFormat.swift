@@ -68,7 +68,9 @@ public enum HumanFormat {
             }
             out += "\(DateText.rfc3339(epochMilliseconds: change.tag.ms))  \(author(change.reporter, change.dot))  \(what)"
             out += entry.applied ? "\n" : " (held back: waiting for earlier changes)\n"
-            for field in change.writes.keys.sorted() where field != Change.deletedField {
+            let known = IncidentSchema.fieldNames.filter { change.writes[$0] != nil }
+            let others = change.writes.keys.filter { IncidentSchema.byName[$0] == nil && $0 != Change.deletedField }.sorted()
+            for field in known + others {
                 let value = change.writes[field]!
                 let shown = value == .null ? "(cleared)" : TableRenderer.fit(text(value), to: 100)
                 out += "    \(field) = \(shown)\n"

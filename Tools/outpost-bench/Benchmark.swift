@@ -51,6 +51,13 @@ enum Bench {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
+    /// User plus system CPU seconds used by this process so far (the load of other processes aside).
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
     /// A new empty temporary folder.
     static func temporaryFolder() throws -> String {
         let path = NSTemporaryDirectory() + "outpost-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
