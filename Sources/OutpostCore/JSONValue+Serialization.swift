@@ -34,12 +34,12 @@ extension JSONValue {
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             var first = true
-            for key in o.keys.sorted() {
+            for (key, value) in o.sorted(by: { $0.key < $1.key }) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 JSONValue.writeString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                o[key]!.write(to: &out)
+                value.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -66,16 +66,18 @@ extension JSONValue {
     /// Appends a JSON string literal, escaping quotes, backslashes and control characters.
     public static func writeString(_ value: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        var utf8 = value.utf8
-        let fast: Bool? = utf8.withContiguousStorageIfAvailable { buffer in
-            for byte in buffer { appendEscaped(byte, to: &out) }
-            return true
-        }
-        if fast == nil {
-            var copy = value
-            copy.makeContiguousUTF8()
-            utf8 = copy.utf8
-            for byte in utf8 { appendEscaped(byte, to: &out) }
+        var text = value
+        text.withUTF8 { buffer in
+            // Copy runs of bytes that need no escape in one go.
+            var runStart = 0
+            for i in 0..<buffer.count {
+                let byte = buffer[i]
+                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { continue }
+                if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<i])) }
+                appendEscaped(byte, to: &out)
+                runStart = i + 1
+            }
+            if runStart < buffer.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart...])) }
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -21,20 +21,39 @@ extension Store {
         systemClock() + (try metaInt("clock_offset_ms"))
     }
 
+    /// This replica's counter, clock, reporter and clock offset, read once per transaction.
+    struct LocalAuthor {
+        var counter: Int64
+        var clock: HybridClock
+        let reporter: String?
+        let offsetMs: Int64
+    }
+
+    /// Reads the author state from `meta` (inside a write transaction).
+    private func loadAuthor() throws -> LocalAuthor {
+        LocalAuthor(
+            counter: try metaInt("counter"),
+            clock: HybridClock(last: HLCTag(ms: try metaInt("clock_ms"), seq: UInt32(truncatingIfNeeded: try metaInt("clock_seq")))),
+            reporter: try metaText("reporter"), offsetMs: try metaInt("clock_offset_ms"))
+    }
+
+    /// Writes the author's counter and clock back to `meta`.
+    private func save(_ author: LocalAuthor) throws {
+        try setMeta("counter", .integer(author.counter))
+        try setMeta("clock_ms", .integer(author.clock.last.ms))
+        try setMeta("clock_seq", .integer(Int64(author.clock.last.seq)))
+    }
+
     /// Makes one local change (next counter, deps = the record's vector, next clock tag) and applies it.
     private func makeLocalChange(
-        _ key: RecordKey, writes: [String: JSONValue], applier: ChangeApplier, wallMs: Int64?
+        _ key: RecordKey, writes: [String: JSONValue], applier: ChangeApplier, wallMs: Int64?, author: inout LocalAuthor
     ) throws -> Change {
-        let counter = try metaInt("counter") + 1
-        var clock = HybridClock(last: HLCTag(ms: try metaInt("clock_ms"), seq: UInt32(truncatingIfNeeded: try metaInt("clock_seq"))))
-        let tag = clock.next(wallMs: try wallMs ?? correctedWallMs())
+        author.counter += 1
+        let tag = author.clock.next(wallMs: wallMs ?? systemClock() + author.offsetMs)
         let change = Change(
-            dot: Dot(replica: replica, counter: UInt64(counter)), record: key, deps: try applier.state(of: key).version,
-            tag: tag, writes: writes, reporter: try metaText("reporter"))
+            dot: Dot(replica: replica, counter: UInt64(author.counter)), record: key, deps: try applier.state(of: key).version,
+            tag: tag, writes: writes, reporter: author.reporter)
         try applier.apply(change)
-        try setMeta("counter", .integer(counter))
-        try setMeta("clock_ms", .integer(tag.ms))
-        try setMeta("clock_seq", .integer(Int64(tag.seq)))
         return change
     }
 
@@ -44,7 +63,9 @@ extension Store {
         try write {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
             try check(try applier.state(of: key))
-            let change = try makeLocalChange(key, writes: writes, applier: applier, wallMs: wallMs)
+            var author = try loadAuthor()
+            let change = try makeLocalChange(key, writes: writes, applier: applier, wallMs: wallMs, author: &author)
+            try save(author)
             try applier.finish()
             return change
         }
@@ -122,11 +143,13 @@ extension Store {
         }
         try write {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            var author = try loadAuthor()
             for (i, input) in inputs.enumerated() {
                 let key = RecordKey(id: ids[i])
                 if try applier.exists(key) { throw StoreError(.invalidState, "incident \(i + 1): id \(key.id) already exists") }
-                _ = try makeLocalChange(key, writes: input.fields, applier: applier, wallMs: wallMs)
+                _ = try makeLocalChange(key, writes: input.fields, applier: applier, wallMs: wallMs, author: &author)
             }
+            try save(author)
             try applier.finish()
         }
         return ids

@@ -1,1 +1,4 @@
-print("todo")
+import Foundation
+import OutpostCLI
+
+exit(OutpostCommand.execute(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,66 @@
+import OutpostStore
+
+/// The exit codes of `outpost`, one per kind of failure, so scripts can branch on them.
+///
+/// | code | meaning |
+/// |------|---------|
+/// | 0 | success |
+/// | 1 | any other failure |
+/// | 2 | usage error: unknown flag, missing argument, conflicting options |
+/// | 3 | no store at the path (run `outpost init`) |
+/// | 4 | the store is locked by another process (after a 5 s wait) |
+/// | 5 | unknown incident id |
+/// | 6 | invalid value or input: a field's rule, an unreadable or malformed import file |
+/// | 7 | invalid state: e.g. editing a deleted incident, restoring one that is not deleted |
+/// | 8 | storage error: SQLite or the file system failed, or the store is from a newer Outpost |
+/// | 9 | already exists: `init` on an existing store |
+public enum OutpostExitCode: Int32, Sendable, CaseIterable {
+    /// Success.
+    case success = 0
+    /// Any failure without a more precise code.
+    case failure = 1
+    /// Bad command line.
+    case usage = 2
+    /// No store at the path.
+    case storeMissing = 3
+    /// Another process holds the store's write lock.
+    case storeLocked = 4
+    /// No incident with that id.
+    case unknownID = 5
+    /// A value or input file broke a rule.
+    case invalidInput = 6
+    /// The operation does not fit the incident's state.
+    case invalidState = 7
+    /// SQLite or the file system failed.
+    case storage = 8
+    /// The store already exists.
+    case alreadyExists = 9
+
+    /// The code for a store failure of `kind`.
+    public init(_ kind: StoreError.Kind) {
+        switch kind {
+        case .missing: self = .storeMissing
+        case .locked: self = .storeLocked
+        case .unknownRecord: self = .unknownID
+        case .invalidValue, .invalidChange: self = .invalidInput
+        case .invalidState: self = .invalidState
+        case .schemaTooNew, .storage: self = .storage
+        case .alreadyExists: self = .alreadyExists
+        }
+    }
+
+    /// The table printed in `outpost --help`.
+    public static let helpText = """
+        Exit codes:
+          0  success
+          1  other failure
+          2  usage error (unknown flag, missing argument, conflicting options)
+          3  no store at the path (run `outpost init --reporter NAME`)
+          4  store locked by another process (after waiting 5 s)
+          5  unknown incident id
+          6  invalid value or input (a field's rule, an unreadable or malformed import file)
+          7  invalid state (e.g. editing a deleted incident)
+          8  storage error (SQLite, file system, or a store from a newer Outpost)
+          9  already exists (`init` on an existing store)
+        """
+}

@@ -1,0 +1,30 @@
+import ArgumentParser
+
+/// The root of `outpost`: shared `--store`, one subcommand per file (`Command+New.swift`, …).
+public struct OutpostCommand: ParsableCommand {
+    /// The command tree. Later commands (`sync`, `config`, `conflicts`, `resolve`, `bundle`) are
+    /// added as a `Command+Name.swift` file holding `extension OutpostCommand { struct Name }` and
+    /// one line in `subcommandTypes`.
+    public static let configuration = CommandConfiguration(
+        commandName: "outpost",
+        abstract: "Record, edit and share incident reports, offline first.",
+        discussion: """
+            The store is a folder holding one SQLite file: --store DIR, else $OUTPOST_STORE, \
+            else ~/.outpost. Errors go to standard error as `outpost: error: …`.
+
+            \(OutpostExitCode.helpText)
+            """,
+        subcommands: subcommandTypes)
+
+    /// Every subcommand, in help order.
+    static let subcommandTypes: [any ParsableCommand.Type] = [
+        Init.self, New.self, Edit.self, Delete.self, Restore.self, List.self, Show.self, History.self, Status.self,
+        Import.self, Export.self,
+    ]
+
+    /// The shared store option, accepted before the subcommand too (`outpost --store DIR list`).
+    @OptionGroup public var storeOptions: StoreOptions
+
+    /// Makes the root command.
+    public init() {}
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import OutpostStore
+
+/// The `--store DIR` option every command shares.
+public struct StoreOptions: ParsableArguments {
+    /// The store folder given on the command line.
+    @Option(name: .customLong("store"), help: ArgumentHelp(
+        "The store folder (default: $OUTPOST_STORE, else ~/.outpost).", valueName: "dir"))
+    public var store: String?
+
+    /// Makes empty options.
+    public init() {}
+
+    /// The store folder: `--store`, else `$OUTPOST_STORE`, else `~/.outpost`, with `~` expanded.
+    public func resolvedPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let raw: String
+        if let store, !store.isEmpty {
+            raw = store
+        } else if let fromEnvironment = environment["OUTPOST_STORE"], !fromEnvironment.isEmpty {
+            raw = fromEnvironment
+        } else {
+            raw = "~/.outpost"
+        }
+        if raw == "~" { return home }
+        if raw.hasPrefix("~/") { return home + raw.dropFirst(1) }
+        return raw
+    }
+
+    /// Opens the store, failing with exit 3 when there is none.
+    public func openStore() throws(CLIError) -> Store {
+        do { return try Store.open(at: resolvedPath()) } catch { throw CLIError(error) }
+    }
+}

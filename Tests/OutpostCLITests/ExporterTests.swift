@@ -1,0 +1,73 @@
+import OutpostCore
+@testable import OutpostStore
+import Testing
+
+@testable import OutpostCLI
+
+@Suite("Exporter")
+struct ExporterTests {
+    private func record(_ id: String, _ fields: [String: JSONValue]) -> IncidentRecord {
+        IncidentRecord(
+            id: id, fields: fields, deleted: false, conflict: false, createdMs: 1_700_000_000_000,
+            updatedMs: 1_700_000_000_500, updatedSeq: 1)
+    }
+
+    private func export(_ records: [IncidentRecord], _ format: ExportFormat) -> String {
+        var collected: [UInt8] = []
+        let out = OutputBuffer(chunkSize: 16) { collected += $0 }
+        var exporter = Exporter(format: format, output: out)
+        exporter.begin()
+        for r in records { exporter.write(r) }
+        exporter.finish()
+        return String(decoding: collected, as: UTF8.self)
+    }
+
+    @Test func csvHasHeaderAndQuotes() {
+        let text = export(
+            [record("a", ["title": "Clash, \"north\"", "narrative": "two\nlines", "lat": -1.5, "killed": 3])], .csv)
+        let lines = text.components(separatedBy: "\r\n")
+        #expect(lines[0] == "id," + IncidentSchema.fieldNames.joined(separator: ","))
+        #expect(lines[1].hasPrefix("a,\"Clash, \"\"north\"\"\",\"two\nlines\",,,,-1.5,"))
+        #expect(text.hasSuffix("\r\n"))
+    }
+
+    @Test func csvRoundTripsThroughTheImporter() throws {
+        let fields: [String: JSONValue] = [
+            "title": "تقرير 🚨, \"quoted\"", "narrative": "a\r\nb", "lat": .double(12.345678901234567), "lon": -3,
+            "killed": 0, "event_type": "battle", "occurred_at": "2024-02-29",
+        ]
+        let text = export([record("id-1", fields)], .csv)
+        let result = IncidentImporter.parse(Array(text.utf8), format: .csv)
+        #expect(result.problems.isEmpty)
+        #expect(result.rows.first?.input == IncidentInput(id: "id-1", fields: fields))
+    }
+
+    @Test func ndjsonIsTheShowObjectPerLine() throws {
+        let r = record("a", ["title": "T", "lat": 1.25])
+        let text = export([r, record("b", ["title": "U"])], .ndjson)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(String(lines[0]) == IncidentJSON.object(r).serialized())
+        let parsed = try JSONParser.parse(String(lines[0]))
+        #expect(parsed["fields"] == ["title": "T", "lat": 1.25])
+        #expect(parsed["conflicts"] == [:])
+        #expect(parsed["id"] == "a")
+    }
+
+    @Test func geojsonHasPointsAndNullGeometry() throws {
+        let text = export([record("a", ["title": "T", "lat": 1.5, "lon": -2]), record("b", ["title": "U", "lat": 3])], .geojson)
+        let json = try JSONParser.parse(text)
+        #expect(json["type"] == "FeatureCollection")
+        let features = try #require(json["features"]?.arrayValue)
+        #expect(features.count == 2)
+        #expect(features[0]["geometry"] == ["type": "Point", "coordinates": [-2, 1.5]])
+        #expect(features[0]["properties"] == ["title": "T", "lat": 1.5, "lon": -2, "id": "a"])
+        #expect(features[1]["geometry"] == .null)
+        #expect(export([], .geojson) == "{\"type\":\"FeatureCollection\",\"features\":[]}\n")
+    }
+
+    @Test func tableTruncatesAndAligns() {
+        let renderer = TableRenderer(header: ["A", "B"], maxWidths: [5, nil])
+        #expect(renderer.render([["abcdefgh", "x"], ["a\nb", "yy"]]) == "A      B\nabcd…  x\na b    yy\n")
+    }
+}

@@ -1,0 +1,153 @@
+import OutpostCore
+import OutpostStore
+import Testing
+
+@testable import OutpostCLI
+
+@Suite("IncidentImporter")
+struct ImporterTests {
+    private func parse(_ text: String, _ format: ImportFormat) -> ImportResult {
+        IncidentImporter.parse(Array(text.utf8), format: format)
+    }
+
+    @Test func ndjsonReadsObjectsAndSkipsBlankLines() throws {
+        let text = """
+            {"title": "A", "lat": -12.5, "killed": 3}
+
+            {"id": "x-1", "title": "B", "event_type": "riot", "narrative": null}\r
+            """
+        let result = parse(text, .ndjson)
+        #expect(result.problems.isEmpty)
+        #expect(result.rows.map(\.line) == [1, 3])
+        #expect(result.rows[0].input.fields == ["title": "A", "lat": .double(-12.5), "killed": 3])
+        #expect(result.rows[1].input.id == "x-1")
+        #expect(result.rows[1].input.fields == ["title": "B", "event_type": "riot"])
+    }
+
+    @Test func ndjsonSkipsByteOrderMark() {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("{\"title\":\"A\"}\n".utf8)
+        let result = IncidentImporter.parse(bytes, format: .ndjson)
+        #expect(result.problems.isEmpty)
+        #expect(result.rows.count == 1)
+    }
+
+    @Test func ndjsonReportsEveryBadRowWithItsLine() {
+        let text = """
+            {"title": "ok"}
+            {"title": "bad lat", "lat": 91}
+            not json
+            {"title": "ok 2"}
+            {"event_type": "party"}
+            {"title": "x", "colour": "red"}
+            [1]
+            """
+        let result = parse(text, .ndjson)
+        #expect(result.rows.map(\.line) == [1, 4])
+        #expect(result.problems.map(\.line) == [2, 3, 5, 6, 7])
+        #expect(result.problems[0].description.hasPrefix("line 2: lat:"))
+        #expect(result.problems[1].message.contains("invalid JSON"))
+        #expect(result.problems[2].message.contains("event_type: must be one of"))
+        #expect(result.problems[2].message.contains("title: is required"))
+        #expect(result.problems[3].message.contains("colour: unknown field"))
+        #expect(result.problems[4].message.contains("expected a JSON object"))
+    }
+
+    @Test func ndjsonAcceptsTheExportShape() throws {
+        let text = #"{"id":"a","fields":{"title":"T","lat":1},"deleted":false,"conflict":false,"conflicts":{},"created_at":"x","updated_at":"y"}"#
+        let result = parse(text, .ndjson)
+        #expect(result.problems.isEmpty)
+        #expect(result.rows.first?.input == IncidentInput(id: "a", fields: ["title": "T", "lat": 1]))
+    }
+
+    @Test func jsonArrayReportsItems() {
+        let result = parse(#"[{"title":"A"}, {"title":""}]"#, .ndjson)
+        #expect(result.rows.count == 1)
+        #expect(result.problems.first?.description.hasPrefix("item 2: title:") == true)
+    }
+
+    @Test func duplicateIDsAreReported() {
+        let result = parse("{\"id\":\"a\",\"title\":\"A\"}\n{\"id\":\"a\",\"title\":\"B\"}\n", .ndjson)
+        #expect(result.rows.count == 1)
+        #expect(result.problems.map(\.description) == ["line 2: id a appears twice (first on line 1)"])
+    }
+
+    @Test func csvHandlesQuotesCommasNewlinesAndCRLF() throws {
+        let text = "id,title,narrative,lat,killed\r\n"
+            + "a,\"Clash, north\",\"Line 1\r\nLine \"\"2\"\"\",-12.345678901234567,4\r\n"
+            + "b,Plain,,,\r\n"
+        let result = parse(text, .csv)
+        #expect(result.problems.isEmpty)
+        try #require(result.rows.count == 2)
+        #expect(result.rows[0].input.id == "a")
+        #expect(result.rows[0].input.fields["title"] == "Clash, north")
+        #expect(result.rows[0].input.fields["narrative"] == "Line 1\r\nLine \"2\"")
+        #expect(result.rows[0].input.fields["lat"] == .double(-12.345678901234567))
+        #expect(result.rows[0].input.fields["killed"] == 4)
+        #expect(result.rows[1].line == 4)
+        #expect(result.rows[1].input.fields == ["title": "Plain"])
+    }
+
+    @Test func csvWithBOMAndFlagStyleHeader() {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("title,event-type\nA,riot\n".utf8)
+        let result = IncidentImporter.parse(bytes, format: .csv)
+        #expect(result.problems.isEmpty)
+        #expect(result.rows.first?.input.fields == ["title": "A", "event_type": "riot"])
+    }
+
+    @Test func csvReportsBadRowsWithLineNumbersAfterMultilineCells() {
+        let text = """
+            title,narrative,lat,date_precision
+            "Ok","two
+            lines",1,day
+            Bad,x,200,day
+            ,no title,,
+            Wrong,count
+            Also bad,,abc,hour
+            """
+        let result = parse(text, .csv)
+        #expect(result.rows.map(\.line) == [2])
+        #expect(result.problems.map(\.line) == [4, 5, 6, 7])
+        #expect(result.problems[0].message.hasPrefix("lat: must be a finite number from -90 to 90"))
+        #expect(result.problems[1].message == "title: is required for a new incident")
+        #expect(result.problems[2].message.contains("expected 4 cells"))
+        #expect(result.problems[3].message.contains("date_precision: must be one of"))
+        #expect(result.problems[3].message.contains("lat: must be a number"))
+    }
+
+    @Test func csvHeaderProblemsStopTheFile() {
+        let result = parse("title,colour\nA,red\n", .csv)
+        #expect(result.rows.isEmpty)
+        #expect(result.problems.count == 1)
+        #expect(result.problems[0].description.hasPrefix("line 1: header: unknown column \"colour\""))
+    }
+
+    @Test func csvUnterminatedQuoteNamesItsLine() {
+        let result = parse("title\nA\n\"B\nC\n", .csv)
+        #expect(result.problems.map(\.description) == ["line 3: a quoted cell is not closed"])
+    }
+
+    @Test func csvInvalidUTF8IsReported() {
+        let bytes = Array("title\n".utf8) + [0x41, 0xFF, 0x0A]
+        let result = IncidentImporter.parse(bytes, format: .csv)
+        #expect(result.problems.map(\.description) == ["line 2: title: not valid UTF-8 text"])
+    }
+
+    @Test func formatDetection() {
+        #expect(ImportFormat.detect(path: "a.CSV", bytes: Array("{".utf8)) == .csv)
+        #expect(ImportFormat.detect(path: "a.jsonl", bytes: []) == .ndjson)
+        #expect(ImportFormat.detect(path: "a.json", bytes: []) == .ndjson)
+        #expect(ImportFormat.detect(path: "-", bytes: Array("\u{FEFF}  {\"title\":1}".utf8)) == .ndjson)
+        #expect(ImportFormat.detect(path: "data.txt", bytes: Array("title\nA\n".utf8)) == .csv)
+    }
+
+    @Test func storeRowNumbersBecomeLines() {
+        let rows = [
+            ImportedRow(line: 3, input: IncidentInput(fields: ["title": "a"])),
+            ImportedRow(line: 9, input: IncidentInput(fields: ["title": "b"])),
+        ]
+        #expect(
+            OutpostCommand.Import.lineMessage("incident 2: id x already exists", rows: rows)
+                == "line 9: id x already exists; nothing was imported")
+        #expect(OutpostCommand.Import.lineMessage("disk full", rows: rows) == "disk full; nothing was imported")
+    }
+}

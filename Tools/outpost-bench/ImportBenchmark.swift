@@ -1,0 +1,40 @@
+import Foundation
+import OutpostCLI
+import OutpostStore
+
+/// `outpost-bench import [--rows 100000]`: incidents/second through the CLI's import path.
+enum ImportBenchmark: Benchmark {
+    static let name = "import"
+    static let usage = "[--rows 100000]  import NDJSON through IncidentImporter + Store.importIncidents"
+
+    static func run(_ arguments: BenchArguments) throws {
+        let rows = try arguments.int("rows", 100_000)
+        let folder = try Bench.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var generator = IncidentGenerator()
+        let file = folder + "/incidents.ndjson"
+        let bytes = generator.ndjson(count: rows)
+        guard FileManager.default.createFile(atPath: file, contents: Data(bytes)) else {
+            throw BenchError("cannot write \(file)")
+        }
+        print("generated \(rows) incidents, \(bytes.count / 1_000_000) MB of NDJSON")
+        let store = try Store.create(at: folder + "/store", reporter: "bench")
+
+        let start = Bench.now()
+        let cpuStart = Bench.cpuSeconds()
+        let data = try FileInput.read(file)
+        let readDone = Bench.now()
+        let result = IncidentImporter.parse(data, format: ImportFormat.detect(path: file, bytes: data))
+        guard result.problems.isEmpty else { throw BenchError("generated rows are invalid: \(result.problems[0])") }
+        let parseDone = Bench.now()
+        let ids = try store.importIncidents(result.inputs)
+        let end = Bench.now()
+        let cpu = Bench.cpuSeconds() - cpuStart
+
+        guard ids.count == rows, try store.status().incidents == Int64(rows) else { throw BenchError("count mismatch") }
+        let total = end - start
+        print(String(format: "read %.3f s, parse+check %.3f s, store %.3f s, total %.3f s",
+            readDone - start, parseDone - readDone, end - parseDone, total))
+        print(String(format: "import: %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second", Double(rows) / total, cpu, Double(rows) / cpu))
+    }
+}

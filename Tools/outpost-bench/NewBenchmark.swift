@@ -1,0 +1,57 @@
+import Foundation
+
+/// `outpost-bench new [--runs 50] [--outpost PATH]`: wall time of `outpost new` as a whole process.
+enum NewBenchmark: Benchmark {
+    static let name = "new"
+    static let usage = "[--runs 50] [--outpost PATH]  time `outpost new` processes (median, p95)"
+
+    static func run(_ arguments: BenchArguments) throws {
+        let runs = try arguments.int("runs", 50)
+        let binary = arguments.string("outpost") ?? siblingBinary("outpost")
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchError("no outpost binary at \(binary); build it or pass --outpost PATH")
+        }
+        let folder = try Bench.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let store = folder + "/store"
+        _ = try spawn(binary, ["--store", store, "init", "--reporter", "bench"])
+        var times: [Double] = []
+        for i in 0..<runs {
+            let args = [
+                "--store", store, "new", "--title", "Shelling near the market #\(i)", "--event-type", "explosion_remote_violence",
+                "--occurred-at", "2024-05-01T06:30:00Z", "--lat", "-1.6812345", "--lon", "29.2212345", "--killed", "3",
+                "--narrative", "Residents reported shelling at dawn; several houses were damaged.",
+            ]
+            times.append(try spawn(binary, args) * 1000)
+        }
+        let sorted = times.sorted()
+        print("binary: \(binary)")
+        print(String(format: "new: %d runs, median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms",
+            runs, Bench.quantile(sorted, 0.5), Bench.quantile(sorted, 0.95), sorted.first ?? 0, sorted.last ?? 0))
+    }
+
+    /// A binary in the same folder as this executable.
+    static func siblingBinary(_ name: String) -> String {
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return me.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    /// Runs `binary` with `arguments` (output discarded), returns its wall time in seconds.
+    static func spawn(_ binary: String, _ arguments: [String]) throws -> Double {
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([binary] + arguments).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let start = Bench.now()
+        let rc = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+        guard rc == 0 else { throw BenchError("cannot start \(binary): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let elapsed = Bench.now() - start
+        guard status == 0 else { throw BenchError("\(binary) \(arguments.joined(separator: " ")) failed (status \(status))") }
+        return elapsed
+    }
+}
