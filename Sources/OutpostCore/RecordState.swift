@@ -58,17 +58,24 @@ public struct RecordState: Hashable, Sendable {
     /// The caller has checked `decide(change) == .apply`.
     public mutating func apply(_ change: Change) {
         for (field, value) in change.writes {
-            var siblings = fields[field] ?? []
-            siblings.removeAll { change.deps.covers($0.dot) }
             let sibling = Sibling(
                 value: value, dot: change.dot, tag: change.tag,
                 deps: field == Change.deletedField ? change.deps : nil, reporter: change.reporter)
-            let order = sibling.order
-            let position = siblings.firstIndex { $0.order < order } ?? siblings.endIndex
-            siblings.insert(sibling, at: position)
-            fields[field] = siblings
+            // Mutated in place (no copy of the field's sibling array).
+            Self.insert(sibling, replacingCoveredBy: change.deps, into: &fields[field, default: []])
         }
         version[change.dot.replica] = max(version[change.dot.replica], change.dot.counter)
+    }
+
+    private static func insert(_ sibling: Sibling, replacingCoveredBy deps: VersionVector, into siblings: inout [Sibling]) {
+        if !siblings.isEmpty { siblings.removeAll { deps.covers($0.dot) } }
+        if siblings.isEmpty {
+            siblings.append(sibling)
+            return
+        }
+        let order = sibling.order
+        let position = siblings.firstIndex { $0.order < order } ?? siblings.endIndex
+        siblings.insert(sibling, at: position)
     }
 
     /// The visible value of a field: the sibling with the greatest write order.
@@ -100,6 +107,25 @@ public struct RecordState: Hashable, Sendable {
             if let first = siblings.first { out[field] = first.value }
         }
         return out
+    }
+
+    /// Appends the visible fields as a JSON object, keys sorted: the same bytes as
+    /// `JSONValue.object(visibleFields).serializedBytes()`, without building the dictionary.
+    public func writeVisibleJSON(to out: inout [UInt8]) {
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(fields.count)
+        for (field, siblings) in fields where field != Change.deletedField {
+            if let first = siblings.first { members.append((field, first.value)) }
+        }
+        members.sort { $0.key < $1.key }
+        out.append(UInt8(ascii: "{"))
+        for (i, member) in members.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(member.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            member.value.write(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// Field → siblings for fields in conflict (more than one sibling), `_deleted` excluded.

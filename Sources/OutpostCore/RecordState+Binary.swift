@@ -1,0 +1,294 @@
+/// Maps replicas to small local numbers (a store's `replicas` table), for the compact stored
+/// record state: `RecordState.encodedBinary(numbering:)` and `RecordState(binary:numbering:)`.
+public protocol ReplicaNumbering {
+    /// The local number of a replica, registering it when new.
+    func number(of replica: ReplicaID) throws -> Int64
+    /// The replica with a local number.
+    func replica(numbered number: Int64) throws -> ReplicaID
+    /// The reporter name recorded for the replica with a local number, when any.
+    func reporter(numbered number: Int64) throws -> String?
+}
+
+extension RecordState {
+    /// The first byte of the compact stored form (its format version).
+    public static let binaryFormat: UInt8 = 0xB1
+
+    /// Field names coded as one byte in the compact form. Append only: stored states refer to
+    /// fields by position here (code 1 + index); code 0 is followed by the field's name.
+    static let fieldCodebook: [String] = [
+        "_deleted", "title", "narrative", "event_type", "occurred_at", "date_precision", "lat", "lon", "geo_precision",
+        "place_name", "admin1", "admin2", "killed", "injured", "abducted", "displaced", "perpetrator", "target",
+        "source_type", "confidence", "sensitivity", "status",
+    ]
+    static let fieldCodes: [String: UInt8] = Dictionary(
+        uniqueKeysWithValues: fieldCodebook.enumerated().map { ($0.element, UInt8($0.offset + 1)) })
+
+    /// The compact stored form: replicas by local number, each writing change's dot, tag and
+    /// reporter once (siblings refer to it), and the reporter left out when it is the one the
+    /// numbering records for that replica.
+    ///
+    /// Layout (varints are LEB128, `z` marks zigzag): `0xB1`, version `n (replica counter)*n`,
+    /// writes `n (replica counter z(ms) seq reporterMode [len bytes])*n` (mode 0 none, 1 the
+    /// replica's recorded reporter, 2 given), fields `n (code [len name] m (write value deps)*m)*n`.
+    /// Values: 0 null, 1 false, 2 true, 3 z(int), 4 double bits (8 bytes LE), 5 len UTF-8,
+    /// 6 len JSON text. Deps: 0 none, else 1 and a vector.
+    public func encodedBinary<N: ReplicaNumbering>(numbering: N) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32 + fields.count * 24)
+        out.append(RecordState.binaryFormat)
+        try Self.writeVector(version, numbering: numbering, to: &out)
+
+        // Distinct writes (dot, tag, reporter), in first-seen order; siblings refer to them.
+        var writes: [Sibling] = []
+        var fieldSiblingWrites: [[Int]] = []
+        let sortedFields = fields.keys.sorted()
+        fieldSiblingWrites.reserveCapacity(sortedFields.count)
+        for field in sortedFields {
+            var refs: [Int] = []
+            for s in fields[field]! {
+                var found = -1
+                for (i, w) in writes.enumerated()
+                where w.dot.counter == s.dot.counter && w.tag == s.tag && w.dot.replica == s.dot.replica
+                    && w.reporter == s.reporter
+                {
+                    found = i
+                    break
+                }
+                if found < 0 {
+                    found = writes.count
+                    writes.append(s)
+                }
+                refs.append(found)
+            }
+            fieldSiblingWrites.append(refs)
+        }
+        writeVarint(UInt64(writes.count), to: &out)
+        for w in writes {
+            let number = try numbering.number(of: w.dot.replica)
+            writeVarint(UInt64(number), to: &out)
+            writeVarint(w.dot.counter, to: &out)
+            writeVarint(zigzag(w.tag.ms), to: &out)
+            writeVarint(UInt64(w.tag.seq), to: &out)
+            if let reporter = w.reporter {
+                if try numbering.reporter(numbered: number) == reporter {
+                    out.append(1)
+                } else {
+                    out.append(2)
+                    writeBytes(reporter, to: &out)
+                }
+            } else {
+                out.append(0)
+            }
+        }
+        writeVarint(UInt64(sortedFields.count), to: &out)
+        for (f, field) in sortedFields.enumerated() {
+            if let code = Self.fieldCodes[field] {
+                out.append(code)
+            } else {
+                out.append(0)
+                writeBytes(field, to: &out)
+            }
+            let siblings = fields[field]!
+            writeVarint(UInt64(siblings.count), to: &out)
+            for (s, sibling) in siblings.enumerated() {
+                writeVarint(UInt64(fieldSiblingWrites[f][s]), to: &out)
+                Self.writeValue(sibling.value, to: &out)
+                if let deps = sibling.deps {
+                    out.append(1)
+                    try Self.writeVector(deps, numbering: numbering, to: &out)
+                } else {
+                    out.append(0)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Reads the compact stored form back (see `encodedBinary(numbering:)`).
+    public init<N: ReplicaNumbering>(binary: UnsafeBufferPointer<UInt8>, numbering: N) throws {
+        var r = BinaryReader(buffer: binary)
+        guard try r.byte() == RecordState.binaryFormat else { throw ChangeFormatError("unknown record state format") }
+        let version = try Self.readVector(&r, numbering: numbering)
+        let writeCount = try r.count()
+        var writes: [Sibling] = []
+        writes.reserveCapacity(writeCount)
+        for _ in 0..<writeCount {
+            let number = Int64(bitPattern: try r.varint())
+            let replica = try numbering.replica(numbered: number)
+            let counter = try r.varint()
+            let ms = unzigzag(try r.varint())
+            let seq = try r.varint()
+            guard seq <= UInt64(UInt32.max) else { throw ChangeFormatError("record state: seq out of range") }
+            let reporter: String?
+            switch try r.byte() {
+            case 0: reporter = nil
+            case 1: reporter = try numbering.reporter(numbered: number)
+            case 2: reporter = try r.string()
+            default: throw ChangeFormatError("record state: bad reporter mode")
+            }
+            writes.append(
+                Sibling(
+                    value: .null, dot: Dot(replica: replica, counter: counter), tag: HLCTag(ms: ms, seq: UInt32(seq)),
+                    reporter: reporter))
+        }
+        let fieldCount = try r.count()
+        var fields: [String: [Sibling]] = [:]
+        fields.reserveCapacity(fieldCount)
+        for _ in 0..<fieldCount {
+            let code = Int(try r.byte())
+            let field: String
+            if code == 0 {
+                field = try r.string()
+            } else {
+                guard code <= Self.fieldCodebook.count else { throw ChangeFormatError("record state: unknown field code") }
+                field = Self.fieldCodebook[code - 1]
+            }
+            let siblingCount = try r.count()
+            var siblings: [Sibling] = []
+            siblings.reserveCapacity(siblingCount)
+            for _ in 0..<siblingCount {
+                let w = try r.varint()
+                guard w < UInt64(writes.count) else { throw ChangeFormatError("record state: bad write reference") }
+                var sibling = writes[Int(w)]
+                sibling.value = try Self.readValue(&r)
+                switch try r.byte() {
+                case 0: break
+                case 1: sibling.deps = try Self.readVector(&r, numbering: numbering)
+                default: throw ChangeFormatError("record state: bad deps flag")
+                }
+                siblings.append(sibling)
+            }
+            fields[field] = siblings
+        }
+        guard r.atEnd else { throw ChangeFormatError("record state: trailing bytes") }
+        self.init(version: version, fields: fields)
+    }
+
+    private static func writeVector<N: ReplicaNumbering>(_ v: VersionVector, numbering: N, to out: inout [UInt8]) throws {
+        writeVarint(UInt64(v.entries.count), to: &out)
+        for (replica, counter) in v.entries {
+            writeVarint(UInt64(try numbering.number(of: replica)), to: &out)
+            writeVarint(counter, to: &out)
+        }
+    }
+
+    private static func readVector<N: ReplicaNumbering>(_ r: inout BinaryReader, numbering: N) throws -> VersionVector {
+        let n = try r.count()
+        var entries: [ReplicaID: UInt64] = [:]
+        entries.reserveCapacity(n)
+        for _ in 0..<n {
+            let replica = try numbering.replica(numbered: Int64(bitPattern: try r.varint()))
+            entries[replica] = try r.varint()
+        }
+        return VersionVector(entries)
+    }
+
+    private static func writeValue(_ value: JSONValue, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(0)
+        case .bool(let b): out.append(b ? 2 : 1)
+        case .int(let i):
+            out.append(3)
+            writeVarint(zigzag(i), to: &out)
+        case .double(let d):
+            out.append(4)
+            var bits = d.bitPattern
+            for _ in 0..<8 {
+                out.append(UInt8(truncatingIfNeeded: bits))
+                bits >>= 8
+            }
+        case .string(let s):
+            out.append(5)
+            writeBytes(s, to: &out)
+        case .array, .object:
+            out.append(6)
+            let json = value.serializedBytes()
+            writeVarint(UInt64(json.count), to: &out)
+            out.append(contentsOf: json)
+        }
+    }
+
+    private static func readValue(_ r: inout BinaryReader) throws -> JSONValue {
+        switch try r.byte() {
+        case 0: return .null
+        case 1: return .bool(false)
+        case 2: return .bool(true)
+        case 3: return .int(unzigzag(try r.varint()))
+        case 4:
+            var bits: UInt64 = 0
+            let bytes = try r.bytes(8)
+            for i in (0..<8).reversed() { bits = bits << 8 | UInt64(bytes[i]) }
+            return .double(Double(bitPattern: bits))
+        case 5: return .string(try r.string())
+        case 6: return try JSONParser.parse(try r.bytes(try r.count()))
+        default: throw ChangeFormatError("record state: bad value tag")
+        }
+    }
+}
+
+@inline(__always)
+private func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+
+@inline(__always)
+private func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
+
+@inline(__always)
+private func writeVarint(_ value: UInt64, to out: inout [UInt8]) {
+    var v = value
+    while v >= 0x80 {
+        out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+        v >>= 7
+    }
+    out.append(UInt8(v))
+}
+
+private func writeBytes(_ text: String, to out: inout [UInt8]) {
+    var text = text
+    text.withUTF8 { buffer in
+        writeVarint(UInt64(buffer.count), to: &out)
+        out.append(contentsOf: buffer)
+    }
+}
+
+/// Reads the compact form with bounds checks; every overrun is a format error.
+private struct BinaryReader {
+    let buffer: UnsafeBufferPointer<UInt8>
+    var position = 0
+
+    var atEnd: Bool { position == buffer.count }
+
+    mutating func byte() throws(ChangeFormatError) -> UInt8 {
+        guard position < buffer.count else { throw ChangeFormatError("record state: truncated") }
+        defer { position += 1 }
+        return buffer[position]
+    }
+
+    mutating func varint() throws(ChangeFormatError) -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let b = try byte()
+            guard shift < 64 else { throw ChangeFormatError("record state: varint too long") }
+            result |= UInt64(b & 0x7F) << shift
+            if b < 0x80 { return result }
+            shift += 7
+        }
+    }
+
+    /// A length or count, checked against what is left.
+    mutating func count() throws(ChangeFormatError) -> Int {
+        let n = try varint()
+        guard n <= UInt64(buffer.count - position) else { throw ChangeFormatError("record state: bad length") }
+        return Int(n)
+    }
+
+    mutating func bytes(_ n: Int) throws(ChangeFormatError) -> UnsafeBufferPointer<UInt8> {
+        guard n <= buffer.count - position else { throw ChangeFormatError("record state: truncated") }
+        defer { position += n }
+        return UnsafeBufferPointer(rebasing: buffer[position..<(position + n)])
+    }
+
+    mutating func string() throws(ChangeFormatError) -> String {
+        String(decoding: try bytes(try count()), as: UTF8.self)
+    }
+}
