@@ -33,8 +33,9 @@ CREATE TABLE changes (
 CREATE INDEX changes_by_record ON changes(collection, record);
 CREATE INDEX changes_held_back ON changes(collection, record) WHERE applied = 0;
 
--- Record state under the sync spec (version vector + per-field sibling sets, as JSON), with
--- the visible values and flags kept beside it for queries.
+-- Record state under the sync spec (version vector + per-field sibling sets) in the compact
+-- binary form of RecordState.encodedBinary (replicas by their idx here), with the visible
+-- values (a JSON object, for json_extract) and flags kept beside it for queries.
 CREATE TABLE records (
     collection  TEXT NOT NULL,
     id          TEXT NOT NULL,

@@ -5,13 +5,21 @@ import OutpostCore
 /// Local edits and remote changes both come through `apply(_:)`. Record states are cached for
 /// the transaction and written once in `finish()`.
 final class ChangeApplier {
-    private struct CachedRecord {
+    /// A class, so the cache's entry is mutated in place (no copy-on-write of the state).
+    private final class CachedRecord {
         var state: RecordState
         var createdMs: Int64
         var updatedMs: Int64
         var updatedSeq: Int64
         var dirty = false
         var mayHavePending: Bool?
+
+        init(state: RecordState, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64) {
+            self.state = state
+            self.createdMs = createdMs
+            self.updatedMs = updatedMs
+            self.updatedSeq = updatedSeq
+        }
     }
 
     private let store: Store
@@ -45,7 +53,7 @@ final class ChangeApplier {
     /// Applies, holds back or ignores one change.
     func apply(_ change: Change) throws {
         let replicaIdx = try store.index(of: change.dot.replica, reporter: change.reporter)
-        var record = try load(change.record)
+        let record = try load(change.record)
         switch record.state.decide(change) {
         case .duplicate:
             report.duplicates += 1
@@ -57,7 +65,6 @@ final class ChangeApplier {
                 report.heldBack += 1
                 touchedReplicas.insert(replicaIdx)
                 record.mayHavePending = true
-                records[change.record] = record
             } else {
                 report.duplicates += 1
             }
@@ -69,14 +76,13 @@ final class ChangeApplier {
                     .bind(.integer(nextSeq), .integer(replicaIdx), .integer(Int64(change.dot.counter))).run()
             }
             touchedReplicas.insert(replicaIdx)
-            applyToState(change, record: &record)
+            applyToState(change, record: record)
             report.applied += 1
-            records[change.record] = record
             try releaseHeldBack(for: change.record)
         }
     }
 
-    private func applyToState(_ change: Change, record: inout CachedRecord) {
+    private func applyToState(_ change: Change, record: CachedRecord) {
         if record.state.fields.isEmpty { record.createdMs = change.tag.ms }
         record.state.apply(change)
         record.updatedMs = max(record.updatedMs, change.tag.ms)
@@ -97,12 +103,11 @@ final class ChangeApplier {
 
     /// Applies held-back changes of a record whose deps are now met, until none is ready.
     private func releaseHeldBack(for key: RecordKey) throws {
-        guard anyHeldBack, var record = records[key] else { return }
+        guard anyHeldBack, let record = records[key] else { return }
         if record.mayHavePending == nil {
             record.mayHavePending =
                 try db.cached("SELECT 1 FROM changes WHERE applied = 0 AND collection = ? AND record = ? LIMIT 1")
                 .bind(.text(key.collection), .text(key.id)).first { _ in true } ?? false
-            records[key] = record
         }
         guard record.mayHavePending == true else { return }
         var progress = true
@@ -126,14 +131,13 @@ final class ChangeApplier {
                 case .apply:
                     try db.cached("UPDATE changes SET seq = ?, applied = 1 WHERE seq = ?")
                         .bind(.integer(nextSeq), .integer(seq)).run()
-                    applyToState(change, record: &record)
+                    applyToState(change, record: record)
                     report.applied += 1
                     report.released += 1
                     progress = true
                 }
             }
         }
-        records[key] = record
     }
 
     private func load(_ key: RecordKey) throws -> CachedRecord {
@@ -141,9 +145,8 @@ final class ChangeApplier {
         let loaded =
             try db.cached("SELECT state, created_ms, updated_ms, updated_seq FROM records WHERE collection = ? AND id = ?")
             .bind(.text(key.collection), .text(key.id)).first { row -> CachedRecord in
-                let json = try row.withBytes(0) { try JSONParser.parse($0) }
-                return CachedRecord(
-                    state: try RecordState(json: json), createdMs: row.int(1), updatedMs: row.int(2), updatedSeq: row.int(3))
+                CachedRecord(
+                    state: try store.decodeState(row, column: 0), createdMs: row.int(1), updatedMs: row.int(2), updatedSeq: row.int(3))
             }
         let record = loaded ?? CachedRecord(state: RecordState(), createdMs: 0, updatedMs: 0, updatedSeq: 0)
         records[key] = record
@@ -160,13 +163,17 @@ final class ChangeApplier {
               deleted = excluded.deleted, conflict = excluded.conflict, created_ms = excluded.created_ms,
               updated_ms = excluded.updated_ms, updated_seq = excluded.updated_seq
             """)
+        let numbering = store.numbering
+        var visible: [UInt8] = []
         for (key, record) in records where record.dirty {
             let state = record.state
             let conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
             if conflicted { report.conflictedRecords += 1 }
+            visible.removeAll(keepingCapacity: true)
+            state.writeVisibleJSON(to: &visible)
             try upsert.bind(
-                .text(key.collection), .text(key.id), .blob(state.encodedJSON()),
-                .text(JSONValue.object(state.visibleFields).serialized()), .integer(state.isDeleted ? 1 : 0),
+                .text(key.collection), .text(key.id), .blob(try state.encodedBinary(numbering: numbering)),
+                .text(String(decoding: visible, as: UTF8.self)), .integer(state.isDeleted ? 1 : 0),
                 .integer(conflicted ? 1 : 0), .integer(record.createdMs), .integer(record.updatedMs),
                 .integer(record.updatedSeq)
             ).run()
@@ -189,8 +196,35 @@ extension Store {
         let idx = db.lastInsertRowID
         replicaIndex[replica] = idx
         replicaByIndex[idx] = replica
+        reporterByIndex[idx] = reporter
         return idx
     }
+
+    /// The reporter recorded for a local index, reloading the table when another process added it.
+    func reporter(forIndex idx: Int64) throws -> String? {
+        if replicaByIndex[idx] == nil { try loadReplicas() }
+        return reporterByIndex[idx]
+    }
+
+    /// The replicas table as the numbering of the compact record state.
+    var numbering: StoreReplicaNumbering { StoreReplicaNumbering(store: self) }
+
+    /// Decodes a stored record state.
+    func decodeState(_ row: Row, column: Int32) throws -> RecordState {
+        try row.withBytes(column) { try RecordState(binary: $0, numbering: numbering) }
+    }
+}
+
+/// The numbering of replicas by their index in a store's `replicas` table.
+struct StoreReplicaNumbering: ReplicaNumbering {
+    let store: Store
+
+    func number(of replica: ReplicaID) throws -> Int64 { try store.index(of: replica, reporter: nil) }
+    func replica(numbered number: Int64) throws -> ReplicaID { try store.replicaID(forIndex: number) }
+    func reporter(numbered number: Int64) throws -> String? { try store.reporter(forIndex: number) }
+}
+
+extension Store {
 
     /// The replica id of a local index, reloading the table when another process added it.
     func replicaID(forIndex idx: Int64) throws -> ReplicaID {

@@ -44,7 +44,7 @@ extension Store {
     public func recordState(id: String) throws(StoreError) -> RecordState? {
         try read {
             try db.cached("SELECT state FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id)).first { row in
-                try RecordState(json: try row.withBytes(0) { try JSONParser.parse($0) })
+                try decodeState(row, column: 0)
             }
         }
     }
@@ -68,7 +68,7 @@ extension Store {
             var out: [RecordConflicts] = []
             try db.cached("SELECT id, state FROM records WHERE collection = 'incidents' AND conflict = 1 ORDER BY created_ms, id")
                 .forEach { row in
-                    let state = try RecordState(json: try row.withBytes(1) { try JSONParser.parse($0) })
+                    let state = try decodeState(row, column: 1)
                     if state.isDeleted { return }
                     let fields = state.conflicts.sorted { $0.key < $1.key }.map { FieldConflict(field: $0.key, siblings: $0.value) }
                     out.append(

@@ -23,6 +23,8 @@ public final class Store: @unchecked Sendable {
     var replicaIndex: [ReplicaID: Int64] = [:]
     /// Local index → replica id.
     var replicaByIndex: [Int64: ReplicaID] = [:]
+    /// Local index → the reporter name recorded for the replica (absent when NULL).
+    var reporterByIndex: [Int64: String] = [:]
 
     /// Source of wall-clock milliseconds (uncorrected); tests and replays may replace it.
     public var systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
@@ -149,10 +151,14 @@ public final class Store: @unchecked Sendable {
     }
 
     func loadReplicas() throws {
-        try db.cached("SELECT idx, id FROM replicas").forEach { row in
-            let id = ReplicaID(bytes: row.bytes(1))
-            replicaIndex[id] = row.int(0)
-            replicaByIndex[row.int(0)] = id
+        try db.cached("SELECT idx, id, reporter FROM replicas").forEach { row in
+            let idx = row.int(0)
+            if replicaByIndex[idx] == nil {
+                let id = ReplicaID(bytes: row.bytes(1))
+                replicaIndex[id] = idx
+                replicaByIndex[idx] = id
+            }
+            reporterByIndex[idx] = row.text(2)
         }
     }
 
@@ -162,11 +168,13 @@ public final class Store: @unchecked Sendable {
         defer { lock.unlock() }
         let savedIndex = replicaIndex
         let savedByIndex = replicaByIndex
+        let savedReporters = reporterByIndex
         do {
             return try db.transaction(body)
         } catch {
             replicaIndex = savedIndex
             replicaByIndex = savedByIndex
+            reporterByIndex = savedReporters
             throw StoreError.wrap(error)
         }
     }
