@@ -99,6 +99,10 @@ public enum IncidentSchema {
         case .text(let min, let max, let trimmed):
             guard case .string(let s) = value else { throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)") }
             let counted = trimmed ? s.trimmingWhitespace() : s[...]
+            // Characters never outnumber UTF-8 bytes, and text is non-empty exactly when its
+            // bytes are: most values are decided without counting Characters.
+            let bytes = counted.utf8.count
+            if bytes <= max && (min == 0 || (min == 1 && bytes >= 1)) { return }
             let count = counted.count
             if count < min {
                 throw ValidationError(field: field, rule: trimmed ? "must not be empty or only white space" : "must have at least \(min) characters")
@@ -130,8 +134,20 @@ public enum IncidentSchema {
 
     /// Checks every write of a change: known fields with valid values, or `_deleted` as a boolean.
     public static func validate(writes: [String: JSONValue]) throws(ValidationError) {
+        // The common case (all valid) without sorting; on a failure, the first field by name is reported.
+        if (try? validateUnordered(writes)) != nil { return }
         for field in writes.keys.sorted() {
             let value = writes[field]!
+            if field == Change.deletedField {
+                guard case .bool = value else { throw ValidationError(field: field, rule: "must be true or false") }
+                continue
+            }
+            try validate(field: field, value: value)
+        }
+    }
+
+    private static func validateUnordered(_ writes: [String: JSONValue]) throws(ValidationError) {
+        for (field, value) in writes {
             if field == Change.deletedField {
                 guard case .bool = value else { throw ValidationError(field: field, rule: "must be true or false") }
                 continue
