@@ -39,20 +39,20 @@ extension RecordState {
         try Self.writeVector(version, numbering: numbering, to: &out)
 
         // Distinct writes (dot, tag, reporter), in first-seen order; siblings refer to them.
+        // Fields go in dictionary order: the reader does not depend on it.
         var writes: [Sibling] = []
-        var fieldSiblingWrites: [[Int]] = []
-        let sortedFields = fields.keys.sorted()
-        fieldSiblingWrites.reserveCapacity(sortedFields.count)
-        for field in sortedFields {
-            var refs: [Int] = []
-            for s in fields[field]! {
+        var refs: [Int] = []
+        for (_, siblings) in fields {
+            for s in siblings {
                 var found = -1
-                for (i, w) in writes.enumerated()
-                where w.dot.counter == s.dot.counter && w.tag == s.tag && w.dot.replica == s.dot.replica
-                    && w.reporter == s.reporter
-                {
-                    found = i
-                    break
+                for i in writes.indices {
+                    let w = writes[i]
+                    if w.dot.counter == s.dot.counter && w.tag == s.tag && w.dot.replica == s.dot.replica
+                        && w.reporter == s.reporter
+                    {
+                        found = i
+                        break
+                    }
                 }
                 if found < 0 {
                     found = writes.count
@@ -60,7 +60,6 @@ extension RecordState {
                 }
                 refs.append(found)
             }
-            fieldSiblingWrites.append(refs)
         }
         writeVarint(UInt64(writes.count), to: &out)
         for w in writes {
@@ -80,18 +79,19 @@ extension RecordState {
                 out.append(0)
             }
         }
-        writeVarint(UInt64(sortedFields.count), to: &out)
-        for (f, field) in sortedFields.enumerated() {
+        writeVarint(UInt64(fields.count), to: &out)
+        var r = 0
+        for (field, siblings) in fields {
             if let code = Self.fieldCodes[field] {
                 out.append(code)
             } else {
                 out.append(0)
                 writeBytes(field, to: &out)
             }
-            let siblings = fields[field]!
             writeVarint(UInt64(siblings.count), to: &out)
-            for (s, sibling) in siblings.enumerated() {
-                writeVarint(UInt64(fieldSiblingWrites[f][s]), to: &out)
+            for sibling in siblings {
+                writeVarint(UInt64(refs[r]), to: &out)
+                r += 1
                 Self.writeValue(sibling.value, to: &out)
                 if let deps = sibling.deps {
                     out.append(1)

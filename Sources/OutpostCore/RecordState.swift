@@ -112,15 +112,17 @@ public struct RecordState: Hashable, Sendable {
     /// Appends the visible fields as a JSON object, keys sorted: the same bytes as
     /// `JSONValue.object(visibleFields).serializedBytes()`, without building the dictionary.
     public func writeVisibleJSON(to out: inout [UInt8]) {
-        var members: [(key: String, value: JSONValue)] = []
+        var members: [VisibleMember] = []
         members.reserveCapacity(fields.count)
         for (field, siblings) in fields where field != Change.deletedField {
-            if let first = siblings.first { members.append((field, first.value)) }
+            if let first = siblings.first { members.append(VisibleMember(key: field, value: first.value)) }
         }
         members.sort { $0.key < $1.key }
         out.append(UInt8(ascii: "{"))
-        for (i, member) in members.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
+        var first = true
+        for member in members {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
             JSONValue.writeString(member.key, to: &out)
             out.append(UInt8(ascii: ":"))
             member.value.write(to: &out)
@@ -137,4 +139,10 @@ public struct RecordState: Hashable, Sendable {
     public var hasConflict: Bool {
         fields.contains { $0.key != Change.deletedField && $0.value.count > 1 }
     }
+}
+
+/// One visible field while writing the visible JSON (a struct, not a tuple: no runtime tuple metadata).
+private struct VisibleMember {
+    var key: String
+    var value: JSONValue
 }

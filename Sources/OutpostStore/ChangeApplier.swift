@@ -171,12 +171,16 @@ final class ChangeApplier {
             if conflicted { report.conflictedRecords += 1 }
             visible.removeAll(keepingCapacity: true)
             state.writeVisibleJSON(to: &visible)
-            try upsert.bind(
-                .text(key.collection), .text(key.id), .blob(try state.encodedBinary(numbering: numbering)),
-                .text(String(decoding: visible, as: UTF8.self)), .integer(state.isDeleted ? 1 : 0),
-                .integer(conflicted ? 1 : 0), .integer(record.createdMs), .integer(record.updatedMs),
-                .integer(record.updatedSeq)
-            ).run()
+            try upsert.bind(.text(key.collection), at: 1)
+            try upsert.bind(.text(key.id), at: 2)
+            try upsert.bind(.blob(try state.encodedBinary(numbering: numbering)), at: 3)
+            try upsert.bindText(utf8: visible, at: 4)
+            try upsert.bind(.integer(state.isDeleted ? 1 : 0), at: 5)
+            try upsert.bind(.integer(conflicted ? 1 : 0), at: 6)
+            try upsert.bind(.integer(record.createdMs), at: 7)
+            try upsert.bind(.integer(record.updatedMs), at: 8)
+            try upsert.bind(.integer(record.updatedSeq), at: 9)
+            try upsert.run()
         }
         for idx in touchedReplicas { try store.advanceContiguous(replicaIdx: idx) }
     }

@@ -50,6 +50,17 @@ public final class Statement {
         if rc != SQLITE_OK { throw database.error(rc, sql: sql) }
     }
 
+    /// Binds UTF-8 bytes as text to the 1-based parameter `index` (no String made on the way).
+    public func bindText(utf8 bytes: [UInt8], at index: Int32) throws(SQLiteError) {
+        if bytes.isEmpty { return try bind(.text(""), at: index) }
+        let rc = bytes.withUnsafeBufferPointer { raw in
+            raw.baseAddress!.withMemoryRebound(to: CChar.self, capacity: raw.count) { p in
+                sqlite3_bind_text(handle, index, p, Int32(raw.count), outpost_sqlite_transient())
+            }
+        }
+        if rc != SQLITE_OK { throw database.error(rc, sql: sql) }
+    }
+
     /// Steps once; true when a row is available.
     public func step() throws(SQLiteError) -> Bool {
         let rc = sqlite3_step(handle)
