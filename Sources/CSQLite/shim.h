@@ -4,4 +4,10 @@
 
 /// SQLITE_TRANSIENT is a macro Swift does not import: SQLite copies the bound bytes.
 static inline sqlite3_destructor_type outpost_sqlite_transient(void) { return SQLITE_TRANSIENT; }
+
+/// sqlite3_db_config is variadic, which Swift cannot call: keep the WAL on close instead of
+/// checkpointing it (a later commit's automatic checkpoint, or a later close, does that work).
+static inline int outpost_sqlite_no_checkpoint_on_close(sqlite3 *db) {
+    return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
+}
 #endif

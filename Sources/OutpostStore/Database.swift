@@ -79,6 +79,15 @@ public final class Database {
     /// The rowid of the last insert.
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
+    /// Leaves the WAL in place when the connection closes instead of checkpointing it then.
+    ///
+    /// Durability is unchanged (every commit is in the synced WAL); closing no longer copies the
+    /// WAL into the database file and syncs both, which short-lived processes paid for every time.
+    public func keepWALOnClose() throws(SQLiteError) {
+        let rc = outpost_sqlite_no_checkpoint_on_close(handle)
+        if rc != SQLITE_OK { throw error(rc, sql: nil) }
+    }
+
     /// Waits up to `milliseconds` for another connection's lock before failing as busy.
     public func setBusyTimeout(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
 
