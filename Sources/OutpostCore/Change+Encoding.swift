@@ -9,25 +9,25 @@ extension Change {
 
     /// Appends the wire-format JSON, keys sorted.
     public func write(to out: inout [UInt8]) {
-        out.append(contentsOf: Array(#"{"collection":"#.utf8))
+        out.append(contentsOf: #"{"collection":"#.utf8)
         JSONValue.writeString(record.collection, to: &out)
-        out.append(contentsOf: Array(#","counter":"#.utf8))
+        out.append(contentsOf: #","counter":"#.utf8)
         JSONValue.writeInt(Int64(dot.counter), to: &out)
-        out.append(contentsOf: Array(#","deps":"#.utf8))
+        out.append(contentsOf: #","deps":"#.utf8)
         deps.write(to: &out)
-        out.append(contentsOf: Array(#","id":"#.utf8))
+        out.append(contentsOf: #","id":"#.utf8)
         JSONValue.writeString(record.id, to: &out)
-        out.append(contentsOf: Array(#","ms":"#.utf8))
+        out.append(contentsOf: #","ms":"#.utf8)
         JSONValue.writeInt(tag.ms, to: &out)
-        out.append(contentsOf: Array(#","replica":"#.utf8))
+        out.append(contentsOf: #","replica":"#.utf8)
         JSONValue.writeString(dot.replica.hex, to: &out)
         if let reporter {
-            out.append(contentsOf: Array(#","reporter":"#.utf8))
+            out.append(contentsOf: #","reporter":"#.utf8)
             JSONValue.writeString(reporter, to: &out)
         }
-        out.append(contentsOf: Array(#","seq":"#.utf8))
+        out.append(contentsOf: #","seq":"#.utf8)
         JSONValue.writeInt(Int64(tag.seq), to: &out)
-        out.append(contentsOf: Array(#","writes":"#.utf8))
+        out.append(contentsOf: #","writes":"#.utf8)
         JSONValue.object(writes).write(to: &out)
         out.append(UInt8(ascii: "}"))
     }
@@ -37,6 +37,14 @@ extension VersionVector {
     /// Appends the vector as a JSON object (replica hex → counter), keys sorted.
     public func write(to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))
+        if entries.count == 1, let (replica, counter) = entries.first {
+            // The common case (a record edited by one replica so far), without sorting.
+            JSONValue.writeString(replica.hex, to: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONValue.writeInt(Int64(counter), to: &out)
+            out.append(UInt8(ascii: "}"))
+            return
+        }
         var first = true
         for (hex, counter) in entries.map({ ($0.key.hex, $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             if !first { out.append(UInt8(ascii: ",")) }
@@ -54,7 +62,7 @@ extension RecordState {
     public func encodedJSON() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + fields.count * 96)
-        out.append(contentsOf: Array(#"{"f":{"#.utf8))
+        out.append(contentsOf: #"{"f":{"#.utf8)
         var first = true
         for field in fields.keys.sorted() {
             if !first { out.append(UInt8(ascii: ",")) }
@@ -74,14 +82,14 @@ extension RecordState {
                 out.append(UInt8(ascii: ","))
                 JSONValue.writeInt(Int64(s.tag.seq), to: &out)
                 out.append(UInt8(ascii: ","))
-                if let deps = s.deps { deps.write(to: &out) } else { out.append(contentsOf: Array("null".utf8)) }
+                if let deps = s.deps { deps.write(to: &out) } else { out.append(contentsOf: "null".utf8) }
                 out.append(UInt8(ascii: ","))
-                if let reporter = s.reporter { JSONValue.writeString(reporter, to: &out) } else { out.append(contentsOf: Array("null".utf8)) }
+                if let reporter = s.reporter { JSONValue.writeString(reporter, to: &out) } else { out.append(contentsOf: "null".utf8) }
                 out.append(UInt8(ascii: "]"))
             }
             out.append(UInt8(ascii: "]"))
         }
-        out.append(contentsOf: Array(#"},"v":"#.utf8))
+        out.append(contentsOf: #"},"v":"#.utf8)
         version.write(to: &out)
         out.append(UInt8(ascii: "}"))
         return out

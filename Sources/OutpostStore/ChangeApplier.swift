@@ -40,6 +40,11 @@ final class ChangeApplier {
         anyHeldBack = try db.cached("SELECT EXISTS (SELECT 1 FROM changes WHERE applied = 0)").first { $0.int(0) != 0 } ?? true
     }
 
+    /// Makes room in the record cache for `count` records (a bulk import touches each once).
+    func reserveCapacity(_ count: Int) {
+        records.reserveCapacity(count)
+    }
+
     /// The current state of a record (empty when it has no writes yet).
     func state(of key: RecordKey) throws -> RecordState {
         try load(key).state

@@ -143,6 +143,7 @@ extension Store {
         }
         try write {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            applier.reserveCapacity(inputs.count)
             var author = try loadAuthor()
             for (i, input) in inputs.enumerated() {
                 let key = RecordKey(id: ids[i])
