@@ -13,7 +13,10 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public static func == (lhs: ReplicaID, rhs: ReplicaID) -> Bool { lhs.bytes == rhs.bytes }
 
-    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+    /// Hashes the bytes as one block (an array's own `hash(into:)` feeds them one by one).
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 
     /// Parses lowercase or uppercase hex; nil when the text is not an even number of hex digits.
     public init?(hex: String) {
