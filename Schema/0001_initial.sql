@@ -38,7 +38,7 @@ CREATE INDEX changes_held_back ON changes(collection, record) WHERE applied = 0;
 CREATE TABLE records (
     collection  TEXT NOT NULL,
     id          TEXT NOT NULL,
-    state       TEXT NOT NULL,
+    state       BLOB NOT NULL,
     visible     TEXT NOT NULL,
     deleted     INTEGER NOT NULL,
     conflict    INTEGER NOT NULL,

@@ -12,12 +12,12 @@ public enum DateText {
         guard (1...daysIn(month: month, year: year)).contains(day) else { return "day \(day) does not exist in that month" }
         if b.count == 10 { return nil }
         guard b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t") else { return "expected 'T' after the date" }
-        guard b.count >= 20, let hour = digits(b, 11, 2), b[13] == UInt8(ascii: ":"), let minute = digits(b, 14, 2),
+        guard b.count >= 19, let hour = digits(b, 11, 2), b[13] == UInt8(ascii: ":"), let minute = digits(b, 14, 2),
             b[16] == UInt8(ascii: ":"), let second = digits(b, 17, 2)
         else { return "the time must be HH:MM:SS followed by Z or an offset" }
         guard hour <= 23, minute <= 59, second <= 60 else { return "the time of day is out of range" }
         var i = 19
-        if b[i] == UInt8(ascii: ".") {
+        if i < b.count, b[i] == UInt8(ascii: ".") {
             i += 1
             let start = i
             while i < b.count, isDigit(b[i]) { i += 1 }

@@ -1,0 +1,81 @@
+import OutpostCore
+import OutpostSync
+
+/// The sync server reached over HTTP(S) with libcurl: `POST {server}/v1/sync`, gzip both ways.
+public struct CurlServerLink: ServerLink {
+    /// The server's base URL, e.g. `http://127.0.0.1:8080`.
+    public let serverURL: String
+    /// The device token.
+    public let token: String
+    private let client: CurlHTTPClient
+    private let progress: CurlHTTPClient.ProgressHandler?
+
+    /// Largest decompressed response accepted.
+    public static let maxResponseBytes = 256 << 20
+
+    /// Makes a link; `options` and `retryPolicy` tune libcurl's timeouts and retries.
+    public init(
+        serverURL: String, token: String, options: CurlOptions = CurlOptions(), retryPolicy: RetryPolicy = .standard,
+        progress: CurlHTTPClient.ProgressHandler? = nil
+    ) throws(ServerLinkError) {
+        var base = serverURL
+        while base.hasSuffix("/") { base.removeLast() }
+        guard base.hasPrefix("http://") || base.hasPrefix("https://") else {
+            throw ServerLinkError(.rejected, "server URL must start with http:// or https:// (got \(serverURL))")
+        }
+        self.serverURL = base
+        self.token = token
+        self.progress = progress
+        do { client = try CurlHTTPClient(options: options, retryPolicy: retryPolicy) } catch {
+            throw ServerLinkError(.unreachable, "cannot start the HTTP client: \(error.message)")
+        }
+    }
+
+    public func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse {
+        let body: [UInt8]
+        do { body = try Gzip.compress(request.encoded()) } catch {
+            throw ServerLinkError(.invalidResponse, "cannot compress the request: \(error.message)")
+        }
+        var http = HTTPRequest(method: "POST", url: serverURL + "/v1/sync")
+        http.headers.set(name: "Authorization", value: "Bearer \(token)")
+        http.headers.set(name: "Content-Type", value: "application/json")
+        http.headers.set(name: "Content-Encoding", value: "gzip")
+        http.body = body
+        let response: HTTPResponse
+        do {
+            response = try await client.send(http, progress: progress)
+        } catch {
+            throw CurlServerLink.map(error)
+        }
+        var bytes = response.body
+        if Gzip.isGzip(bytes) {
+            do { bytes = try Gzip.decompress(bytes, maxOutput: CurlServerLink.maxResponseBytes) } catch {
+                throw ServerLinkError(.invalidResponse, "the server's answer is damaged: \(error.message)")
+            }
+        }
+        do {
+            return try ServerSyncResponse.decode(try JSONParser.parse(bytes))
+        } catch {
+            throw ServerLinkError(.invalidResponse, "the server's answer is not a sync response: \(error)", status: response.status)
+        }
+    }
+
+    /// Maps a transport failure onto the kinds the CLI tells apart, keeping the server's message.
+    static func map(_ error: TransportError) -> ServerLinkError {
+        let serverMessage = (try? JSONParser.parse(error.responseBody))?["error"]?["message"]?.stringValue
+        switch error.kind {
+        case .httpStatus(let status):
+            let detail = serverMessage ?? "HTTP \(status)"
+            switch status {
+            case 401: return ServerLinkError(.unauthorized, "the server refused the token: \(detail)", status: status)
+            case 403: return ServerLinkError(.forbidden, "the server refused this device: \(detail)", status: status)
+            case 500...: return ServerLinkError(.serverError, "the server failed after \(error.attempts) attempts: \(detail)", status: status)
+            default: return ServerLinkError(.rejected, "the server refused the request: \(detail)", status: status)
+            }
+        case .invalidURL, .invalidRequest:
+            return ServerLinkError(.rejected, error.message)
+        default:
+            return ServerLinkError(.unreachable, "the server is unreachable after \(error.attempts) attempts: \(error.message)")
+        }
+    }
+}

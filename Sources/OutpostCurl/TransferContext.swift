@@ -1,0 +1,44 @@
+/// Per-attempt state that libcurl's C callbacks reach through their userdata pointer.
+///
+/// Not Sendable: created, filled by callbacks and read back within one `curl_easy_perform` call,
+/// all on the client's serial queue.
+final class TransferContext {
+    /// Response body bytes received so far.
+    var body: [UInt8] = []
+    /// Header fields of the latest response seen (reset at each status line).
+    var headers = HTTPHeaders()
+    /// Set when the calling task is cancelled; makes the progress callback abort.
+    let cancellation: CancellationFlag
+    /// Optional caller progress handler.
+    let progress: CurlHTTPClient.ProgressHandler?
+
+    init(cancellation: CancellationFlag, progress: CurlHTTPClient.ProgressHandler?) {
+        self.cancellation = cancellation
+        self.progress = progress
+    }
+
+    /// Handles one raw header line from libcurl.
+    func receiveHeaderLine(_ bytes: UnsafeRawBufferPointer) {
+        var line = Substring(String(decoding: bytes, as: UTF8.self))
+        while let last = line.last, last.isNewline { line.removeLast() }  // "\r\n" is one Character
+        if line.hasPrefix("HTTP/") {
+            headers = HTTPHeaders()  // a new response (after 1xx, redirect or proxy CONNECT)
+            return
+        }
+        guard let colon = line.firstIndex(of: ":") else { return }
+        let name = line[..<colon].trimmingSpaces().lowercased()
+        let value = line[line.index(after: colon)...].trimmingSpaces()
+        guard !name.isEmpty else { return }
+        headers.add(name: name, value: String(value))
+    }
+}
+
+extension Substring {
+    /// The substring without leading and trailing spaces and tabs.
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The main job: a local sync server on embedded SQLite, two reporters recording offline and
+# syncing to it, then the aggregated reports as an analyst sees them. Everything lives in a
+# temporary folder (kept with --keep); the server listens on 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Tools/setup.sh
+export PATH="/opt/swift/usr/bin:$PATH"
+
+echo "== building (release)"
+swift build -c release --product outpost >/dev/null
+swift build -c release --product outpost-server >/dev/null
+bin="$(swift build -c release --show-bin-path)"
+outpost="$bin/outpost"
+server="$bin/outpost-server"
+
+work="$(mktemp -d /tmp/outpost-demo.XXXXXX)"
+keep=false
+[[ "${1:-}" == "--keep" ]] && keep=true
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  if $keep; then echo "(kept $work)"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+db="$work/outpost-server.db"
+echo "== enrolling two reporters and an analyst"
+alice_token="$("$server" enroll --db "$db" --reporter alice)"
+bob_token="$("$server" enroll --db "$db" --reporter bob)"
+analyst_token="$("$server" enroll --db "$db" --reporter desk --role analyst)"
+
+echo "== starting the server"
+"$server" serve --db "$db" --host 127.0.0.1 --port 0 >"$work/server.log" 2>&1 &
+server_pid=$!
+url=""
+for _ in $(seq 1 100); do
+  url="$(grep -o 'http://127.0.0.1:[0-9]*' "$work/server.log" | head -n 1 || true)"
+  [[ -n "$url" ]] && break
+  sleep 0.1
+done
+[[ -n "$url" ]] || { echo "the server did not start:"; cat "$work/server.log"; exit 1; }
+curl -fsS "$url/healthz" >/dev/null
+echo "   listening on $url"
+
+alice=(env OUTPOST_STORE="$work/alice" "$outpost")
+bob=(env OUTPOST_STORE="$work/bob" "$outpost")
+"${alice[@]}" init --reporter alice --server "$url" --token "$alice_token"
+"${bob[@]}" init --reporter bob --server "$url" --token "$bob_token"
+
+echo "== alice records offline, then syncs"
+market="$("${alice[@]}" new --title "Market attack, Gao" --event-type violence_against_civilians \
+  --occurred-at 2026-03-01 --lat 16.27 --lon -0.04 --killed 3 --place-name Gao --source-type witness)"
+"${alice[@]}" new --title "Displacement from Ansongo" --event-type displacement --displaced 120 \
+  --lat 15.66 --lon 0.5 --place-name Ansongo >/dev/null
+"${alice[@]}" sync
+
+echo "== bob syncs, and both edit the market attack while offline"
+"${bob[@]}" sync
+"${alice[@]}" edit "$market" --killed 4
+sleep 0.05
+"${bob[@]}" edit "$market" --killed 5 --injured 11
+"${alice[@]}" sync
+"${bob[@]}" sync
+"${alice[@]}" sync
+
+echo "== alice sees the conflict (nothing was lost) and resolves it"
+"${alice[@]}" conflicts
+"${alice[@]}" resolve "$market" killed --value 5
+"${alice[@]}" sync
+"${bob[@]}" sync
+
+echo "== what each reporter holds"
+"${alice[@]}" list
+"${bob[@]}" list
+
+echo "== the aggregated reports, as the analyst desk reads them"
+curl -fsS -H "Authorization: Bearer $analyst_token" "$url/v1/incidents" | python3 -m json.tool | head -n 60
+echo "== server export (csv)"
+"$server" export --db "$db" --format csv
+echo "== done"
