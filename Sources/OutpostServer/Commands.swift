@@ -64,7 +64,9 @@ public enum IncidentExport {
             var first = true
             try store.forEachIncident { incident in
                 var geometry: JSONValue = .null
-                if let lat = incident.fields["lat"], let lon = incident.fields["lon"], lat.doubleValue != nil, lon.doubleValue != nil {
+                if let lat = incident.fields["lat"], let lon = incident.fields["lon"], lat.doubleValue != nil,
+                    lon.doubleValue != nil
+                {
                     geometry = .object(["type": "Point", "coordinates": .array([lon, lat])])
                 }
                 var properties = incident.fields

@@ -69,19 +69,24 @@ enum HTTPSupport {
                     throw APIError(
                         .contentTooLarge, "payload_too_large", "the request body decompresses to more than \(maxDecoded) bytes")
                 }
-                throw APIError.badRequest("bad_encoding", "Content-Encoding is gzip but the body is not valid gzip: \(error.message)")
+                throw APIError.badRequest(
+                    "bad_encoding", "Content-Encoding is gzip but the body is not valid gzip: \(error.message)")
             }
         default:
             throw APIError(
                 .unsupportedMediaType, "unsupported_encoding",
                 "Content-Encoding \(encodings.joined(separator: ", ")) is not supported (use gzip or identity)")
         }
-        if let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json"), !type.hasPrefix("application/*"),
+        if let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json"),
+            !type.hasPrefix("application/*"),
             !type.contains("+json")
         {
-            throw APIError(.unsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json, not \(type.prefix(60))")
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json, not \(type.prefix(60))")
         }
-        guard !bytes.isEmpty else { throw APIError.badRequest("malformed_json", "the request body is empty; a JSON object is required") }
+        guard !bytes.isEmpty else {
+            throw APIError.badRequest("malformed_json", "the request body is empty; a JSON object is required")
+        }
         do {
             return try JSONParser.parse(bytes)
         } catch {

@@ -30,7 +30,9 @@ struct IncidentController: Sendable {
         _ = try await auth.require(request, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
         let raw = context.parameters.get("id") ?? ""
         let id = raw.removingPercentEncoding ?? raw
-        guard !id.isEmpty, id.utf8.count <= 200 else { throw APIError.badRequest("invalid_id", "the incident id must be 1–200 bytes") }
+        guard !id.isEmpty, id.utf8.count <= 200 else {
+            throw APIError.badRequest("invalid_id", "the incident id must be 1–200 bytes")
+        }
         guard let detail = try await repository.incidentDetail(id: id) else {
             throw APIError(.notFound, "unknown_incident", "no incident with that id")
         }
@@ -60,7 +62,8 @@ struct IncidentController: Sendable {
         query.limit = limits.defaultPageSize
         for (key, _) in parameters where !IncidentController.queryKeys.contains(key) {
             throw APIError.badRequest(
-                "invalid_query", "unknown query parameter \"\(key.prefix(40))\" (known: \(IncidentController.queryKeys.sorted().joined(separator: ", ")))",
+                "invalid_query",
+                "unknown query parameter \"\(key.prefix(40))\" (known: \(IncidentController.queryKeys.sorted().joined(separator: ", ")))",
                 field: String(key.prefix(40)))
         }
         func single(_ key: String) throws(APIError) -> String? {
@@ -80,7 +83,8 @@ struct IncidentController: Sendable {
         func count(_ key: String, _ range: ClosedRange<Int>) throws(APIError) -> Int? {
             guard let text = try single(key) else { return nil }
             guard let n = Int(text), range.contains(n) else {
-                throw APIError.badRequest("invalid_query", "\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound)", field: key)
+                throw APIError.badRequest(
+                    "invalid_query", "\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound)", field: key)
             }
             return n
         }
@@ -95,14 +99,17 @@ struct IncidentController: Sendable {
             }
         }
         if let bbox = try single("bbox") {
-            let parts = bbox.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            let parts = bbox.split(separator: ",", omittingEmptySubsequences: false).map {
+                Double($0.trimmingCharacters(in: .whitespaces))
+            }
             guard parts.count == 4, let minLon = parts[0], let minLat = parts[1], let maxLon = parts[2], let maxLat = parts[3],
                 (-180...180).contains(minLon), (-180...180).contains(maxLon), (-90...90).contains(minLat),
                 (-90...90).contains(maxLat), minLat <= maxLat
             else {
                 throw APIError.badRequest(
                     "invalid_query",
-                    "bbox must be minLon,minLat,maxLon,maxLat in degrees (lon −180…180, lat −90…90, minLat ≤ maxLat)", field: "bbox")
+                    "bbox must be minLon,minLat,maxLon,maxLat in degrees (lon −180…180, lat −90…90, minLat ≤ maxLat)",
+                    field: "bbox")
             }
             query.bbox = BoundingBox(minLon: minLon, minLat: minLat, maxLon: maxLon, maxLat: maxLat)
         }
@@ -111,7 +118,9 @@ struct IncidentController: Sendable {
             query.statuses = try list("status", allowed: statuses)
         }
         if let q = try single("q") {
-            guard q.count <= 200 else { throw APIError.badRequest("invalid_query", "q must be at most 200 characters", field: "q") }
+            guard q.count <= 200 else {
+                throw APIError.badRequest("invalid_query", "q must be at most 200 characters", field: "q")
+            }
             query.text = q
         }
         if let flag = try single("include_deleted") {

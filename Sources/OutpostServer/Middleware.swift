@@ -17,7 +17,8 @@ struct ErrorAndTimeMiddleware<Context: RequestContext>: RouterMiddleware {
     let routes: [APIRoute]
     let logger: Logger
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         var response: Response
         do {
             response = try await next(request, context)
@@ -53,7 +54,8 @@ struct ErrorAndTimeMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         var e = APIError(
             .methodNotAllowed, "method_not_allowed",
-            "\(request.method.rawValue) is not allowed on \(APIRoute.loggablePath(path)); allowed: \(allowed.map(\.rawValue).joined(separator: ", "))")
+            "\(request.method.rawValue) is not allowed on \(APIRoute.loggablePath(path)); allowed: \(allowed.map(\.rawValue).joined(separator: ", "))"
+        )
         e.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
         return e
     }
@@ -65,7 +67,8 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
     let routes: [APIRoute]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response
+    {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - start
@@ -75,7 +78,8 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         // Incident ids in paths are shown as the route pattern: ids are client-made and may be telling.
         let path = routes.first { $0.matches(path: request.uri.path) }?.path ?? APIRoute.loggablePath(request.uri.path)
         logger.info(
-            "\(request.method.rawValue) \(path) \(response.status.code) \(String(format: "%.1f", ms))ms in=\(bytesIn)B out=\(bytesOut)B")
+            "\(request.method.rawValue) \(path) \(response.status.code) \(String(format: "%.1f", ms))ms in=\(bytesIn)B out=\(bytesOut)B"
+        )
         return response
     }
 }
@@ -124,6 +128,7 @@ enum HTTPDate {
         let m = mp < 10 ? mp + 3 : mp - 9
         let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(weekdays[((days % 7) + 7) % 7]), \(two(d)) \(months[m - 1]) \(y) \(two(rem / 3600)):\(two(rem / 60 % 60)):\(two(rem % 60)) GMT"
+        return
+            "\(weekdays[((days % 7) + 7) % 7]), \(two(d)) \(months[m - 1]) \(y) \(two(rem / 3600)):\(two(rem / 60 % 60)):\(two(rem % 60)) GMT"
     }
 }

@@ -142,9 +142,10 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         return try await offload {
             try self.withTokens { db -> BindResult in
                 try db.transaction { () throws -> BindResult in
-                    if let current = try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(.integer(device.tokenID))
-                        .first({ $0.isNull(0) ? nil : ReplicaID(bytes: $0.bytes(0)) }), let current
-                    {
+                    if let current = try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(
+                        .integer(device.tokenID)
+                    )
+                    .first({ $0.isNull(0) ? nil : ReplicaID(bytes: $0.bytes(0)) }), let current {
                         return current == replica ? .bound : .boundToOther(current)
                     }
                     var sameReporter = false
@@ -179,7 +180,8 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock()
         return try withTokens { db in
-            let known = try db.cached("SELECT count(*) FROM server_tokens WHERE reporter = ?").bind(.text(name)).first { $0.int(0) } ?? 0
+            let known =
+                try db.cached("SELECT count(*) FROM server_tokens WHERE reporter = ?").bind(.text(name)).first { $0.int(0) } ?? 0
             guard known > 0 else { throw ServerCommandError("no tokens were ever enrolled for reporter \"\(name)\"") }
             try db.cached("UPDATE server_tokens SET revoked_ms = ? WHERE reporter = ? AND revoked_ms IS NULL")
                 .bind(.integer(now), .text(name)).run()

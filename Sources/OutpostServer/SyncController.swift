@@ -34,7 +34,8 @@ struct SyncController: Sendable {
         let json = try await HTTPSupport.readJSON(request, maxBytes: limits.maxRequestBytes, maxDecoded: limits.maxDecodedBytes)
         if case .array(let items)? = json["changes"], items.count > limits.maxChanges {
             throw APIError(
-                .contentTooLarge, "too_many_changes", "the request has \(items.count) changes; at most \(limits.maxChanges) per batch")
+                .contentTooLarge, "too_many_changes",
+                "the request has \(items.count) changes; at most \(limits.maxChanges) per batch")
         }
         let message: ServerSyncRequest
         do {
@@ -48,7 +49,8 @@ struct SyncController: Sendable {
                 try IncidentSchema.validate(writes: change.writes)
             } catch {
                 throw APIError(
-                    .unprocessableContent, "invalid_field", "changes[\(i)] (\(change.dot)): \(error.description)", field: error.field)
+                    .unprocessableContent, "invalid_field", "changes[\(i)] (\(change.dot)): \(error.description)",
+                    field: error.field)
             }
         }
         for (i, change) in message.changes.enumerated() where change.dot.replica != message.replica {
@@ -62,7 +64,8 @@ struct SyncController: Sendable {
             break
         case .boundToOther(let bound):
             throw APIError.forbidden(
-                "replica_mismatch", "this token is bound to replica \(bound.hex), not \(message.replica.hex); enroll the new device")
+                "replica_mismatch",
+                "this token is bound to replica \(bound.hex), not \(message.replica.hex); enroll the new device")
         case .replicaTaken:
             throw APIError.forbidden("replica_taken", "replica \(message.replica.hex) belongs to another device")
         }

@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import OutpostCore
 import OutpostServer
@@ -47,21 +47,32 @@ import Testing
             var mentions: String
         }
         let cases: [Case] = [
-            Case(name: "malformed JSON", body: Array("{\"replica\": ".utf8), status: .badRequest, code: "malformed_json", mentions: "JSON"),
+            Case(
+                name: "malformed JSON", body: Array("{\"replica\": ".utf8), status: .badRequest, code: "malformed_json",
+                mentions: "JSON"),
             Case(name: "empty body", body: [], status: .badRequest, code: "malformed_json", mentions: "empty"),
-            Case(name: "not an object", body: Array("[1,2]".utf8), status: .badRequest, code: "invalid_request", mentions: "object"),
+            Case(
+                name: "not an object", body: Array("[1,2]".utf8), status: .badRequest, code: "invalid_request", mentions: "object"
+            ),
             Case(
                 name: "replica wrong type", body: Array("{\"replica\": 5}".utf8), status: .badRequest, code: "invalid_request",
                 mentions: "replica"),
-            Case(name: "change wrong type", body: request([good.json, wrongType]), status: .badRequest, code: "invalid_request", mentions: "counter"),
+            Case(
+                name: "change wrong type", body: request([good.json, wrongType]), status: .badRequest, code: "invalid_request",
+                mentions: "counter"),
             Case(
                 name: "unknown key", body: Array("{\"replica\":\"\(alice.replica.hex)\",\"extra\":1}".utf8), status: .badRequest,
                 code: "invalid_request", mentions: "extra"),
-            Case(name: "invalid field value", body: request([good.json, badKilled]), status: .unprocessableContent, code: "invalid_field", mentions: "killed"),
-            Case(name: "too many changes", body: request(manyChanges), status: .contentTooLarge, code: "too_many_changes", mentions: "10"),
+            Case(
+                name: "invalid field value", body: request([good.json, badKilled]), status: .unprocessableContent,
+                code: "invalid_field", mentions: "killed"),
+            Case(
+                name: "too many changes", body: request(manyChanges), status: .contentTooLarge, code: "too_many_changes",
+                mentions: "10"),
             Case(name: "oversized body", body: big, status: .contentTooLarge, code: "payload_too_large", mentions: "bytes"),
             Case(
-                name: "gzip bomb", body: bomb, headers: [.contentEncoding: "gzip"], status: .contentTooLarge, code: "payload_too_large",
+                name: "gzip bomb", body: bomb, headers: [.contentEncoding: "gzip"], status: .contentTooLarge,
+                code: "payload_too_large",
                 mentions: "decompresses"),
             Case(
                 name: "bad gzip", body: Array("not gzip at all".utf8), headers: [.contentEncoding: "gzip"], status: .badRequest,
@@ -70,7 +81,8 @@ import Testing
                 name: "truncated gzip", body: Array(try Gzip.compress(request([good.json])).dropLast(12)),
                 headers: [.contentEncoding: "gzip"], status: .badRequest, code: "bad_encoding", mentions: "gzip"),
             Case(
-                name: "unknown encoding", body: request([good.json]), headers: [.contentEncoding: "br"], status: .unsupportedMediaType,
+                name: "unknown encoding", body: request([good.json]), headers: [.contentEncoding: "br"],
+                status: .unsupportedMediaType,
                 code: "unsupported_encoding", mentions: "br"),
             Case(
                 name: "wrong content type", body: request([good.json]), headers: [.contentType: "text/plain"],

@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import OutpostCore
 import OutpostServer
@@ -18,16 +18,23 @@ import Testing
             ids[fields["title"]!.stringValue!] = try store.create(fields: fields, wallMs: ms).record.id
         }
         try add(
-            ["title": "Shelling in Goma", "event_type": "explosion_remote_violence", "lat": -1.68, "lon": 29.2,
-             "status": "verified", "narrative": "Artillery hit the MARKET at dawn, \"heavy\""], at: 1_700_000_000_000)
+            [
+                "title": "Shelling in Goma", "event_type": "explosion_remote_violence", "lat": -1.68, "lon": 29.2,
+                "status": "verified", "narrative": "Artillery hit the MARKET at dawn, \"heavy\"",
+            ], at: 1_700_000_000_000)
         try add(
-            ["title": "Protest in Bamako", "event_type": "protest", "lat": 12.64, "lon": -8.0, "status": "submitted",
-             "place_name": "Place de l'Indépendance"], at: 1_700_000_100_000)
+            [
+                "title": "Protest in Bamako", "event_type": "protest", "lat": 12.64, "lon": -8.0, "status": "submitted",
+                "place_name": "Place de l'Indépendance",
+            ], at: 1_700_000_100_000)
         try add(
-            ["title": "Riot in Gao", "event_type": "riot", "lat": 16.27, "lon": -0.04, "status": "submitted",
-             "perpetrator": "Unknown militia"], at: 1_700_000_200_000)
+            [
+                "title": "Riot in Gao", "event_type": "riot", "lat": 16.27, "lon": -0.04, "status": "submitted",
+                "perpetrator": "Unknown militia",
+            ], at: 1_700_000_200_000)
         try add(["title": "No location", "event_type": "other", "status": "draft"], at: 1_700_000_300_000)
-        try add(["title": "Fiji storm displacement", "event_type": "displacement", "lat": -17.7, "lon": 178.0], at: 1_700_000_400_000)
+        try add(
+            ["title": "Fiji storm displacement", "event_type": "displacement", "lat": -17.7, "lon": 178.0], at: 1_700_000_400_000)
         try store.delete(id: ids["No location"]!, wallMs: 1_700_000_500_000)
         _ = try await ServerSyncClient(store: store, link: RouterLink(client: client, token: token)).run()
         return ids
@@ -49,7 +56,10 @@ import Testing
             #expect(all == ["Shelling in Goma", "Protest in Bamako", "Riot in Gao", "Fiji storm displacement"])
             #expect(try await IncidentTests.titles(client, admin, "?include_deleted=true").count == 5)
             #expect(try await IncidentTests.titles(client, analyst, "?event_type=riot") == ["Riot in Gao"])
-            #expect(try await IncidentTests.titles(client, analyst, "?event_type=riot,protest") == ["Protest in Bamako", "Riot in Gao"])
+            #expect(
+                try await IncidentTests.titles(client, analyst, "?event_type=riot,protest") == [
+                    "Protest in Bamako", "Riot in Gao",
+                ])
             #expect(try await IncidentTests.titles(client, analyst, "?status=submitted").count == 2)
             #expect(try await IncidentTests.titles(client, analyst, "?status=verified&event_type=riot") == [])
             // bbox over West Africa: Bamako and Gao.
@@ -67,20 +77,26 @@ import Testing
                     == ["Riot in Gao", "Fiji storm displacement"])
             #expect(try await IncidentTests.titles(client, analyst, "?since=1700000300000") == ["Fiji storm displacement"])
             // Paging by cursor and by offset.
-            let first = try await client.executeRequest(uri: "/v1/incidents?limit=3", method: .get, headers: bearer(analyst), body: nil)
+            let first = try await client.executeRequest(
+                uri: "/v1/incidents?limit=3", method: .get, headers: bearer(analyst), body: nil)
             let page1 = try responseJSON(first)
             #expect(page1["total"] == 4)
             let cursor = try #require(page1["next_cursor"]?.stringValue)
             #expect(try await IncidentTests.titles(client, analyst, "?limit=3&cursor=\(cursor)") == ["Fiji storm displacement"])
-            #expect(try await IncidentTests.titles(client, analyst, "?limit=2&offset=2") == ["Riot in Gao", "Fiji storm displacement"])
-            let lastPage = try await client.executeRequest(uri: "/v1/incidents?limit=3&cursor=\(cursor)", method: .get, headers: bearer(analyst), body: nil)
+            #expect(
+                try await IncidentTests.titles(client, analyst, "?limit=2&offset=2") == [
+                    "Riot in Gao", "Fiji storm displacement",
+                ])
+            let lastPage = try await client.executeRequest(
+                uri: "/v1/incidents?limit=3&cursor=\(cursor)", method: .get, headers: bearer(analyst), body: nil)
             #expect(try responseJSON(lastPage)["next_cursor"] == .null)
             // Bad filters are 400s that name the parameter.
             for (query, field) in [
                 ("?bbox=1,2,3", "bbox"), ("?event_type=party", "event_type"), ("?since=yesterday", "since"),
                 ("?limit=0", "limit"), ("?colour=red", "colour"), ("?cursor=!!", "cursor"), ("?status=done", "status"),
             ] {
-                let r = try await client.executeRequest(uri: "/v1/incidents" + query, method: .get, headers: bearer(analyst), body: nil)
+                let r = try await client.executeRequest(
+                    uri: "/v1/incidents" + query, method: .get, headers: bearer(analyst), body: nil)
                 #expect(r.status == .badRequest, "\(query)")
                 #expect(try responseJSON(r)["error"]?["field"]?.stringValue == field)
                 #expect(errorMessage(r).contains(field))
@@ -121,7 +137,8 @@ import Testing
             #expect(siblings[0]["time"] == .string(DateText.rfc3339(epochMilliseconds: 3_000)))
             #expect(json["history"]?.arrayValue?.count == 3)
             #expect(json["kept_alive_by_concurrent_edit"] == false)
-            let missing = try await client.executeRequest(uri: "/v1/incidents/nope", method: .get, headers: bearer(analyst), body: nil)
+            let missing = try await client.executeRequest(
+                uri: "/v1/incidents/nope", method: .get, headers: bearer(analyst), body: nil)
             #expect(missing.status == .notFound)
             #expect(errorCode(missing) == "unknown_incident")
         }

@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Logging
 import OutpostCore
@@ -58,7 +58,9 @@ import Testing
         for ref in text.components(separatedBy: "$ref: \"#/").dropFirst() {
             let target = ref.prefix { $0 != "\"" }.split(separator: "/")
             #expect(target.count == 3)
-            if target.count == 3 { #expect(text.contains("\n    \(target[2]):"), "missing component \(target.joined(separator: "/"))") }
+            if target.count == 3 {
+                #expect(text.contains("\n    \(target[2]):"), "missing component \(target.joined(separator: "/"))")
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Logging
 import OutpostCore
@@ -62,9 +62,12 @@ struct RouterLink: ServerLink {
             headers[.contentEncoding] = "gzip"
             headers[.acceptEncoding] = "gzip"
         }
-        let response = try await client.executeRequest(uri: "/v1/sync", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+        let response = try await client.executeRequest(
+            uri: "/v1/sync", method: .post, headers: headers, body: ByteBuffer(bytes: body))
         let bytes = try responseBytes(response)
-        guard response.status == .ok else { throw LinkError(status: response.status.code, body: String(decoding: bytes, as: UTF8.self)) }
+        guard response.status == .ok else {
+            throw LinkError(status: response.status.code, body: String(decoding: bytes, as: UTF8.self))
+        }
         return try ServerSyncResponse.decode(try JSONParser.parse(bytes))
     }
 }

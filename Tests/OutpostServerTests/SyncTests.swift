@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import OutpostCore
 import OutpostServer
@@ -63,7 +63,8 @@ import Testing
                 [:], [.authorization: "Bearer nope-not-a-real-token-at-all-000000000"], [.authorization: "Basic abc"],
                 [.authorization: "Bearer "],
             ] {
-                let r = try await client.executeRequest(uri: "/v1/sync", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+                let r = try await client.executeRequest(
+                    uri: "/v1/sync", method: .post, headers: headers, body: ByteBuffer(bytes: body))
                 #expect(r.status == .unauthorized)
                 #expect(errorCode(r) == "unauthorized")
                 #expect(r.headers[.outpostServerTime] != nil)
@@ -77,7 +78,9 @@ import Testing
         let bobToken = try fixture.token("bob")
         let alice = try fixture.replica("alice")
         let bob = try fixture.replica("bob")
-        for i in 0..<3 { try alice.create(fields: ["title": .string("Alice \(i)"), "event_type": "protest", "killed": .int(Int64(i))]) }
+        for i in 0..<3 {
+            try alice.create(fields: ["title": .string("Alice \(i)"), "event_type": "protest", "killed": .int(Int64(i))])
+        }
         for i in 0..<2 { try bob.create(fields: ["title": .string("Bob \(i)"), "event_type": "riot"]) }
         try await fixture.test { client in
             let a = ServerSyncClient(store: alice, link: RouterLink(client: client, token: aliceToken))
@@ -119,11 +122,13 @@ import Testing
             #expect(decoded.changes.count == 3)
             #expect(decoded.more)
             #expect(decoded.cursor == 3)
-            let pull = try await ServerSyncClient(store: bob, link: RouterLink(client: client, token: bobToken), pullLimit: 2).run()
+            let pull = try await ServerSyncClient(store: bob, link: RouterLink(client: client, token: bobToken), pullLimit: 2)
+                .run()
             #expect(pull.received == 7)
             #expect(pull.batches == 4)
             let last = ServerSyncRequest(replica: bob.replica, reporter: "bob", changes: [], pullAfter: 6, pullLimit: 3)
-            let end = try ServerSyncResponse.decode(try responseJSON(try await postSync(client, token: bobToken, body: last.encoded())))
+            let end = try ServerSyncResponse.decode(
+                try responseJSON(try await postSync(client, token: bobToken, body: last.encoded())))
             #expect(end.changes.count == 1 && !end.more && end.cursor == 7)
         }
         #expect(try bob.incidents().count == 7)
@@ -133,7 +138,9 @@ import Testing
         let fixture = try ServerFixture()
         let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
-        let changes = try (0..<50).map { i in try alice.create(fields: ["title": .string("Gzip \(i)"), "narrative": .string("long text \(i) ")]) }
+        let changes = try (0..<50).map { i in
+            try alice.create(fields: ["title": .string("Gzip \(i)"), "narrative": .string("long text \(i) ")])
+        }
         let request = ServerSyncRequest(replica: alice.replica, reporter: "alice", changes: changes, pullAfter: 0)
         let compressed = try Gzip.compress(request.encoded())
         #expect(compressed.count < request.encoded().count)
@@ -168,8 +175,11 @@ import Testing
             #expect(errorMessage(r).contains("forged author"))
             #expect(try fixture.store.lastSeq() == 0)
             // The refused request bound nothing and stored nothing; mallory's own change still goes through.
-            let ok = try await postSync(client, token: token, body: ServerSyncRequest(
-                replica: mallory.replica, reporter: "mallory", changes: [own], pullAfter: 0).encoded())
+            let ok = try await postSync(
+                client, token: token,
+                body: ServerSyncRequest(
+                    replica: mallory.replica, reporter: "mallory", changes: [own], pullAfter: 0
+                ).encoded())
             #expect(ok.status == .ok)
         }
         #expect(try fixture.store.incidents().map(\.id) == [own.record.id])
@@ -192,7 +202,8 @@ import Testing
             // Same token, other replica: refused, nothing stored.
             let moved = try await postSync(
                 client, token: aliceToken,
-                body: ServerSyncRequest(replica: other.replica, reporter: "alice", changes: [otherChange], pullAfter: 0).encoded())
+                body: ServerSyncRequest(replica: other.replica, reporter: "alice", changes: [otherChange], pullAfter: 0).encoded()
+            )
             #expect(moved.status == .forbidden)
             #expect(errorCode(moved) == "replica_mismatch")
             // Another reporter's fresh token cannot take alice's replica and push as her.
@@ -216,7 +227,8 @@ import Testing
         let reporter = try fixture.token("rep")
         try await fixture.test { client in
             let r = try await postSync(
-                client, token: analyst, body: ServerSyncRequest(replica: .random(), reporter: nil, changes: [], pullAfter: 0).encoded())
+                client, token: analyst,
+                body: ServerSyncRequest(replica: .random(), reporter: nil, changes: [], pullAfter: 0).encoded())
             #expect(r.status == .forbidden && errorCode(r) == "forbidden")
             for uri in ["/v1/incidents", "/v1/incidents/some-id"] {
                 let read = try await client.executeRequest(uri: uri, method: .get, headers: bearer(reporter), body: nil)
@@ -226,5 +238,39 @@ import Testing
                 #expect(anonymous.status == .unauthorized)
             }
         }
+    }
+}
+
+@Suite struct BulkSyncTests {
+    /// 5000 incidents up from one reporter and down to another, in batches of 1000, through the router.
+    @Test func bulkSyncThroughTheRouter() async throws {
+        let fixture = try ServerFixture()
+        let aliceToken = try fixture.token("alice")
+        let bobToken = try fixture.token("bob")
+        let alice = try fixture.replica("alice")
+        let bob = try fixture.replica("bob")
+        let count = 5000
+        _ = try alice.importIncidents(
+            (0..<count).map { i in
+                IncidentInput(fields: [
+                    "title": .string("Bulk \(i)"), "event_type": "protest", "lat": .double(12 + Double(i % 100) / 100),
+                    "lon": -8, "narrative": .string(String(repeating: "words ", count: 20)),
+                ])
+            })
+        try await fixture.test { client in
+            let start = ContinuousClock.now
+            let up = try await ServerSyncClient(store: alice, link: RouterLink(client: client, token: aliceToken)).run()
+            let pushed = ContinuousClock.now
+            let down = try await ServerSyncClient(store: bob, link: RouterLink(client: client, token: bobToken)).run()
+            let pulled = ContinuousClock.now
+            #expect(up.sent == count && down.received == count)
+            #expect(up.batches >= 5 && down.batches >= 5)
+            func rate(_ d: Duration) -> Int {
+                Int(Double(count) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18))
+            }
+            print("bulk sync: push \(rate(pushed - start)) changes/s, pull \(rate(pulled - pushed)) changes/s (debug build, gzip)")
+        }
+        #expect(try bob.incidents().count == count)
+        #expect(try fixture.store.lastSeq() == Int64(count))
     }
 }
