@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import OutpostStore
 
 extension HTTPField.Name {
     /// The server's clock on every response, ms since the epoch.
@@ -34,6 +35,8 @@ struct ErrorAndTimeMiddleware<Context: RequestContext>: RouterMiddleware {
             default: message = (error as? HTTPError)?.body ?? status.reasonPhrase
             }
             response = APIError(status, defaultCode(for: status), message).response()
+        } catch let error as StoreError where error.kind == .locked {
+            response = APIError(.serviceUnavailable, "store_busy", "the store is busy; try again").response()
         } catch is CancellationError {
             response = APIError(.serviceUnavailable, "unavailable", "the server is shutting down").response()
         } catch {

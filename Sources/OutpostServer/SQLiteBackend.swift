@@ -111,12 +111,12 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     public func authenticate(token: String) async throws -> Device? {
         guard DeviceToken.isPlausible(token) else { return nil }
-        return try await offload { self.authenticateNow(token: token) }
+        return try await offload { try self.authenticateNow(token: token) }
     }
 
-    private func authenticateNow(token: String) -> Device? {
+    private func authenticateNow(token: String) throws -> Device? {
         let hash = DeviceToken.hash(token)
-        return try? withTokens { db -> Device? in
+        return try withTokens { db -> Device? in
             var found: Device?
             try db.cached("SELECT id, reporter, role, hash, replica FROM server_tokens WHERE lookup = ? AND revoked_ms IS NULL")
                 .bind(.blob(DeviceToken.lookup(hash))).forEach { row in

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import OutpostCore
 import OutpostServer
+import OutpostSync
 import ServiceLifecycle
 import Testing
 
@@ -126,5 +127,53 @@ import Testing
             out.append(contentsOf: buffer[0..<n])
         }
         return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Collects log messages (for checking what the request log says).
+final class CollectingLogHandler: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lock.withLock { lines.append("\(event.message) \(event.metadata ?? [:])") }
+    }
+
+    var messages: [String] { lock.withLock { lines } }
+}
+
+@Suite struct RequestLogTests {
+    @Test func oneLinePerRequestWithoutContentsOrTokens() async throws {
+        let fixture = try ServerFixture()
+        let handler = CollectingLogHandler()
+        let logger = Logger(label: "log-test") { _ in handler }
+        let token = try fixture.token("alice")
+        let analyst = try fixture.token("ana", .analyst)
+        let alice = try fixture.replica("alice")
+        let id = try alice.create(id: "secret-incident-id", fields: ["title": "Confidential witness name"]).record.id
+        let app = try buildApplication(configuration: fixture.configuration, backend: fixture.backend, logger: logger)
+        try await app.test(.router) { client in
+            _ = try await ServerSyncClient(store: alice, link: RouterLink(client: client, token: token)).run()
+            _ = try await client.executeRequest(
+                uri: "/v1/incidents?q=witness", method: .get, headers: bearer(analyst), body: nil)
+            _ = try await client.executeRequest(uri: "/v1/incidents/\(id)", method: .get, headers: bearer(analyst), body: nil)
+        }
+        let lines = handler.messages.filter { $0.contains(" /") }
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("POST /v1/sync 200 "))
+        #expect(lines[1].hasPrefix("GET /v1/incidents 200 "))
+        #expect(lines[2].hasPrefix("GET /v1/incidents/{id} 200 "))
+        for line in handler.messages {
+            for secret in [token, analyst, "witness", "Confidential", "secret-incident-id"] {
+                #expect(!line.contains(secret), "\(line)")
+            }
+        }
     }
 }

@@ -268,7 +268,8 @@ import Testing
             func rate(_ d: Duration) -> Int {
                 Int(Double(count) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18))
             }
-            print("bulk sync: push \(rate(pushed - start)) changes/s, pull \(rate(pulled - pushed)) changes/s (debug build, gzip)")
+            print(
+                "bulk sync: push \(rate(pushed - start)) changes/s, pull \(rate(pulled - pushed)) changes/s (debug build, gzip)")
         }
         #expect(try bob.incidents().count == count)
         #expect(try fixture.store.lastSeq() == Int64(count))
