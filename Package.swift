@@ -70,7 +70,7 @@ let package = Package(
             name: "outpost-replay", dependencies: ["OutpostSync"], path: "Tools/outpost-replay"),
         .executableTarget(
             name: "outpost-bench",
-            dependencies: ["OutpostStore", "OutpostSync", "OutpostCurl", "OutpostServer"],
+            dependencies: ["OutpostStore", "OutpostSync", "OutpostCurl", "OutpostCLI"],
             path: "Tools/outpost-bench"),
 
         .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore"]),

@@ -21,12 +21,15 @@ final class ChangeApplier {
     private var nextSeq: Int64
     private let receivedMs: Int64
     private(set) var report = ApplyReport()
+    /// Whether any change is held back in the store (or this batch); when not, no record needs a look.
+    private var anyHeldBack: Bool
 
     init(store: Store, receivedMs: Int64) throws {
         self.store = store
         self.db = store.db
         self.receivedMs = receivedMs
         nextSeq = try db.cached("SELECT coalesce(max(seq), 0) + 1 FROM changes").first { $0.int(0) } ?? 1
+        anyHeldBack = try db.cached("SELECT EXISTS (SELECT 1 FROM changes WHERE applied = 0)").first { $0.int(0) != 0 } ?? true
     }
 
     /// The current state of a record (empty when it has no writes yet).
@@ -50,6 +53,7 @@ final class ChangeApplier {
             try insert(change, replicaIdx: replicaIdx, applied: false)
             if db.changes > 0 {
                 nextSeq += 1
+                anyHeldBack = true
                 report.heldBack += 1
                 touchedReplicas.insert(replicaIdx)
                 record.mayHavePending = true
@@ -93,7 +97,7 @@ final class ChangeApplier {
 
     /// Applies held-back changes of a record whose deps are now met, until none is ready.
     private func releaseHeldBack(for key: RecordKey) throws {
-        guard var record = records[key] else { return }
+        guard anyHeldBack, var record = records[key] else { return }
         if record.mayHavePending == nil {
             record.mayHavePending =
                 try db.cached("SELECT 1 FROM changes WHERE applied = 0 AND collection = ? AND record = ? LIMIT 1")

@@ -1,0 +1,109 @@
+import Foundation
+import OutpostCore
+import OutpostStore
+import OutpostSync
+
+/// Remote changes applied per second, and bytes per change in a bundle.
+///
+/// A store holding `incidents` incidents receives `changes` edits made by `replicas` other
+/// replicas (each edit's deps are what its author had seen, so some edits race each other and
+/// become conflicts), applied in batches of `batch` exactly as a sync session applies them.
+enum ApplyBenchmark {
+    static func run(incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = 1000) throws {
+        let dir = NSTemporaryDirectory() + "outpost-bench-apply-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store.create(at: dir, reporter: "server")
+
+        print("apply: importing \(incidents) incidents into the receiving store…")
+        var generator = SplitMix64(seed: 42)
+        var inputs: [IncidentInput] = []
+        inputs.reserveCapacity(incidents)
+        for i in 0..<incidents {
+            var fields: [String: JSONValue] = [:]
+            fields["title"] = .string("Incident \(i) near Gao")
+            fields["event_type"] = .string("battle")
+            fields["killed"] = .int(Int64(i % 7))
+            fields["lat"] = .double(16.0 + Double(i % 1000) / 1000)
+            fields["lon"] = .double(-0.5 + Double(i % 997) / 1000)
+            fields["occurred_at"] = .string("2026-03-01")
+            fields["status"] = .string("submitted")
+            inputs.append(IncidentInput(id: "inc-\(i)", fields: fields))
+        }
+        let ids = try store.importIncidents(inputs, wallMs: 1_767_225_600_000)
+        // Our create of incident i has counter i + 1: the deps every remote editor starts from.
+        let origin = store.replica
+
+        print("apply: generating \(changes) changes from \(replicas) replicas…")
+        let authors = (0..<replicas).map { _ in ReplicaID.random() }
+        var counters = [UInt64](repeating: 0, count: replicas)
+        var seen: [Int: VersionVector] = [:]  // record → what the (single) relay view holds
+        var remote: [Change] = []
+        remote.reserveCapacity(changes)
+        let fields: [(String, (inout SplitMix64) -> JSONValue)] = [
+            ("killed", { .int(Int64($0.next() % 50)) }), ("injured", { .int(Int64($0.next() % 80)) }),
+            ("status", { .string(["verified", "disputed", "submitted"][Int($0.next() % 3)]) }),
+            ("place_name", { .string("Village \($0.next() % 500)") }),
+            ("narrative", { .string("Witness account number \($0.next() % 10_000): gunfire heard at dawn near the market.") }),
+        ]
+        for n in 0..<changes {
+            let a = n % replicas
+            let record = Int(generator.next() % UInt64(ids.count))
+            counters[a] += 1
+            var deps = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
+            // Most edits saw the record's latest state; one in ten races the previous edit.
+            if generator.next() % 10 == 0 { deps = VersionVector([origin: UInt64(record + 1)]) }
+            let (field, make) = fields[Int(generator.next() % UInt64(fields.count))]
+            let change = Change(
+                dot: Dot(replica: authors[a], counter: counters[a]), record: RecordKey(id: ids[record]), deps: deps,
+                tag: HLCTag(ms: 1_767_225_700_000 + Int64(n), seq: 0), writes: [field: make(&generator)],
+                reporter: "reporter-\(a)")
+            var after = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
+            after[authors[a]] = counters[a]
+            seen[record] = after
+            remote.append(change)
+        }
+
+        print("apply: applying in batches of \(batch)…")
+        let start = DispatchTime.now().uptimeNanoseconds
+        let cpuStart = clock()
+        var report = ApplyReport()
+        var index = 0
+        while index < remote.count {
+            let end = min(index + batch, remote.count)
+            report.add(try store.applyRemote(Array(remote[index..<end])))
+            index = end
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuSeconds = Double(clock() - cpuStart) / Double(CLOCKS_PER_SEC)
+        print(
+            String(
+                format: "apply: %d changes applied in %.2f s = %.0f changes/s (%.2f s of CPU = %.0f changes per CPU-second; applied %d, held back %d, duplicates %d, conflicted records %d)",
+                remote.count, seconds, Double(remote.count) / seconds, cpuSeconds, Double(remote.count) / cpuSeconds, report.applied, report.heldBack, report.duplicates,
+                report.conflictedRecords))
+
+        let senderDir = dir + "-bundle"
+        defer { try? FileManager.default.removeItem(atPath: senderDir) }
+        let (file, count) = try store.bundle(for: nil)
+        let jsonBytes = try store.changes(missingFrom: SyncSummary(), limit: Int.max, maxBytes: Int.max).changes
+            .reduce(0) { $0 + $1.body.count + 1 }
+        print(
+            String(
+                format: "bundle: %d changes, %d bytes = %.1f bytes/change (%.1f bytes/change as uncompressed JSON lines)",
+                count, file.count, Double(file.count) / Double(count), Double(jsonBytes) / Double(count)))
+    }
+}
+
+/// A small deterministic generator so benchmark inputs are the same every run.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
