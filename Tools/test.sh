@@ -4,5 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/setup.sh
 export PATH="/opt/swift/usr/bin:$PATH"
-swift build --build-tests 2>&1 | grep -v '^\[' || true
-swift test --skip-build --parallel 2>&1
+echo "== building (debug, with tests)"
+# Compiler progress lines are dropped; errors and warnings still show, and a failed build fails here.
+swift build --build-tests 2>&1 | { grep -v -E '^\[[0-9]+/[0-9]+\]' || true; }
+echo "== running the tests"
+swift test --skip-build 2>&1

@@ -1,5 +1,6 @@
 import OutpostCore
 import OutpostStore
+import OutpostSync
 
 /// A failure the CLI reports on stderr as `outpost: error: <message>` and exits with `code`.
 public struct CLIError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -24,6 +25,18 @@ public struct CLIError: Error, Hashable, Sendable, CustomStringConvertible {
         self.init(.invalidInput, error.description)
     }
 
+    /// Wraps a sync-server failure, one exit code per kind.
+    public init(_ error: ServerLinkError) {
+        let code: OutpostExitCode
+        switch error.kind {
+        case .unreachable: code = .serverUnreachable
+        case .unauthorized: code = .tokenRejected
+        case .forbidden: code = .forbidden
+        case .rejected, .serverError, .invalidResponse: code = .serverError
+        }
+        self.init(code, error.message)
+    }
+
     public var description: String { message }
 
     /// Any error as a CLI error.
@@ -32,6 +45,9 @@ public struct CLIError: Error, Hashable, Sendable, CustomStringConvertible {
         case let e as CLIError: return e
         case let e as StoreError: return CLIError(e)
         case let e as ValidationError: return CLIError(e)
+        case let e as ServerLinkError: return CLIError(e)
+        case let e as BundleError: return CLIError(.invalidInput, e.message)
+        case let e as ServerSyncStalled: return CLIError(.serverError, e.description)
         default: return CLIError(.failure, String(describing: error))
         }
     }

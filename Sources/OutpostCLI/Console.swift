@@ -14,6 +14,11 @@ enum Console {
         writeAll(2, Array((text + "\n").utf8))
     }
 
+    /// Rewrites a one-line progress message on standard error (nil clears it).
+    static func progress(_ text: String?) {
+        writeAll(2, Array(("\r\u{1B}[K" + (text ?? "")).utf8))
+    }
+
     /// Writes `outpost: error: message` to standard error.
     static func error(_ message: String) { err("outpost: error: " + message) }
 

@@ -14,6 +14,10 @@ import OutpostStore
 /// | 7 | invalid state: e.g. editing a deleted incident, restoring one that is not deleted |
 /// | 8 | storage error: SQLite or the file system failed, or the store is from a newer Outpost |
 /// | 9 | already exists: `init` on an existing store |
+/// | 10 | sync: the server is unreachable (after retries) |
+/// | 11 | sync: the server rejected the token (missing, wrong or revoked) |
+/// | 12 | sync: the server refused this device (e.g. changes of another replica) |
+/// | 13 | sync: the server failed or answered something unreadable |
 public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     /// Success.
     case success = 0
@@ -35,6 +39,14 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     case storage = 8
     /// The store already exists.
     case alreadyExists = 9
+    /// The sync server could not be reached.
+    case serverUnreachable = 10
+    /// The sync server rejected the token.
+    case tokenRejected = 11
+    /// The sync server refused this device's request.
+    case forbidden = 12
+    /// The sync server failed or its answer could not be read.
+    case serverError = 13
 
     /// The code for a store failure of `kind`.
     public init(_ kind: StoreError.Kind) {
@@ -62,5 +74,9 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
           7  invalid state (e.g. editing a deleted incident)
           8  storage error (SQLite, file system, or a store from a newer Outpost)
           9  already exists (`init` on an existing store)
+         10  sync: server unreachable (after retries)
+         11  sync: token rejected (missing, wrong or revoked)
+         12  sync: the server refused this device (e.g. another replica's changes)
+         13  sync: server error or unreadable answer
         """
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import OutpostCore
 import OutpostStore
+import OutpostSync
 
 extension OutpostCommand {
     /// Parses `arguments` (without the program name), runs the command and returns the exit code.
@@ -22,7 +23,7 @@ extension OutpostCommand {
         case let e as CLIError:
             Console.error(e.message)
             return e.code.rawValue
-        case is StoreError, is OutpostCore.ValidationError:
+        case is StoreError, is OutpostCore.ValidationError, is ServerLinkError, is BundleError, is ServerSyncStalled:
             let e = CLIError.from(error)
             Console.error(e.message)
             return e.code.rawValue

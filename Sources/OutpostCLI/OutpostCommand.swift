@@ -19,7 +19,7 @@ public struct OutpostCommand: ParsableCommand {
     /// Every subcommand, in help order.
     static let subcommandTypes: [any ParsableCommand.Type] = [
         Init.self, New.self, Edit.self, Delete.self, Restore.self, List.self, Show.self, History.self, Status.self,
-        Import.self, Export.self,
+        Import.self, Export.self, Conflicts.self, Resolve.self, Bundle.self, Config.self, Sync.self,
     ]
 
     /// The shared store option, accepted before the subcommand too (`outpost --store DIR list`).

@@ -1,1 +1,66 @@
-print("todo")
+import ArgumentParser
+import Foundation
+import OutpostServer
+
+@main
+struct OutpostServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outpost-server",
+        abstract: "The Outpost sync server.",
+        subcommands: [Serve.self, Enroll.self, Revoke.self, Export.self])
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the sync API until SIGTERM or SIGINT.")
+    @Option(help: "The SQLite database (created when missing).") var db = "./outpost-server.db"
+    @Option(help: "Address to bind.") var host = "127.0.0.1"
+    @Option(help: "Port to bind (0: any free port).") var port = 8080
+
+    func run() async throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+        try await ServerCommands.serve(databasePath: db, host: host, port: port)
+    }
+}
+
+extension Role: ExpressibleByArgument {}
+extension ExportFormat: ExpressibleByArgument {}
+
+struct Enroll: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Make a device token for a reporter and print it once.")
+    @Option(help: "The SQLite database (created when missing).") var db: String
+    @Option(help: "The reporter's name.") var reporter: String
+    @Option(help: "reporter, analyst or admin.") var role: Role = .reporter
+
+    func run() throws {
+        print(try ServerCommands.enroll(databasePath: db, reporter: reporter, role: role))
+    }
+}
+
+struct Revoke: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "End every token of a reporter.")
+    @Option(help: "The SQLite database.") var db: String
+    @Option(help: "The reporter's name.") var reporter: String
+
+    func run() throws {
+        let count = try ServerCommands.revoke(databasePath: db, reporter: reporter)
+        print("revoked \(count) token\(count == 1 ? "" : "s") of \(reporter)")
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print every visible incident.")
+    @Option(help: "The SQLite database.") var db: String
+    @Option(help: "ndjson, csv or geojson.") var format: ExportFormat = .ndjson
+
+    func run() throws {
+        var buffer: [UInt8] = []
+        try ServerCommands.export(databasePath: db, format: format) { chunk in
+            buffer.append(contentsOf: chunk.utf8)
+            if buffer.count >= 1 << 16 {
+                FileHandle.standardOutput.write(Data(buffer))
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        FileHandle.standardOutput.write(Data(buffer))
+    }
+}

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+// Upper time bounds here are generous (20 s) on purpose: the whole suite runs in parallel on two
+// cores, so a bound only proves the client gave up on a server that never would (a stall or a
+// one-hour Retry-After), never how fast the machine is.
+
 @testable import OutpostCurl
 
 /// Short timeouts and tiny backoff so the suite stays fast; the local server is never proxied.
@@ -129,7 +133,7 @@ struct CurlHTTPClientTests {
         let elapsed = clock.now - start
         #expect(response.attempts == 2)
         #expect(elapsed >= .milliseconds(950))
-        #expect(elapsed < .seconds(3))
+        #expect(elapsed < .seconds(20))
     }
 
     @Test func capsLongRetryAfter() async throws {
@@ -144,7 +148,7 @@ struct CurlHTTPClientTests {
         let response = try await makeClient(maxRetryAfter: .milliseconds(100))
             .send(HTTPRequest(url: server.baseURL + "/"))
         #expect(response.attempts == 2)
-        #expect(clock.now - start < .seconds(2))
+        #expect(clock.now - start < .seconds(20))
     }
 
     @Test(arguments: [401, 403, 404])
@@ -207,7 +211,7 @@ struct CurlHTTPClientTests {
         })
         #expect(error.kind == .timedOut)
         #expect(error.attempts == 2)
-        #expect(clock.now - start < .seconds(4))
+        #expect(clock.now - start < .seconds(20))
     }
 
     @Test func lowSpeedLimitFiresOnStalledServer() async throws {
@@ -222,7 +226,7 @@ struct CurlHTTPClientTests {
         #expect(error.kind == .timedOut)
         #expect(error.attempts == 1)
         #expect(error.message.lowercased().contains("too slow"))
-        #expect(clock.now - start < .seconds(4))
+        #expect(clock.now - start < .seconds(20))
     }
 
     @Test func decodesGzipResponse() async throws {
@@ -312,7 +316,7 @@ struct CurlHTTPClientTests {
         }
         #expect(error.kind == .cancelled)
         #expect(error.attempts == 1)
-        #expect(clock.now - start < .seconds(3))
+        #expect(clock.now - start < .seconds(20))
     }
 
     @Test func reportsUploadProgress() async throws {

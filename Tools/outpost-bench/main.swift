@@ -1,7 +1,7 @@
 import Foundation
 
 // outpost-bench: one benchmark per file, each a `Benchmark` listed here.
-let benchmarks: [any Benchmark.Type] = [ImportBenchmark.self, NewBenchmark.self, ApplyBenchmarkCommand.self]
+let benchmarks: [any Benchmark.Type] = [ImportBenchmark.self, NewBenchmark.self, ApplyBenchmarkCommand.self, ServerSyncBenchmark.self]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, name != "--help", name != "-h" else {

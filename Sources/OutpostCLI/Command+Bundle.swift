@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import OutpostCore
+import OutpostStore
+import OutpostSync
+
+extension OutpostCommand {
+    /// `outpost bundle create|summary|apply`: exchange changes by file, with no network.
+    struct Bundle: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Exchange changes by file (USB stick, memory card) with a reporter you meet offline.",
+            discussion: """
+                On Bob's device: `outpost bundle summary --out bob.summary` (what Bob has). \
+                On Alice's: `outpost bundle create --for bob.summary --out alice.bundle` (what Bob lacks; \
+                without --for, everything). On Bob's: `outpost bundle apply alice.bundle`. A bundle is \
+                checked whole (a damaged or altered one is refused and nothing applied) and applying \
+                it twice changes nothing.
+                """,
+            subcommands: [Create.self, Summary.self, Apply.self])
+
+        /// `outpost bundle create --out FILE [--for SUMMARY]`.
+        struct Create: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Write the changes a peer lacks to a bundle file.")
+
+            @OptionGroup var storeOptions: StoreOptions
+
+            @Option(help: ArgumentHelp("The bundle file to write.", valueName: "file"))
+            var out: String
+
+            @Option(name: .customLong("for"), help: ArgumentHelp("The peer's summary file (default: every change).", valueName: "summary"))
+            var summary: String?
+
+            func run() throws {
+                Console.out(try create(from: storeOptions.openStore()))
+            }
+
+            /// Writes the bundle and returns the confirmation text.
+            func create(from store: Store) throws(CLIError) -> String {
+                var peer: SyncSummary?
+                if let summary {
+                    let bytes = try BundleFiles.read(summary)
+                    do {
+                        guard case .summary(let s) = try BundleFile.decode(bytes) else {
+                            throw CLIError(.invalidInput, "\(summary) is a bundle of changes, not a summary file")
+                        }
+                        peer = s
+                    } catch let error as CLIError {
+                        throw error
+                    } catch {
+                        throw CLIError(.invalidInput, "\(summary): \(error)")
+                    }
+                }
+                do {
+                    let (file, count) = try store.bundle(for: peer)
+                    try BundleFiles.write(file, to: out)
+                    return "Wrote \(count) change\(count == 1 ? "" : "s") to \(out) (\(file.count) bytes).\n"
+                } catch {
+                    throw CLIError.from(error)
+                }
+            }
+        }
+
+        /// `outpost bundle summary --out FILE`.
+        struct Summary: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Write what this store holds, for a peer to bundle what it lacks.")
+
+            @OptionGroup var storeOptions: StoreOptions
+
+            @Option(help: ArgumentHelp("The summary file to write.", valueName: "file"))
+            var out: String
+
+            func run() throws {
+                let store = try storeOptions.openStore()
+                do {
+                    let file = try store.summaryFile()
+                    try BundleFiles.write(file, to: out)
+                    Console.out("Wrote this store's summary to \(out) (\(file.count) bytes).\n")
+                } catch {
+                    throw CLIError.from(error)
+                }
+            }
+        }
+
+        /// `outpost bundle apply FILE`.
+        struct Apply: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Check a bundle whole and apply its changes.")
+
+            @OptionGroup var storeOptions: StoreOptions
+
+            @Argument(help: ArgumentHelp("The bundle file.", valueName: "file"))
+            var file: String
+
+            func run() throws {
+                Console.out(try apply(to: storeOptions.openStore()))
+            }
+
+            /// Applies the bundle and returns the report text.
+            func apply(to store: Store) throws(CLIError) -> String {
+                let bytes = try BundleFiles.read(file)
+                do {
+                    let report = try store.applyBundle(bytes)
+                    var text = "Applied \(file): \(report.applied) new change\(report.applied == 1 ? "" : "s"), \(report.duplicates) already known"
+                    if report.heldBack > 0 { text += ", \(report.heldBack) waiting for earlier changes" }
+                    let conflicts = try store.status().conflicts
+                    return text + ", \(conflicts) incident\(conflicts == 1 ? "" : "s") in conflict.\n"
+                } catch let error as BundleError {
+                    throw CLIError(.invalidInput, "\(file): \(error.message); nothing was applied")
+                } catch {
+                    throw CLIError.from(error)
+                }
+            }
+        }
+    }
+}
+
+/// Reading and writing bundle files with errors that name the file.
+enum BundleFiles {
+    static func read(_ path: String) throws(CLIError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError(.invalidInput, "cannot read \(path)")
+        }
+        return [UInt8](data)
+    }
+
+    /// Writes atomically (a temporary file renamed into place), readable by the owner only.
+    static func write(_ bytes: [UInt8], to path: String) throws(CLIError) {
+        let temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError(.invalidInput, "cannot write \(path)")
+        }
+        if rename(temporary, path) != 0 {
+            unlink(temporary)
+            throw CLIError(.invalidInput, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

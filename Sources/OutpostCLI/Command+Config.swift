@@ -1,0 +1,64 @@
+import ArgumentParser
+import OutpostStore
+
+extension OutpostCommand {
+    /// `outpost config --server URL --token T`: changes the sync server settings.
+    struct Config: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change the sync server URL or token (the token is kept only in the store, mode 0600).")
+
+        @OptionGroup var storeOptions: StoreOptions
+
+        @Option(help: ArgumentHelp("The sync server's URL (http:// or https://).", valueName: "url"))
+        var server: String?
+
+        @Option(help: ArgumentHelp("The device token `outpost-server enroll` printed.", valueName: "token"))
+        var token: String?
+
+        @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of the private CA that signed the server's certificate.", valueName: "file"))
+        var caFile: String?
+
+        func validate() throws {
+            if server == nil && token == nil && caFile == nil {
+                throw ValidationError("give --server, --token or --ca-file")
+            }
+        }
+
+        func run() throws {
+            Console.out(try apply(to: storeOptions.openStore()))
+        }
+
+        /// Saves the settings and returns the confirmation text.
+        func apply(to store: Store) throws(CLIError) -> String {
+            var values: [String: String?] = [:]
+            if let server {
+                guard server.hasPrefix("http://") || server.hasPrefix("https://"), server.count > 8 else {
+                    throw CLIError(.invalidInput, "server: must be an http:// or https:// URL (got \"\(server)\")")
+                }
+                values["server_url"] = server
+                // A different server has a different log: start pulling from its beginning.
+                if (try? store.setting("server_url")) != server {
+                    values["server_changed"] = "1"
+                }
+            }
+            if let token {
+                guard !token.isEmpty, !token.contains(where: { $0.isWhitespace }) else {
+                    throw CLIError(.invalidInput, "token: must be non-empty without spaces")
+                }
+                values["server_token"] = token
+            }
+            if let caFile { values["server_ca_file"] = caFile }
+            do {
+                let changedServer = values.removeValue(forKey: "server_changed") != nil
+                try store.setSettings(values)
+                if changedServer {
+                    try store.setIntegerSetting(OutpostSyncKeys.pullCursor, 0)
+                    try store.setIntegerSetting(OutpostSyncKeys.ackedCounter, 0)
+                }
+            } catch {
+                throw CLIError(error)
+            }
+            return "Saved the sync settings.\n"
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import Logging
+import OutpostCore
+import OutpostStore
+
+/// Export formats.
+public enum ExportFormat: String, CaseIterable, Sendable {
+    case ndjson, csv, geojson
+}
+
+/// The work behind `outpost-server` subcommands; the executable only parses arguments.
+public enum ServerCommands {
+    /// `serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and stops.
+    public static func serve(databasePath: String, host: String, port: Int) async throws {
+        var configuration = ServerConfiguration(databasePath: databasePath, host: host, port: port)
+        configuration.onListening = { host, port in
+            let shown = host.contains(":") ? "[\(host)]" : host
+            FileHandle.standardOutput.write(Data("outpost-server listening on http://\(shown):\(port)\n".utf8))
+        }
+        let app = try buildApplication(configuration: configuration)
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+
+    /// `enroll`: makes a token (printed once by the caller) for a reporter.
+    public static func enroll(databasePath: String, reporter: String, role: Role) throws -> String {
+        try SQLiteBackend(databasePath: databasePath, create: true).enroll(reporter: reporter, role: role)
+    }
+
+    /// `revoke`: ends every token of a reporter; returns how many were active.
+    public static func revoke(databasePath: String, reporter: String) throws -> Int {
+        try existingBackend(databasePath).revoke(reporter: reporter)
+    }
+
+    /// `export`: writes every visible incident in `format` through `write`.
+    public static func export(databasePath: String, format: ExportFormat, write: (String) -> Void) throws {
+        let store = try existingBackend(databasePath).store
+        try IncidentExport.write(store: store, format: format, to: write)
+    }
+
+    static func existingBackend(_ path: String) throws -> SQLiteBackend {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ServerCommandError("no server database at \(path) (run `outpost-server serve --db \(path)` or `enroll` first)")
+        }
+        return try SQLiteBackend(databasePath: path, create: false)
+    }
+}
+
+/// Incident export in the CLI's shapes: ndjson of `IncidentRecord.json`, RFC 4180 CSV, GeoJSON.
+public enum IncidentExport {
+    /// Writes every visible incident; `write` receives chunks of text.
+    public static func write(store: Store, format: ExportFormat, to write: (String) -> Void) throws {
+        switch format {
+        case .ndjson:
+            try store.forEachIncident { write($0.json.serialized() + "\n") }
+        case .csv:
+            write((["id"] + IncidentSchema.fieldNames).map(csvField).joined(separator: ",") + "\r\n")
+            try store.forEachIncident { incident in
+                let cells = [incident.id] + IncidentSchema.fieldNames.map { csvText(incident.fields[$0]) }
+                write(cells.map(csvField).joined(separator: ",") + "\r\n")
+            }
+        case .geojson:
+            write("{\"type\":\"FeatureCollection\",\"features\":[")
+            var first = true
+            try store.forEachIncident { incident in
+                var geometry: JSONValue = .null
+                if let lat = incident.fields["lat"], let lon = incident.fields["lon"], lat.doubleValue != nil,
+                    lon.doubleValue != nil
+                {
+                    geometry = .object(["type": "Point", "coordinates": .array([lon, lat])])
+                }
+                var properties = incident.fields
+                properties["id"] = .string(incident.id)
+                properties["conflict"] = .bool(incident.conflict)
+                properties["created_at"] = .string(DateText.rfc3339(epochMilliseconds: incident.createdMs))
+                properties["updated_at"] = .string(DateText.rfc3339(epochMilliseconds: incident.updatedMs))
+                let feature = JSONValue.object([
+                    "type": "Feature", "id": .string(incident.id), "geometry": geometry, "properties": .object(properties),
+                ])
+                write((first ? "\n" : ",\n") + feature.serialized())
+                first = false
+            }
+            write("\n]}\n")
+        }
+    }
+
+    static func csvText(_ value: JSONValue?) -> String {
+        switch value {
+        case nil, .null?: return ""
+        case .string(let s)?: return s
+        case let v?: return v.serialized()
+        }
+    }
+
+    /// Quotes a CSV field when it holds a comma, quote, CR or LF (RFC 4180).
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import OutpostCore
+import OutpostSync
+
+/// Request and response plumbing shared by the controllers.
+enum HTTPSupport {
+    /// Whether the client accepts a gzip response (`Accept-Encoding`, honouring `q=0`).
+    static func acceptsGzip(_ request: Request) -> Bool {
+        let value = request.headers[values: .acceptEncoding].joined(separator: ",").lowercased()
+        guard !value.isEmpty else { return false }
+        for item in value.split(separator: ",") {
+            let parts = item.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let coding = parts.first, coding == "gzip" || coding == "x-gzip" || coding == "*" else { continue }
+            let q = parts.dropFirst().first { $0.hasPrefix("q=") }.flatMap { Double($0.dropFirst(2)) } ?? 1
+            return q > 0
+        }
+        return false
+    }
+
+    /// A JSON response, gzip-compressed when the client accepts it and it is worth it.
+    static func json(
+        _ bytes: [UInt8], status: HTTPResponse.Status = .ok, request: Request, compressAtLeast: Int = 1024
+    ) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json", .vary: "Accept-Encoding"]
+        var body = bytes
+        if acceptsGzip(request), bytes.count >= compressAtLeast, let compressed = try? Gzip.compress(bytes, level: 5) {
+            body = compressed
+            headers[.contentEncoding] = "gzip"
+        }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The bearer token of a request, or a 401.
+    static func bearerToken(_ request: Request) throws(APIError) -> String {
+        let values = request.headers[values: .authorization]
+        guard !values.isEmpty else { throw .unauthorized("missing Authorization: Bearer token") }
+        guard values.count == 1 else { throw .unauthorized("more than one Authorization header") }
+        let value = values[0]
+        guard value.count > 7, value.prefix(7).lowercased() == "bearer " else {
+            throw .unauthorized("the Authorization header must be \"Bearer TOKEN\"")
+        }
+        return value.dropFirst(7).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Reads the whole body (at most `maxBytes` on the wire, `maxDecoded` after gzip) and parses it as JSON.
+    static func readJSON(_ request: Request, maxBytes: Int, maxDecoded: Int) async throws -> JSONValue {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBytes {
+            throw APIError(.contentTooLarge, "payload_too_large", "the request body is \(length) bytes; the limit is \(maxBytes)")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBytes)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw APIError(.contentTooLarge, "payload_too_large", "the request body is larger than \(maxBytes) bytes")
+        }
+        var bytes = Array(buffer.readableBytesView)
+        let encodings = request.headers[values: .contentEncoding].flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" }
+        switch encodings {
+        case []:
+            break
+        case ["gzip"], ["x-gzip"]:
+            do {
+                bytes = try Gzip.decompress(bytes, maxOutput: maxDecoded)
+            } catch {
+                if error.message.contains("expands to more") {
+                    throw APIError(
+                        .contentTooLarge, "payload_too_large", "the request body decompresses to more than \(maxDecoded) bytes")
+                }
+                throw APIError.badRequest(
+                    "bad_encoding", "Content-Encoding is gzip but the body is not valid gzip: \(error.message)")
+            }
+        default:
+            throw APIError(
+                .unsupportedMediaType, "unsupported_encoding",
+                "Content-Encoding \(encodings.joined(separator: ", ")) is not supported (use gzip or identity)")
+        }
+        if let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json"),
+            !type.hasPrefix("application/*"),
+            !type.contains("+json")
+        {
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json, not \(type.prefix(60))")
+        }
+        guard !bytes.isEmpty else {
+            throw APIError.badRequest("malformed_json", "the request body is empty; a JSON object is required")
+        }
+        do {
+            return try JSONParser.parse(bytes)
+        } catch {
+            throw APIError.badRequest("malformed_json", "the request body is not valid JSON: \(error.description)")
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import OutpostCore
+import OutpostStore
+
+/// One sync batch as the server applies it (already decoded, validated and authorised).
+public struct SyncBatch: Sendable {
+    /// The sending replica.
+    public var replica: ReplicaID
+    /// Its changes (all authored by `replica`).
+    public var changes: [Change]
+    /// Server log position already pulled.
+    public var pullAfter: Int64
+    /// Most changes to pull.
+    public var pullLimit: Int
+    /// About the most bytes to pull.
+    public var pullMaxBytes: Int
+
+    /// Makes a batch.
+    public init(replica: ReplicaID, changes: [Change], pullAfter: Int64, pullLimit: Int, pullMaxBytes: Int) {
+        self.replica = replica
+        self.changes = changes
+        self.pullAfter = pullAfter
+        self.pullLimit = pullLimit
+        self.pullMaxBytes = pullMaxBytes
+    }
+}
+
+/// What the server did with a batch and what it sends back.
+public struct SyncOutcome: Sendable {
+    /// What applying the pushed changes did.
+    public var report: ApplyReport
+    /// The highest n such that the server holds the sender's changes 1…n.
+    public var ackedCounter: UInt64
+    /// Pulled changes, wire-format JSON.
+    public var pulled: [[UInt8]]
+    /// Position to pull after next time.
+    public var cursor: Int64
+    /// Whether more changes wait after `cursor`.
+    public var more: Bool
+}
+
+/// The server's side of a sync: apply pushed changes in one transaction, then answer the pull.
+public protocol SyncRepository: Sendable {
+    /// Applies the batch's changes (committed before returning) and reads the pull.
+    func sync(_ batch: SyncBatch) async throws -> SyncOutcome
+    /// Whether the server already holds changes of `replica` or it is the server's own replica.
+    func isKnownReplica(_ replica: ReplicaID) async throws -> Bool
+}
+
+/// A rectangle in degrees; `minLon > maxLon` crosses the antimeridian.
+public struct BoundingBox: Hashable, Sendable {
+    public var minLon: Double
+    public var minLat: Double
+    public var maxLon: Double
+    public var maxLat: Double
+
+    /// Whether a point lies inside (edges included).
+    public func contains(lon: Double, lat: Double) -> Bool {
+        guard lat >= minLat, lat <= maxLat else { return false }
+        return minLon <= maxLon ? (lon >= minLon && lon <= maxLon) : (lon >= minLon || lon <= maxLon)
+    }
+}
+
+/// Analyst filters over incidents. Results are ordered by (created, id).
+public struct IncidentQuery: Hashable, Sendable {
+    /// Only incidents updated after this time (ms).
+    public var updatedAfterMs: Int64?
+    /// Only incidents inside this box.
+    public var bbox: BoundingBox?
+    /// Only these event types.
+    public var eventTypes: Set<String>?
+    /// Only these statuses.
+    public var statuses: Set<String>?
+    /// Case-insensitive text that must appear in a text field.
+    public var text: String?
+    /// Include deleted incidents.
+    public var includeDeleted = false
+    /// Page size.
+    public var limit = 100
+    /// Skip this many matches (ignored with `after`).
+    public var offset = 0
+    /// Keyset cursor: start after this (created ms, id).
+    public var after: IncidentCursor?
+
+    /// An unfiltered query.
+    public init() {}
+
+    /// The text fields `q` searches.
+    public static let searchedFields = ["title", "narrative", "place_name", "admin1", "admin2", "perpetrator", "target"]
+
+    /// Whether an incident passes every filter (not the paging).
+    public func matches(_ incident: IncidentRecord) -> Bool {
+        if !includeDeleted && incident.deleted { return false }
+        if let since = updatedAfterMs, incident.updatedMs <= since { return false }
+        if let eventTypes {
+            guard let t = incident.fields["event_type"]?.stringValue, eventTypes.contains(t) else { return false }
+        }
+        if let statuses {
+            guard let s = incident.fields["status"]?.stringValue, statuses.contains(s) else { return false }
+        }
+        if let bbox {
+            guard let lat = incident.fields["lat"]?.doubleValue, let lon = incident.fields["lon"]?.doubleValue,
+                bbox.contains(lon: lon, lat: lat)
+            else { return false }
+        }
+        if let text, !text.isEmpty {
+            let needle = text.lowercased()
+            let found = IncidentQuery.searchedFields.contains { field in
+                incident.fields[field]?.stringValue?.lowercased().contains(needle) ?? false
+            }
+            if !found { return false }
+        }
+        return true
+    }
+}
+
+/// A position in the (created ms, id) order of incidents.
+public struct IncidentCursor: Hashable, Sendable {
+    public var createdMs: Int64
+    public var id: String
+
+    /// The cursor as opaque URL-safe text.
+    public var token: String { DeviceToken.base64URL(Array("\(createdMs):\(id)".utf8)) }
+
+    /// Reads a cursor made by `token`.
+    public init?(token: String) {
+        guard let bytes = IncidentCursor.decodeBase64URL(token), let text = String(validating: bytes, as: UTF8.self),
+            let colon = text.firstIndex(of: ":"), let ms = Int64(text[..<colon])
+        else { return nil }
+        let id = String(text[text.index(after: colon)...])
+        guard !id.isEmpty else { return nil }
+        self.createdMs = ms
+        self.id = id
+    }
+
+    /// Makes a cursor.
+    public init(createdMs: Int64, id: String) {
+        self.createdMs = createdMs
+        self.id = id
+    }
+
+    /// Whether an incident comes after the cursor in (created ms, id) order.
+    func precedes(_ incident: IncidentRecord) -> Bool {
+        incident.createdMs > createdMs || (incident.createdMs == createdMs && incident.id > id)
+    }
+
+    static func decodeBase64URL(_ text: String) -> [UInt8]? {
+        var values: [UInt8] = []
+        for c in text.utf8 {
+            switch c {
+            case 0x41...0x5A: values.append(c - 0x41)
+            case 0x61...0x7A: values.append(c - 0x61 + 26)
+            case 0x30...0x39: values.append(c - 0x30 + 52)
+            case 0x2D: values.append(62)
+            case 0x5F: values.append(63)
+            default: return nil
+            }
+        }
+        guard values.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < values.count {
+            let chunk = values[i..<min(i + 4, values.count)]
+            var n: UInt32 = 0
+            for (k, v) in chunk.enumerated() { n |= UInt32(v) << (18 - 6 * UInt32(k)) }
+            out.append(UInt8(n >> 16 & 0xFF))
+            if chunk.count > 2 { out.append(UInt8(n >> 8 & 0xFF)) }
+            if chunk.count > 3 { out.append(UInt8(n & 0xFF)) }
+            i += 4
+        }
+        return out
+    }
+}
+
+/// One page of incidents.
+public struct IncidentPage: Sendable {
+    /// The incidents on this page.
+    public var incidents: [IncidentRecord]
+    /// How many incidents match the filters in all.
+    public var total: Int
+    /// The cursor for the next page, when there is one.
+    public var next: IncidentCursor?
+}
+
+/// An incident with its conflicts and history.
+public struct IncidentDetail: Sendable {
+    public var incident: IncidentRecord
+    /// Fields in conflict, every sibling, visible first.
+    public var conflicts: [ConflictedField]
+    /// Whether a visible delete is kept back by an edit its author had not seen.
+    public var keptAliveByConcurrentEdit: Bool
+    /// Every change to the incident.
+    public var history: [HistoryEntry]
+}
+
+/// One field in conflict: every sibling, the visible one first.
+public struct ConflictedField: Hashable, Sendable {
+    public var field: String
+    public var siblings: [Sibling]
+}
+
+/// Read access for analysts.
+public protocol IncidentRepository: Sendable {
+    /// A page of incidents matching the query.
+    func incidents(matching query: IncidentQuery) async throws -> IncidentPage
+    /// One incident with conflicts and history; nil when unknown.
+    func incidentDetail(id: String) async throws -> IncidentDetail?
+    /// Throws when the storage is not usable (health check).
+    func checkHealth() async throws
+}

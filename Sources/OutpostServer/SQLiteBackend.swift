@@ -1,0 +1,208 @@
+import Foundation
+import NIOPosix
+import OutpostCore
+import OutpostStore
+
+/// The embedded default: the server's own `Store` (reporter "server") plus its token table,
+/// in one SQLite file. Every call runs on `NIOThreadPool.singleton`, never on the cooperative pool.
+public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepository, @unchecked Sendable {
+    // @unchecked Sendable: `store` is Sendable and locks itself; `tokens` is only used under `tokenLock`.
+    /// The server's replica store.
+    public let store: Store
+    private let tokens: Database
+    private let tokenLock = NSLock()
+    private let clock: @Sendable () -> Int64
+
+    /// The reporter name of the server's own replica.
+    public static let serverReporter = "server"
+
+    /// Opens the database at `path`; with `create`, makes it first when missing.
+    public init(databasePath path: String, create: Bool = true) throws {
+        if create { try SQLiteBackend.createIfMissing(path) }
+        store = try Store.open(databasePath: path)
+        tokens = try Database(path: path, create: false)
+        tokens.setBusyTimeout(milliseconds: 5_000)
+        try tokens.execute("PRAGMA foreign_keys = ON")
+        clock = store.systemClock
+    }
+
+    private static func createIfMissing(_ path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else { return }
+        let outcome = Result { () throws(StoreError) -> Store in try Store.create(databasePath: path, reporter: serverReporter) }
+        // Made concurrently by another process: it is opened afterwards like any existing one.
+        if case .failure(let error) = outcome, error.kind != .alreadyExists { throw error }
+    }
+
+    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(body)
+    }
+
+    private func withTokens<T>(_ body: (Database) throws -> T) throws -> T {
+        tokenLock.lock()
+        defer { tokenLock.unlock() }
+        return try body(tokens)
+    }
+
+    // MARK: SyncRepository
+
+    public func sync(_ batch: SyncBatch) async throws -> SyncOutcome {
+        try await offload { [store] in
+            let report = batch.changes.isEmpty ? ApplyReport() : try store.applyRemote(batch.changes)
+            let acked = try store.contiguousCounter(of: batch.replica)
+            let pulled = try store.changes(
+                afterSeq: batch.pullAfter, excluding: batch.replica, limit: batch.pullLimit, maxBytes: batch.pullMaxBytes)
+            // More waits when the log goes past what this batch reached (cheap: max of the primary key).
+            let more = pulled.nextSeq < (try store.lastSeq())
+            return SyncOutcome(
+                report: report, ackedCounter: acked, pulled: pulled.changes.map(\.body), cursor: pulled.nextSeq, more: more)
+        }
+    }
+
+    public func isKnownReplica(_ replica: ReplicaID) async throws -> Bool {
+        try await offload { [store] in
+            if replica == store.replica { return true }
+            if try store.contiguousCounter(of: replica) > 0 { return true }
+            return try store.reporterNames()[replica] != nil
+        }
+    }
+
+    // MARK: IncidentRepository
+
+    public func incidents(matching query: IncidentQuery) async throws -> IncidentPage {
+        try await offload { [store] in
+            var page: [IncidentRecord] = []
+            var total = 0
+            var skipped = 0
+            var hasNext = false
+            try store.forEachIncident(includeDeleted: query.includeDeleted) { incident in
+                guard query.matches(incident) else { return }
+                total += 1
+                if let after = query.after {
+                    guard after.precedes(incident) else { return }
+                } else if skipped < query.offset {
+                    skipped += 1
+                    return
+                }
+                if page.count < query.limit { page.append(incident) } else { hasNext = true }
+            }
+            let next = hasNext ? page.last.map { IncidentCursor(createdMs: $0.createdMs, id: $0.id) } : nil
+            return IncidentPage(incidents: page, total: total, next: next)
+        }
+    }
+
+    public func incidentDetail(id: String) async throws -> IncidentDetail? {
+        try await offload { [store] in
+            guard let incident = try store.incident(id: id) else { return nil }
+            let state = try store.recordState(id: id) ?? RecordState()
+            let conflicts = state.conflicts.sorted { $0.key < $1.key }.map { field, siblings in
+                ConflictedField(field: field, siblings: siblings.sorted { $0.order > $1.order })
+            }
+            return IncidentDetail(
+                incident: incident, conflicts: conflicts, keptAliveByConcurrentEdit: state.isKeptAliveByConcurrentEdit,
+                history: try store.history(id: id))
+        }
+    }
+
+    public func checkHealth() async throws {
+        _ = try await offload { [store] in try store.lastSeq() }
+    }
+
+    // MARK: DeviceRepository
+
+    public func authenticate(token: String) async throws -> Device? {
+        guard DeviceToken.isPlausible(token) else { return nil }
+        return try await offload { try self.authenticateNow(token: token) }
+    }
+
+    private func authenticateNow(token: String) throws -> Device? {
+        let hash = DeviceToken.hash(token)
+        return try withTokens { db -> Device? in
+            var found: Device?
+            try db.cached("SELECT id, reporter, role, hash, replica FROM server_tokens WHERE lookup = ? AND revoked_ms IS NULL")
+                .bind(.blob(DeviceToken.lookup(hash))).forEach { row in
+                    // Every candidate is compared in full, in constant time.
+                    if DeviceToken.constantTimeEqual(row.bytes(3), hash), found == nil,
+                        let role = Role(rawValue: row.text(2) ?? "")
+                    {
+                        found = Device(
+                            tokenID: row.int(0), reporter: row.text(1) ?? "", role: role,
+                            replica: row.isNull(4) ? nil : ReplicaID(bytes: row.bytes(4)))
+                    }
+                }
+            return found
+        }
+    }
+
+    public func bind(_ device: Device, to replica: ReplicaID) async throws -> BindResult {
+        if let bound = device.replica { return bound == replica ? .bound : .boundToOther(bound) }
+        // A replica the server already holds changes of may only be bound by a token of the same
+        // reporter that was bound to it before (a re-enrolled device); never the server's own.
+        let known = try await isKnownReplica(replica)
+        let now = clock()
+        return try await offload {
+            try self.withTokens { db -> BindResult in
+                try db.transaction { () throws -> BindResult in
+                    if let current = try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(
+                        .integer(device.tokenID)
+                    )
+                    .first({ $0.isNull(0) ? nil : ReplicaID(bytes: $0.bytes(0)) }), let current {
+                        return current == replica ? .bound : .boundToOther(current)
+                    }
+                    var sameReporter = false
+                    var otherReporter = false
+                    try db.cached("SELECT DISTINCT reporter FROM server_tokens WHERE replica = ?").bind(.blob(replica.bytes))
+                        .forEach { row in
+                            if row.text(0) == device.reporter { sameReporter = true } else { otherReporter = true }
+                        }
+                    if otherReporter || (known && !sameReporter) || replica == self.store.replica { return .replicaTaken }
+                    try db.cached("UPDATE server_tokens SET replica = ?, bound_ms = ? WHERE id = ? AND replica IS NULL")
+                        .bind(.blob(replica.bytes), .integer(now), .integer(device.tokenID)).run()
+                    return .bound
+                }
+            }
+        }
+    }
+
+    public func enroll(reporter: String, role: Role) throws -> String {
+        let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, name.count <= 100 else { throw ServerCommandError("reporter name must be 1–100 characters") }
+        let token = DeviceToken.generate()
+        let hash = DeviceToken.hash(token)
+        let now = clock()
+        try withTokens { db in
+            try db.cached("INSERT INTO server_tokens (reporter, role, lookup, hash, created_ms) VALUES (?, ?, ?, ?, ?)")
+                .bind(.text(name), .text(role.rawValue), .blob(DeviceToken.lookup(hash)), .blob(hash), .integer(now)).run()
+        }
+        return token
+    }
+
+    public func revoke(reporter: String) throws -> Int {
+        let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
+        let now = clock()
+        return try withTokens { db in
+            let known =
+                try db.cached("SELECT count(*) FROM server_tokens WHERE reporter = ?").bind(.text(name)).first { $0.int(0) } ?? 0
+            guard known > 0 else { throw ServerCommandError("no tokens were ever enrolled for reporter \"\(name)\"") }
+            try db.cached("UPDATE server_tokens SET revoked_ms = ? WHERE reporter = ? AND revoked_ms IS NULL")
+                .bind(.integer(now), .text(name)).run()
+            return db.changes
+        }
+    }
+
+    /// Stored token rows (for tests and audits): reporter, role, hash, revoked.
+    public func tokenRows() throws -> [(reporter: String, role: String, hash: [UInt8], revoked: Bool)] {
+        try withTokens { db in
+            var out: [(reporter: String, role: String, hash: [UInt8], revoked: Bool)] = []
+            try db.prepare("SELECT reporter, role, hash, revoked_ms IS NOT NULL FROM server_tokens ORDER BY id").forEach { row in
+                out.append((row.text(0) ?? "", row.text(1) ?? "", row.bytes(2), row.int(3) != 0))
+            }
+            return out
+        }
+    }
+}
+
+/// A failure of a server command (enroll, revoke, export), with a message for the operator.
+public struct ServerCommandError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

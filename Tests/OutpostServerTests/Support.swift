@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import OutpostCore
+import OutpostServer
+import OutpostStore
+import OutpostSync
+import Testing
+
+/// A server over a fresh database in a temporary folder, with tokens for each role.
+final class ServerFixture: @unchecked Sendable {
+    let directory: String
+    let backend: SQLiteBackend
+    var configuration: ServerConfiguration
+
+    init(limits: ServerLimits = ServerLimits()) throws {
+        directory = NSTemporaryDirectory() + "outpost-server-tests-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        configuration = ServerConfiguration(databasePath: directory + "/server.db", host: "127.0.0.1", port: 0)
+        configuration.limits = limits
+        backend = try SQLiteBackend(databasePath: configuration.databasePath, create: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+
+    var store: Store { backend.store }
+
+    func app() throws -> some ApplicationProtocol {
+        var logger = Logger(label: "outpost-server-tests")
+        logger.logLevel = .warning
+        return try buildApplication(configuration: configuration, backend: backend, logger: logger)
+    }
+
+    func token(_ reporter: String, _ role: Role = .reporter) throws -> String {
+        try backend.enroll(reporter: reporter, role: role)
+    }
+
+    /// A reporter's store in its own folder.
+    func replica(_ name: String) throws -> Store {
+        try Store.create(at: directory + "/" + name, reporter: name)
+    }
+
+    /// Runs `body` against the router test client.
+    func test<T>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await app().test(.router) { client in try await body(client) }
+    }
+}
+
+/// A `ServerLink` that sends batches through the router test client (gzip both ways).
+struct RouterLink: ServerLink {
+    let client: any TestClientProtocol
+    let token: String
+    var gzip = true
+
+    func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse {
+        var headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+        var body = request.encoded()
+        if gzip {
+            body = try Gzip.compress(body)
+            headers[.contentEncoding] = "gzip"
+            headers[.acceptEncoding] = "gzip"
+        }
+        let response = try await client.executeRequest(
+            uri: "/v1/sync", method: .post, headers: headers, body: ByteBuffer(bytes: body))
+        let bytes = try responseBytes(response)
+        guard response.status == .ok else {
+            throw LinkError(status: response.status.code, body: String(decoding: bytes, as: UTF8.self))
+        }
+        return try ServerSyncResponse.decode(try JSONParser.parse(bytes))
+    }
+}
+
+struct LinkError: Error, CustomStringConvertible {
+    var status: Int
+    var body: String
+    var description: String { "HTTP \(status): \(body)" }
+}
+
+/// The response body, gunzipped when the server compressed it.
+func responseBytes(_ response: TestResponse) throws -> [UInt8] {
+    let bytes = Array(response.body.readableBytesView)
+    if response.headers[.contentEncoding] == "gzip" { return try Gzip.decompress(bytes, maxOutput: 1 << 28) }
+    return bytes
+}
+
+func responseJSON(_ response: TestResponse) throws -> JSONValue {
+    try JSONParser.parse(try responseBytes(response))
+}
+
+/// The error code of a JSON error body.
+func errorCode(_ response: TestResponse) -> String? {
+    (try? responseJSON(response))?["error"]?["code"]?.stringValue
+}
+
+func errorMessage(_ response: TestResponse) -> String {
+    (try? responseJSON(response))?["error"]?["message"]?.stringValue ?? ""
+}
+
+func bearer(_ token: String, _ extra: HTTPFields = [:]) -> HTTPFields {
+    var h = extra
+    h[.authorization] = "Bearer \(token)"
+    return h
+}
+
+/// Sends a raw sync body.
+func postSync(
+    _ client: any TestClientProtocol, token: String?, body: [UInt8], headers: HTTPFields = [:]
+) async throws -> TestResponse {
+    var h = headers
+    if let token { h[.authorization] = "Bearer \(token)" }
+    return try await client.executeRequest(uri: "/v1/sync", method: .post, headers: h, body: ByteBuffer(bytes: body))
+}

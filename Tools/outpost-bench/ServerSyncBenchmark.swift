@@ -1,0 +1,96 @@
+import Foundation
+
+/// Push and pull rates through a real server on loopback, bytes on the wire, peak memory.
+///
+/// Reporter A imports `incidents` incidents and pushes them with `outpost sync`; reporter B
+/// then pulls them all. Both are real processes, as is the server (`outpost-server serve`).
+enum ServerSyncBenchmark: Benchmark {
+    static let name = "sync"
+    static let usage = "[--incidents 100000] [--batch 1000]  push/pull rates through a real server, bytes on the wire, peak memory"
+
+    static func run(_ arguments: BenchArguments) throws {
+        try run(incidents: try arguments.int("incidents", 100_000), batch: try arguments.int("batch", 1000))
+    }
+
+    static func run(incidents: Int, batch: Int) throws {
+        let outpost = NewBenchmark.siblingBinary("outpost")
+        let server = NewBenchmark.siblingBinary("outpost-server")
+        for path in [outpost, server] where !FileManager.default.isExecutableFile(atPath: path) {
+            throw BenchError("\(path) is missing: build with `swift build -c release` first")
+        }
+        let dir = NSTemporaryDirectory() + "outpost-bench-sync-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let db = dir + "/server.db"
+        let tokenA = try ChildProcess.check(server, ["enroll", "--db", db, "--reporter", "alice"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let tokenB = try ChildProcess.check(server, ["enroll", "--db", db, "--reporter", "bob"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let log = dir + "/server.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let serverProcess = Process()
+        serverProcess.executableURL = URL(fileURLWithPath: server)
+        serverProcess.arguments = ["serve", "--db", db, "--host", "127.0.0.1", "--port", "0"]
+        let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        serverProcess.standardOutput = logHandle
+        serverProcess.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try serverProcess.run()
+        defer {
+            if serverProcess.isRunning {
+                serverProcess.terminate()
+                serverProcess.waitUntilExit()
+            }
+        }
+        var url = ""
+        for _ in 0..<300 where url.isEmpty {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) { url = String(text[range]) }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        guard !url.isEmpty else { throw BenchError("the server did not start") }
+
+        let storeA = dir + "/alice"
+        let storeB = dir + "/bob"
+        _ = try ChildProcess.check(outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token", tokenA])
+        _ = try ChildProcess.check(outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token", tokenB])
+
+        let file = dir + "/incidents.ndjson"
+        var generator = IncidentGenerator()
+        var text = ""
+        text.reserveCapacity(incidents * 500)
+        for i in 0..<incidents { text += generator.incident(index: i).serialized() + "\n" }
+        try text.write(toFile: file, atomically: false, encoding: .utf8)
+        _ = try ChildProcess.check(outpost, ["--store", storeA, "import", file])
+        let exported = try ChildProcess.check(outpost, ["--store", storeA, "export", "--format", "ndjson"]).stdout
+        let jsonBytesPerIncident = Double(exported.utf8.count) / Double(incidents)
+
+        let push = try ChildProcess.check(outpost, ["--store", storeA, "sync", "--json", "--batch-size", String(batch)])
+        let pull = try ChildProcess.check(outpost, ["--store", storeB, "sync", "--json", "--batch-size", String(batch)])
+        let serverPeak = peakMemory(ofProcess: serverProcess.processIdentifier) ?? 0
+
+        func figure(_ text: String, _ key: String) -> Double {
+            guard let data = text.split(separator: "\n").last.map({ Data($0.utf8) }),
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let n = object[key] as? NSNumber
+            else { return .nan }
+            return n.doubleValue
+        }
+        let pushed = figure(push.stdout, "sent")
+        let pulled = figure(pull.stdout, "received")
+        let upBytes = figure(push.stdout, "bytes_up")
+        let downBytes = figure(pull.stdout, "bytes_down")
+        print(String(format: "sync: incident JSON (export ndjson) %.0f bytes/incident", jsonBytesPerIncident))
+        print(
+            String(
+                format: "sync: push %.0f incidents in %.2f s = %.0f incidents/s; %.1f bytes/incident on the wire up (%.0f%% of JSON); client peak %.1f MB",
+                pushed, push.seconds, pushed / push.seconds, upBytes / pushed, 100 * upBytes / pushed / jsonBytesPerIncident,
+                Double(push.peakBytes) / 1e6))
+        print(
+            String(
+                format: "sync: pull %.0f incidents in %.2f s = %.0f incidents/s; %.1f bytes/incident on the wire down (%.0f%% of JSON); client peak %.1f MB",
+                pulled, pull.seconds, pulled / pull.seconds, downBytes / pulled, 100 * downBytes / pulled / jsonBytesPerIncident,
+                Double(pull.peakBytes) / 1e6))
+        print(String(format: "sync: server peak %.1f MB", Double(serverPeak) / 1e6))
+    }
+}
+
