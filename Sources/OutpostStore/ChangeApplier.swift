@@ -195,9 +195,13 @@ extension Store {
     /// The local index of a replica, adding it to the replicas table when new.
     func index(of replica: ReplicaID, reporter: String?) throws -> Int64 {
         if let idx = replicaIndex[replica] { return idx }
-        if let idx = try db.cached("SELECT idx FROM replicas WHERE id = ?").bind(.blob(replica.bytes)).first({ $0.int(0) }) {
+        if let (idx, known) = try db.cached("SELECT idx, reporter FROM replicas WHERE id = ?").bind(.blob(replica.bytes))
+            .first({ ($0.int(0), $0.text(1)) })
+        {
+            // Added by another connection: cache its reporter too (stored states leave it out).
             replicaIndex[replica] = idx
             replicaByIndex[idx] = replica
+            reporterByIndex[idx] = known
             return idx
         }
         try db.cached("INSERT INTO replicas (id, reporter) VALUES (?, ?)")

@@ -22,6 +22,35 @@ func temporaryStoreDirectory() -> String {
         #expect(try reopened.reporter == "alice")
     }
 
+    /// Stored states leave out a sibling's reporter when the replicas table has it: a second
+    /// connection that learns of the replica later must still read it back.
+    @Test func reportersSurviveTheCompactStateAcrossConnections() throws {
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try Store.create(at: dir, reporter: "alice")
+        let second = try Store.open(at: dir)
+        let id = try first.create(fields: ["title": "t"], wallMs: 1).record.id
+        let bob = ReplicaID.random()
+        let deps = VersionVector([first.replica: 1])
+        try first.applyRemote([
+            Change(dot: Dot(replica: bob, counter: 1), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 2, seq: 0),
+                writes: ["killed": 1], reporter: "bob")
+        ])
+        // The second connection meets bob through a change first (index lookup), then reads.
+        try second.applyRemote([
+            Change(dot: Dot(replica: bob, counter: 2), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 3, seq: 0),
+                writes: ["injured": 2], reporter: "bob")
+        ])
+        for store in [first, second] {
+            let state = try #require(try store.recordState(id: id))
+            #expect(state.fields["killed"]?.first?.reporter == "bob")
+            #expect(state.fields["injured"]?.first?.reporter == "bob")
+            #expect(state.fields["title"]?.first?.reporter == "alice")
+        }
+        let reopened = try Store.open(at: dir)
+        #expect(try reopened.recordState(id: id) == (try first.recordState(id: id)))
+    }
+
     @Test func missingStoreIsNamed() {
         #expect {
             try Store.open(at: "/nonexistent/outpost-store")
