@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 
-// Upper time bounds here are generous (20 s) on purpose: the whole suite runs in parallel on two
-// cores, so a bound only proves the client gave up on a server that never would (a stall or a
-// one-hour Retry-After), never how fast the machine is.
+// No test here asserts how fast anything is: the whole test run shares two cores, so wall-clock
+// upper bounds would fail on a busy machine. A stalled server never answers and a Retry-After is
+// an hour long, so the suite's time limit is what proves the client gave up; the assertions check
+// what it gave up with (kind, attempts), and lower bounds check that it did wait when it should.
 
 @testable import OutpostCurl
 
@@ -44,7 +45,7 @@ private final class Box<Value: Sendable>: @unchecked Sendable {
     func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
 }
 
-@Suite("CurlHTTPClient against a local server")
+@Suite("CurlHTTPClient against a local server", .timeLimit(.minutes(2)))
 struct CurlHTTPClientTests {
     @Test func getReturnsBodyAndLowerCasedHeaders() async throws {
         let server = try TestHTTPServer { _ in
@@ -133,7 +134,6 @@ struct CurlHTTPClientTests {
         let elapsed = clock.now - start
         #expect(response.attempts == 2)
         #expect(elapsed >= .milliseconds(950))
-        #expect(elapsed < .seconds(20))
     }
 
     @Test func capsLongRetryAfter() async throws {
@@ -143,12 +143,9 @@ struct CurlHTTPClientTests {
                 : .respond(status: 200)
         }
         defer { server.stop() }
-        let clock = ContinuousClock()
-        let start = clock.now
         let response = try await makeClient(maxRetryAfter: .milliseconds(100))
             .send(HTTPRequest(url: server.baseURL + "/"))
         #expect(response.attempts == 2)
-        #expect(clock.now - start < .seconds(20))
     }
 
     @Test(arguments: [401, 403, 404])
@@ -204,29 +201,23 @@ struct CurlHTTPClientTests {
         let server = try TestHTTPServer { _ in .stall }
         defer { server.stop() }
         let client = try makeClient(maxAttempts: 2, totalTimeout: .seconds(1))
-        let clock = ContinuousClock()
-        let start = clock.now
         let error = try #require(await transportError { () throws(TransportError) in
             try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
         })
         #expect(error.kind == .timedOut)
         #expect(error.attempts == 2)
-        #expect(clock.now - start < .seconds(20))
     }
 
     @Test func lowSpeedLimitFiresOnStalledServer() async throws {
         let server = try TestHTTPServer { _ in .stall }
         defer { server.stop() }
         let client = try makeClient(maxAttempts: 1, totalTimeout: nil, lowSpeedTime: .seconds(1))
-        let clock = ContinuousClock()
-        let start = clock.now
         let error = try #require(await transportError { () throws(TransportError) in
             try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
         })
         #expect(error.kind == .timedOut)
         #expect(error.attempts == 1)
         #expect(error.message.lowercased().contains("too slow"))
-        #expect(clock.now - start < .seconds(20))
     }
 
     @Test func decodesGzipResponse() async throws {
@@ -299,8 +290,6 @@ struct CurlHTTPClientTests {
         let server = try TestHTTPServer { _ in .stall }
         defer { server.stop() }
         let client = try makeClient(totalTimeout: .seconds(10), lowSpeedTime: .seconds(10))
-        let clock = ContinuousClock()
-        let start = clock.now
         let task = Task {
             try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
         }
@@ -316,7 +305,6 @@ struct CurlHTTPClientTests {
         }
         #expect(error.kind == .cancelled)
         #expect(error.attempts == 1)
-        #expect(clock.now - start < .seconds(20))
     }
 
     @Test func reportsUploadProgress() async throws {
