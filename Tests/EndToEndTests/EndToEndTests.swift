@@ -19,7 +19,7 @@ struct EndToEndTests {
             tokens["desk"] = try World.enroll(db: db, name: "desk", role: "analyst")
             server = try ServerProcess(db: db, log: folder.sub("server.log"))
             for name in reporters {
-                try ok(name, ["init", "--reporter", name, "--server", server.url, "--token", tokens[name]!])
+                try ok(name, ["init", "--reporter", name, "--server", server.url, "--token=" + tokens[name]!])
             }
         }
 
@@ -180,7 +180,7 @@ struct EndToEndTests {
         #expect(wrong.status == 11, "\(wrong.stderr)")
         #expect(try world.json("alice", ["status", "--json"])["unsynced_changes"] == 1)
 
-        try world.ok("alice", ["config", "--token", world.tokens["alice"]!])
+        try world.ok("alice", ["config", "--token=" + world.tokens["alice"]!])
         try world.ok("alice", ["sync"])
         try world.ok("alice", ["new", "--title", "Second report"])
         let revoke = try run(Binaries.server, ["revoke", "--db", world.server.db, "--reporter", "alice"])
@@ -195,7 +195,7 @@ struct EndToEndTests {
         try world.ok("alice", ["new", "--title", "Alice's report"])
         try world.ok("alice", ["sync"])
         // Mallory's device uses alice's token: its changes are authored by another replica.
-        try world.ok("mallory", ["init", "--reporter", "mallory", "--server", world.server.url, "--token", world.tokens["alice"]!])
+        try world.ok("mallory", ["init", "--reporter", "mallory", "--server", world.server.url, "--token=" + world.tokens["alice"]!])
         try world.ok("mallory", ["new", "--title", "Forged report"])
         let forged = try world.outpost("mallory", ["sync"])
         #expect(forged.status == 12, "\(forged.stderr)")

@@ -52,8 +52,8 @@ enum ServerSyncBenchmark: Benchmark {
 
         let storeA = dir + "/alice"
         let storeB = dir + "/bob"
-        _ = try ChildProcess.check(outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token", tokenA])
-        _ = try ChildProcess.check(outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token", tokenB])
+        _ = try ChildProcess.check(outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA])
+        _ = try ChildProcess.check(outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB])
 
         let file = dir + "/incidents.ndjson"
         var generator = IncidentGenerator()
