@@ -12,7 +12,8 @@ extension OutpostCommand {
         @Option(help: ArgumentHelp("The sync server's URL (http:// or https://).", valueName: "url"))
         var server: String?
 
-        @Option(help: ArgumentHelp("The device token `outpost-server enroll` printed.", valueName: "token"))
+        // Unconditional: a token may start with "-" (URL-safe base64).
+        @Option(parsing: .unconditional, help: ArgumentHelp("The device token `outpost-server enroll` printed.", valueName: "token"))
         var token: String?
 
         @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of the private CA that signed the server's certificate.", valueName: "file"))

@@ -15,7 +15,8 @@ extension OutpostCommand {
         @Option(help: ArgumentHelp("The sync server's URL (http:// or https://).", valueName: "url"))
         var server: String?
 
-        @Option(help: ArgumentHelp("The sync server's access token.", valueName: "token"))
+        // Unconditional: a token may start with "-" (URL-safe base64).
+        @Option(parsing: .unconditional, help: ArgumentHelp("The sync server's access token.", valueName: "token"))
         var token: String?
 
         func validate() throws {
