@@ -144,13 +144,13 @@ public final class Store: @unchecked Sendable {
         // both: let the WAL reach 8192 pages (32 MB) before an automatic one, so a sync of many
         // batches pays for a few instead of one every other batch, and never on close (see
         // `keepWALOnClose`); a WAL larger than 64 MB is cut back after a checkpoint.
-        // A 16 MB page cache, no memory-mapped reads: a client and a server each stay well under
+        // A 32 MB page cache, no memory-mapped reads: a client and a server each stay well under
         // 150 MB however large the store grows.
         try db.execute(
             """
             PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
             PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;
-            PRAGMA cache_size = -16384; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY
+            PRAGMA cache_size = -32768; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY
             """)
         try db.keepWALOnClose()
     }

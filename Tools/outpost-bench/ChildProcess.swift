@@ -10,7 +10,7 @@ struct ChildResult {
     var stdout: String
     var stderr: String
     var seconds: Double
-    /// Peak resident set size in bytes (from `wait4`'s rusage).
+    /// Peak resident set size in bytes (the child's VmHWM, read while it ran).
     var peakBytes: Int
 }
 
@@ -44,13 +44,22 @@ enum ChildProcess {
         guard rc == 0 else { throw BenchError("cannot start \(path): \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
         var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        // rusage's ru_maxrss of a posix_spawn'ed child starts from the parent's own peak (the
+        // child shared our memory until exec), so read the child's VmHWM while it runs instead.
+        var peak = 0
+        while true {
+            let done = wait4(pid, &status, WNOHANG, &usage)
+            if done == pid { break }
+            if done < 0 && errno != EINTR { break }
+            if let hwm = peakMemory(ofProcess: pid) { peak = max(peak, hwm) }
+            usleep(5_000)
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         return ChildResult(
             status: exitStatus, stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "", seconds: seconds,
-            peakBytes: Int(usage.ru_maxrss) * 1024)
+            peakBytes: peak)
     }
 
     /// Runs a program and fails loudly unless it exits 0.
