@@ -92,10 +92,8 @@ public enum DateText {
         return era * 146_097 + doe - 719_468
     }
 
-    /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-    public static func rfc3339(epochMilliseconds ms: Int64) -> String {
-        let days = Int(ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000)
-        let rem = Int(ms - Int64(days) * 86_400_000)
+    /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+    public static func civil(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -104,7 +102,14 @@ public enum DateText {
         let mp = (5 * doy + 2) / 153
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    public static func rfc3339(epochMilliseconds ms: Int64) -> String {
+        let days = Int(ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000)
+        let rem = Int(ms - Int64(days) * 86_400_000)
+        let (y, m, d) = civil(daysSinceEpoch: days)
         func pad(_ n: Int, _ w: Int) -> String {
             let s = String(n)
             return String(repeating: "0", count: max(0, w - s.count)) + s
