@@ -33,9 +33,7 @@ extension OutpostCommand {
         func apply(to store: Store) throws(CLIError) -> String {
             var values: [String: String?] = [:]
             if let server {
-                guard server.hasPrefix("http://") || server.hasPrefix("https://"), server.count > 8 else {
-                    throw CLIError(.invalidInput, "server: must be an http:// or https:// URL (got \"\(server)\")")
-                }
+                _ = try ServerURL.checked(server)
                 values["server_url"] = server
                 // A different server has a different log: start pulling from its beginning.
                 if (try? store.setting("server_url")) != server {

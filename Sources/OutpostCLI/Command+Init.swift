@@ -31,9 +31,7 @@ extension OutpostCommand {
         func create(at path: String) throws(CLIError) -> String {
             var settings: [String: String] = [:]
             if let server {
-                guard server.hasPrefix("http://") || server.hasPrefix("https://"), server.count > 8 else {
-                    throw CLIError(.invalidInput, "server: must be an http:// or https:// URL (got \"\(server)\")")
-                }
+                _ = try ServerURL.checked(server)
                 settings["server_url"] = server
             }
             if let token { settings["server_token"] = token }

@@ -33,3 +33,14 @@ public struct StoreOptions: ParsableArguments {
         do { return try Store.open(at: resolvedPath()) } catch { throw CLIError(error) }
     }
 }
+
+/// The sync server URL rule `init` and `config` share.
+enum ServerURL {
+    /// The URL when it is http:// or https:// with a host; else an error naming the problem (exit 6).
+    static func checked(_ url: String) throws(CLIError) -> String {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
+            throw CLIError(.invalidInput, "server: must be an http:// or https:// URL (got \"\(url)\")")
+        }
+        return url
+    }
+}

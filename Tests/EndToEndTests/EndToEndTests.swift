@@ -57,6 +57,19 @@ struct EndToEndTests {
                 .components(separatedBy: "/v1/sync").count - 1
         }
 
+        /// Starts `outpost sync` for a reporter and returns once the server has logged `afterRequests` sync requests.
+        func startSync(_ name: String, _ arguments: [String], afterRequests: Int, stderr: Any) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Binaries.outpost)
+            process.arguments = ["--store", store(name), "sync"] + arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = stderr
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while syncRequests < afterRequests && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            return process
+        }
+
         /// Writes `count` incidents as NDJSON and returns the file.
         func incidents(_ count: Int, prefix: String) -> String {
             var text = ""
@@ -121,14 +134,7 @@ struct EndToEndTests {
         let world = try World(reporters: ["alice", "bob"])
         let file = world.incidents(3000, prefix: "a")
         try world.ok("alice", ["import", file])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.outpost)
-        process.arguments = ["--store", world.store("alice"), "sync", "--batch-size", "25"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while world.syncRequests < 4 && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        let process = try world.startSync("alice", ["--batch-size", "25"], afterRequests: 4, stderr: FileHandle.nullDevice)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         let partial = try world.json("alice", ["status", "--json"])
@@ -148,15 +154,8 @@ struct EndToEndTests {
         let world = try World(reporters: ["alice", "bob"])
         let file = world.incidents(3000, prefix: "s")
         try world.ok("alice", ["import", file])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binaries.outpost)
-        process.arguments = ["--store", world.store("alice"), "sync", "--batch-size", "25", "--attempts", "2"]
         let err = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = err
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while world.syncRequests < 4 && process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        let process = try world.startSync("alice", ["--batch-size", "25", "--attempts", "2"], afterRequests: 4, stderr: err)
         let port = world.server.port
         world.server.stop(signal: SIGKILL)
         process.waitUntilExit()
