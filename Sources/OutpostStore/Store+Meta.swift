@@ -35,6 +35,11 @@ extension Store {
         get throws(StoreError) { try read { try metaText("reporter") ?? "" } }
     }
 
+    /// How many changes this replica has made (its change counter).
+    public var ownChangeCount: Int64 {
+        get throws(StoreError) { try read { try metaInt("counter") } }
+    }
+
     /// A text setting (server URL, token, …); nil when unset.
     public func setting(_ key: String) throws(StoreError) -> String? {
         try read { try metaText(key) }

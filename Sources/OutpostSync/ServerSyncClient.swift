@@ -89,16 +89,16 @@ public struct ServerSyncClient: Sendable {
             let newlyAcked = response.ackedCounter > acked ? Int(response.ackedCounter - acked) : 0
             report.sent += min(newlyAcked, changes.count)
             acked = response.ackedCounter
-            let applied = try store.applyRemote(
+            try store.applyRemote(
                 response.changes,
                 settings: [
                     ServerSyncClient.ackedCounterKey: Int64(acked), ServerSyncClient.pullCursorKey: response.cursor,
                 ])
-            _ = applied
             report.received += response.changes.count
             report.batches += 1
             cursor = response.cursor
-            let own = try store.status().ownChanges
+            // The own change counter, not `status()`: that counts whole tables, once per batch.
+            let own = try store.ownChangeCount
             let remaining = max(0, Int(own) - Int(acked))
             progress?(
                 SyncProgress(

@@ -43,7 +43,7 @@ public struct ServerSyncRequest: Hashable, Sendable {
         out.append(contentsOf: Array("{\"changes\":[".utf8))
         for (i, change) in changes.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            change.json.write(to: &out)
+            change.write(to: &out)
         }
         out.append(contentsOf: Array("],\"pull\":".utf8))
         JSONValue.object([
@@ -182,7 +182,7 @@ public struct ServerSyncResponse: Hashable, Sendable {
     public func encoded() -> [UInt8] {
         ServerSyncResponse.encode(
             serverTimeMs: serverTimeMs, ackedCounter: ackedCounter, applied: applied, duplicates: duplicates,
-            heldBack: heldBack, rawChanges: changes.map { $0.json.serializedBytes() }, cursor: cursor, more: more)
+            heldBack: heldBack, rawChanges: changes.map { $0.encodedJSON() }, cursor: cursor, more: more)
     }
 
     /// Reads a response.
