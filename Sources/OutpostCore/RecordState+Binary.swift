@@ -63,21 +63,9 @@ extension RecordState {
         }
         writeVarint(UInt64(writes.count), to: &out)
         for w in writes {
-            let number = try numbering.number(of: w.dot.replica)
-            writeVarint(UInt64(number), to: &out)
-            writeVarint(w.dot.counter, to: &out)
-            writeVarint(zigzag(w.tag.ms), to: &out)
-            writeVarint(UInt64(w.tag.seq), to: &out)
-            if let reporter = w.reporter {
-                if try numbering.reporter(numbered: number) == reporter {
-                    out.append(1)
-                } else {
-                    out.append(2)
-                    writeBytes(reporter, to: &out)
-                }
-            } else {
-                out.append(0)
-            }
+            try Self.writeWriteEntry(
+                number: try numbering.number(of: w.dot.replica), dot: w.dot, tag: w.tag, reporter: w.reporter,
+                numbering: numbering, to: &out)
         }
         writeVarint(UInt64(fields.count), to: &out)
         var r = 0
@@ -100,6 +88,41 @@ extension RecordState {
                     out.append(0)
                 }
             }
+        }
+        return out
+    }
+
+    /// The compact stored form of the state `change` makes when applied to an empty record,
+    /// written straight from the change (no `RecordState` is built): it decodes to exactly
+    /// `RecordState()` with `change` applied. `change` must not write `_deleted` (its sibling
+    /// keeps deps); callers build the state for such a change.
+    public static func encodedBinary<N: ReplicaNumbering>(creating change: Change, numbering: N) throws -> [UInt8] {
+        precondition(change.writes[Change.deletedField] == nil, "a creating change that writes _deleted needs the full state")
+        var out: [UInt8] = []
+        out.reserveCapacity(48 + change.writes.count * 24)
+        out.append(RecordState.binaryFormat)
+        let number = try numbering.number(of: change.dot.replica)
+        // version: one entry, the change's own dot
+        writeVarint(1, to: &out)
+        writeVarint(UInt64(number), to: &out)
+        writeVarint(change.dot.counter, to: &out)
+        // writes: the one change
+        writeVarint(1, to: &out)
+        try writeWriteEntry(
+            number: number, dot: change.dot, tag: change.tag, reporter: change.reporter, numbering: numbering, to: &out)
+        // fields: one sibling each, referring to write 0, no deps
+        writeVarint(UInt64(change.writes.count), to: &out)
+        for (field, value) in change.writes {
+            if let code = Self.fieldCodes[field] {
+                out.append(code)
+            } else {
+                out.append(0)
+                writeBytes(field, to: &out)
+            }
+            out.append(1)  // one sibling
+            out.append(0)  // write 0
+            Self.writeValue(value, to: &out)
+            out.append(0)  // no deps
         }
         return out
     }
@@ -162,6 +185,26 @@ extension RecordState {
         }
         guard r.atEnd else { throw ChangeFormatError("record state: trailing bytes") }
         self.init(version: version, fields: fields)
+    }
+
+    /// One entry of the writes table: dot, tag and how the reporter is given.
+    private static func writeWriteEntry<N: ReplicaNumbering>(
+        number: Int64, dot: Dot, tag: HLCTag, reporter: String?, numbering: N, to out: inout [UInt8]
+    ) throws {
+        writeVarint(UInt64(number), to: &out)
+        writeVarint(dot.counter, to: &out)
+        writeVarint(zigzag(tag.ms), to: &out)
+        writeVarint(UInt64(tag.seq), to: &out)
+        if let reporter {
+            if try numbering.reporter(numbered: number) == reporter {
+                out.append(1)
+            } else {
+                out.append(2)
+                writeBytes(reporter, to: &out)
+            }
+        } else {
+            out.append(0)
+        }
     }
 
     private static func writeVector<N: ReplicaNumbering>(_ v: VersionVector, numbering: N, to out: inout [UInt8]) throws {

@@ -7,18 +7,54 @@ import OutpostCore
 final class ChangeApplier {
     /// A class, so the cache's entry is mutated in place (no copy-on-write of the state).
     private final class CachedRecord {
-        var state: RecordState
+        /// The state, except while `fresh` is set: then the state is this (empty) plus `fresh`.
+        private var storedState: RecordState
+        /// The one change of a record it created, kept as is until something needs the merged
+        /// state (a bulk import or a pull of new records then never builds one).
+        private(set) var fresh: Change?
         var createdMs: Int64
         var updatedMs: Int64
         var updatedSeq: Int64
+        /// The record's applied changes, "replicaIdx.counter" separated by spaces (`records.log`).
+        var log: [UInt8]
         var dirty = false
         var mayHavePending: Bool?
 
-        init(state: RecordState, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64) {
-            self.state = state
+        init(state: RecordState, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64, log: [UInt8]) {
+            self.storedState = state
             self.createdMs = createdMs
             self.updatedMs = updatedMs
             self.updatedSeq = updatedSeq
+            self.log = log
+        }
+
+        /// The merged state (built from `fresh` on first use).
+        var state: RecordState {
+            if let change = fresh {
+                storedState.apply(change)
+                fresh = nil
+            }
+            return storedState
+        }
+
+        /// Applies a change the caller has decided to apply.
+        func apply(_ change: Change) {
+            if fresh == nil, storedState.fields.isEmpty, storedState.version.entries.isEmpty,
+                change.writes[Change.deletedField] == nil
+            {
+                fresh = change
+            } else {
+                _ = state
+                storedState.apply(change)
+            }
+        }
+
+        /// Appends one applied change to `log`.
+        func appendToLog(replicaIdx: Int64, counter: UInt64) {
+            if !log.isEmpty { log.append(UInt8(ascii: " ")) }
+            appendDecimal(UInt64(replicaIdx), to: &log)
+            log.append(UInt8(ascii: "."))
+            appendDecimal(counter, to: &log)
         }
     }
 
@@ -81,15 +117,16 @@ final class ChangeApplier {
                     .bind(.integer(nextSeq), .integer(replicaIdx), .integer(Int64(change.dot.counter))).run()
             }
             touchedReplicas.insert(replicaIdx)
-            applyToState(change, record: record)
+            applyToState(change, replicaIdx: replicaIdx, record: record)
             report.applied += 1
             try releaseHeldBack(for: change.record)
         }
     }
 
-    private func applyToState(_ change: Change, record: CachedRecord) {
-        if record.state.fields.isEmpty { record.createdMs = change.tag.ms }
-        record.state.apply(change)
+    private func applyToState(_ change: Change, replicaIdx: Int64, record: CachedRecord) {
+        if record.log.isEmpty { record.createdMs = change.tag.ms }
+        record.apply(change)
+        record.appendToLog(replicaIdx: replicaIdx, counter: change.dot.counter)
         record.updatedMs = max(record.updatedMs, change.tag.ms)
         record.updatedSeq = nextSeq
         record.dirty = true
@@ -118,25 +155,25 @@ final class ChangeApplier {
         var progress = true
         while progress {
             progress = false
-            var held: [(seq: Int64, change: Change)] = []
-            try db.cached("SELECT seq, body FROM changes WHERE applied = 0 AND collection = ? AND record = ? ORDER BY seq")
+            var held: [HeldChange] = []
+            try db.cached("SELECT seq, replica, body FROM changes WHERE applied = 0 AND collection = ? AND record = ? ORDER BY seq")
                 .bind(.text(key.collection), .text(key.id)).forEach { row in
-                    let json = try row.withBytes(1) { try JSONParser.parse($0) }
-                    held.append((row.int(0), try Change(json: json)))
+                    let json = try row.withBytes(2) { try JSONParser.parse($0) }
+                    held.append(HeldChange(seq: row.int(0), replicaIdx: row.int(1), change: try Change(json: json)))
                 }
             if held.isEmpty {
                 record.mayHavePending = false
                 break
             }
-            for (seq, change) in held {
-                switch record.state.decide(change) {
+            for item in held {
+                switch record.state.decide(item.change) {
                 case .holdBack: continue
                 case .duplicate:
-                    try db.cached("UPDATE changes SET applied = 1 WHERE seq = ?").bind(.integer(seq)).run()
+                    try db.cached("UPDATE changes SET applied = 1 WHERE seq = ?").bind(.integer(item.seq)).run()
                 case .apply:
                     try db.cached("UPDATE changes SET seq = ?, applied = 1 WHERE seq = ?")
-                        .bind(.integer(nextSeq), .integer(seq)).run()
-                    applyToState(change, record: record)
+                        .bind(.integer(nextSeq), .integer(item.seq)).run()
+                    applyToState(item.change, replicaIdx: item.replicaIdx, record: record)
                     report.applied += 1
                     report.released += 1
                     progress = true
@@ -148,12 +185,13 @@ final class ChangeApplier {
     private func load(_ key: RecordKey) throws -> CachedRecord {
         if let cached = records[key] { return cached }
         let loaded =
-            try db.cached("SELECT state, created_ms, updated_ms, updated_seq FROM records WHERE collection = ? AND id = ?")
+            try db.cached("SELECT state, created_ms, updated_ms, updated_seq, log FROM records WHERE collection = ? AND id = ?")
             .bind(.text(key.collection), .text(key.id)).first { row -> CachedRecord in
                 CachedRecord(
-                    state: try store.decodeState(row, column: 0), createdMs: row.int(1), updatedMs: row.int(2), updatedSeq: row.int(3))
+                    state: try store.decodeState(row, column: 0), createdMs: row.int(1), updatedMs: row.int(2), updatedSeq: row.int(3),
+                    log: row.bytes(4))
             }
-        let record = loaded ?? CachedRecord(state: RecordState(), createdMs: 0, updatedMs: 0, updatedSeq: 0)
+        let record = loaded ?? CachedRecord(state: RecordState(), createdMs: 0, updatedMs: 0, updatedSeq: 0, log: [])
         records[key] = record
         return record
     }
@@ -162,25 +200,33 @@ final class ChangeApplier {
     func finish() throws {
         let upsert = try db.cached(
             """
-            INSERT INTO records (collection, id, state, visible, deleted, conflict, created_ms, updated_ms, updated_seq)
+            INSERT INTO records (collection, id, state, log, deleted, conflict, created_ms, updated_ms, updated_seq)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(collection, id) DO UPDATE SET state = excluded.state, visible = excluded.visible,
+            ON CONFLICT(collection, id) DO UPDATE SET state = excluded.state, log = excluded.log,
               deleted = excluded.deleted, conflict = excluded.conflict, created_ms = excluded.created_ms,
               updated_ms = excluded.updated_ms, updated_seq = excluded.updated_seq
             """)
         let numbering = store.numbering
-        var visible: [UInt8] = []
         for (key, record) in records where record.dirty {
-            let state = record.state
-            let conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
+            let conflicted: Bool
+            let deleted: Bool
+            let encoded: [UInt8]
+            if let change = record.fresh {
+                // One creating change without `_deleted`: one sibling per field, nothing deleted.
+                (conflicted, deleted) = (false, false)
+                encoded = try RecordState.encodedBinary(creating: change, numbering: numbering)
+            } else {
+                let state = record.state
+                conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
+                deleted = state.isDeleted
+                encoded = try state.encodedBinary(numbering: numbering)
+            }
             if conflicted { report.conflictedRecords += 1 }
-            visible.removeAll(keepingCapacity: true)
-            state.writeVisibleJSON(to: &visible)
             try upsert.bind(.text(key.collection), at: 1)
             try upsert.bind(.text(key.id), at: 2)
-            try upsert.bind(.blob(try state.encodedBinary(numbering: numbering)), at: 3)
-            try upsert.bindText(utf8: visible, at: 4)
-            try upsert.bind(.integer(state.isDeleted ? 1 : 0), at: 5)
+            try upsert.bind(.blob(encoded), at: 3)
+            try upsert.bindText(utf8: record.log, at: 4)
+            try upsert.bind(.integer(deleted ? 1 : 0), at: 5)
             try upsert.bind(.integer(conflicted ? 1 : 0), at: 6)
             try upsert.bind(.integer(record.createdMs), at: 7)
             try upsert.bind(.integer(record.updatedMs), at: 8)
@@ -189,6 +235,19 @@ final class ChangeApplier {
         }
         for idx in touchedReplicas { try store.advanceContiguous(replicaIdx: idx) }
     }
+}
+
+/// A held-back change read back from the log.
+private struct HeldChange {
+    var seq: Int64
+    var replicaIdx: Int64
+    var change: Change
+}
+
+/// Appends the decimal digits of `value`.
+func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+    if value >= 10 { appendDecimal(value / 10, to: &out) }
+    out.append(UInt8(ascii: "0") + UInt8(value % 10))
 }
 
 extension Store {

@@ -75,7 +75,7 @@ extension Store {
     @discardableResult
     public func create(id: String? = nil, fields: [String: JSONValue], wallMs: Int64? = nil) throws(StoreError) -> Change {
         do { try IncidentSchema.validateNew(fields: fields) } catch { throw StoreError(.invalidValue, error.description) }
-        let key = RecordKey(id: try Store.checkedID(id))
+        let key = RecordKey(id: try checkedID(id))
         return try localEdit(key, writes: fields, wallMs: wallMs) { state in
             if !state.fields.isEmpty { throw StoreError(.invalidState, "an incident with id \(key.id) already exists") }
         }
@@ -137,7 +137,7 @@ extension Store {
             do { try IncidentSchema.validateNew(fields: input.fields) } catch {
                 throw StoreError(.invalidValue, "incident \(i + 1): \(error.description)")
             }
-            let id = try Store.checkedID(input.id)
+            let id = try checkedID(input.id)
             guard seen.insert(id).inserted else { throw StoreError(.invalidValue, "incident \(i + 1): id \(id) appears twice") }
             ids.append(id)
         }
@@ -178,8 +178,9 @@ extension Store {
         if state.fields.isEmpty { throw StoreError(.unknownRecord, "no incident with id \(id)") }
     }
 
-    static func checkedID(_ id: String?) throws(StoreError) -> String {
-        guard let id else { return UUID().uuidString.lowercased() }
+    /// The given id when valid, else a new time-ordered UUID.
+    func checkedID(_ id: String?) throws(StoreError) -> String {
+        guard let id else { return UUIDv7.make(ms: systemClock()) }
         guard !id.isEmpty, id.utf8.count <= 200, !id.contains(where: { $0.isNewline || $0 == "\t" }) else {
             throw StoreError(.invalidValue, "id: must be 1–200 bytes without tabs or line breaks")
         }

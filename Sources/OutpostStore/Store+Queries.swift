@@ -1,12 +1,13 @@
 import OutpostCore
 
 extension Store {
-    static let recordColumns = "id, visible, deleted, conflict, created_ms, updated_ms, updated_seq"
+    static let recordColumns = "id, state, deleted, conflict, created_ms, updated_ms, updated_seq"
 
-    static func incident(from row: Row) throws -> IncidentRecord {
-        let visible = try row.withBytes(1) { try JSONParser.parse($0) }
+    /// An incident from a row of `recordColumns`: its visible values come from the stored state.
+    func incident(from row: Row) throws -> IncidentRecord {
+        let state = try decodeState(row, column: 1)
         return IncidentRecord(
-            id: row.text(0) ?? "", fields: visible.objectValue ?? [:], deleted: row.int(2) != 0, conflict: row.int(3) != 0,
+            id: row.text(0) ?? "", fields: state.visibleFields, deleted: row.int(2) != 0, conflict: row.int(3) != 0,
             createdMs: row.int(4), updatedMs: row.int(5), updatedSeq: row.int(6))
     }
 
@@ -17,7 +18,7 @@ extension Store {
             let sql =
                 "SELECT \(Store.recordColumns) FROM records WHERE collection = 'incidents'"
                 + (includeDeleted ? "" : " AND deleted = 0") + " ORDER BY created_ms, id" + (limit.map { " LIMIT \($0)" } ?? "")
-            try db.cached(sql).forEach { out.append(try Store.incident(from: $0)) }
+            try db.cached(sql).forEach { out.append(try incident(from: $0)) }
             return out
         }
     }
@@ -28,7 +29,7 @@ extension Store {
             let sql =
                 "SELECT \(Store.recordColumns) FROM records WHERE collection = 'incidents'"
                 + (includeDeleted ? "" : " AND deleted = 0") + " ORDER BY created_ms, id"
-            try db.prepare(sql).forEach { try body(try Store.incident(from: $0)) }
+            try db.prepare(sql).forEach { try body(try incident(from: $0)) }
         }
     }
 
@@ -36,7 +37,7 @@ extension Store {
     public func incident(id: String) throws(StoreError) -> IncidentRecord? {
         try read {
             try db.cached("SELECT \(Store.recordColumns) FROM records WHERE collection = 'incidents' AND id = ?")
-                .bind(.text(id)).first { try Store.incident(from: $0) }
+                .bind(.text(id)).first { try incident(from: $0) }
         }
     }
 
@@ -53,10 +54,23 @@ extension Store {
     public func history(id: String) throws(StoreError) -> [HistoryEntry] {
         try read {
             var out: [HistoryEntry] = []
-            try db.cached("SELECT body, applied FROM changes WHERE collection = 'incidents' AND record = ? ORDER BY applied DESC, seq")
+            let log = try db.cached("SELECT log FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id))
+                .first { $0.text(0) } ?? nil
+            let byDot = try db.cached("SELECT body FROM changes WHERE replica = ? AND counter = ?")
+            for entry in (log ?? "").split(separator: " ") {
+                let parts = entry.split(separator: ".")
+                guard parts.count == 2, let idx = Int64(parts[0]), let counter = Int64(parts[1]) else {
+                    throw StoreError(.storage, "incident \(id) has a damaged change list (\(entry))")
+                }
+                guard let change = try byDot.bind(.integer(idx), .integer(counter)).first({ row in
+                    try Change(json: try row.withBytes(0) { try JSONParser.parse($0) })
+                }) else { throw StoreError(.storage, "incident \(id) lists a change the log does not hold (\(entry))") }
+                out.append(HistoryEntry(change: change, applied: true))
+            }
+            try db.cached("SELECT body FROM changes WHERE applied = 0 AND collection = 'incidents' AND record = ? ORDER BY seq")
                 .bind(.text(id)).forEach { row in
                     let change = try Change(json: try row.withBytes(0) { try JSONParser.parse($0) })
-                    out.append(HistoryEntry(change: change, applied: row.int(1) != 0))
+                    out.append(HistoryEntry(change: change, applied: false))
                 }
             return out
         }

@@ -74,9 +74,11 @@ public final class Store: @unchecked Sendable {
         let temporary = path + ".init-\(getpid())"
         do {
             let db = try Database(path: temporary, create: true)
-            // 16 KB pages (set before the first table): a record and its change fit in one page
-            // each, and bulk writes make a quarter of the system calls.
-            try db.execute("PRAGMA page_size = 16384")
+            // 4 KB pages (set before the first table): a sync batch edits records scattered over
+            // the whole table, and every page it touches is written to the WAL at commit and again
+            // at checkpoint; with 16 KB pages that was four times the bytes for the same edits
+            // (`outpost-bench apply`: 13,400 → 23,000 changes/s).
+            try db.execute("PRAGMA page_size = 4096")
             try configure(db)
             try Migrator.migrate(db, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
             try db.transaction {

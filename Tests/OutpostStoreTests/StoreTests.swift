@@ -163,4 +163,63 @@ func temporaryStoreDirectory() -> String {
         let count = try db.prepare("SELECT count(*) FROM schema_migrations").first { $0.int(0) }
         #expect(count == Int64(Migrator.latestVersion) + 1)
     }
+
+    @Test func aVersionTwoStoreKeepsItsHistoryThroughMigrationThree() throws {
+        let dirs = (0..<2).map { _ in temporaryStoreDirectory() }
+        defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
+        let before: [HistoryEntry]
+        let incidentsBefore: [IncidentRecord]
+        do {
+            let a = try Store.create(at: dirs[0], reporter: "alice")
+            let b = try Store.create(at: dirs[1], reporter: "bob")
+            let create = try a.create(id: "r1", fields: ["title": "Ambush", "killed": 2], wallMs: 1000)
+            try a.create(id: "r2", fields: ["title": "Other"], wallMs: 1100)
+            try b.applyRemote([create])
+            let edit = try b.update(id: "r1", fields: ["injured": 2], wallMs: 2000)
+            let later = try b.update(id: "r1", fields: ["killed": 3], wallMs: 3000)
+            try a.applyRemote([later])  // held back until `edit` arrives
+            try a.update(id: "r1", fields: ["status": "verified"], wallMs: 4000)
+            before = try a.history(id: "r1")
+            incidentsBefore = try a.incidents()
+            #expect(before.count == 3 && before.last?.applied == false)
+            _ = edit
+        }
+        // Turn the store back into schema 2: visible copy and the two indexes, no log.
+        do {
+            let db = try Database(path: Store.databasePath(in: dirs[0]), create: false)
+            try db.execute(
+                """
+                ALTER TABLE records ADD COLUMN visible TEXT NOT NULL DEFAULT '{}';
+                CREATE INDEX changes_by_record ON changes(collection, record);
+                CREATE INDEX records_updated ON records(updated_seq);
+                ALTER TABLE records DROP COLUMN log;
+                DELETE FROM schema_migrations WHERE version = 3;
+                """)
+        }
+        let migrated = try Store.open(at: dirs[0])
+        #expect(try migrated.history(id: "r1") == before)
+        #expect(try migrated.history(id: "r2").count == 1)
+        #expect(try migrated.incidents() == incidentsBefore)
+        // New changes keep extending the migrated log.
+        try migrated.update(id: "r2", fields: ["killed": 1], wallMs: 5000)
+        #expect(try migrated.history(id: "r2").map(\.change.writes) == [["title": "Other"], ["killed": 1]])
+    }
+
+    @Test func newIDsAreTimeOrderedUUIDs() throws {
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store.create(at: dir, reporter: "alice")
+        var ids: [String] = []
+        for i in 0..<5 {
+            store.systemClock = { 1_767_225_600_000 + Int64(i) }
+            ids.append(try store.create(fields: ["title": "t"]).record.id)
+        }
+        #expect(ids == ids.sorted())
+        for id in ids {
+            #expect(UUID(uuidString: id) != nil && id == id.lowercased())
+            #expect(Array(id.utf8)[14] == UInt8(ascii: "7"))
+        }
+        #expect(UUIDv7.make(ms: 0x0123_4567_89AB, randomA: 0, randomB: 0) == "01234567-89ab-7000-8000-000000000000")
+        #expect(UUIDv7.make(ms: 1, randomA: .max, randomB: .max) == "00000000-0001-7fff-bfff-ffffffffffff")
+    }
 }
