@@ -97,9 +97,15 @@ extension RecordState {
     /// `RecordState()` with `change` applied. `change` must not write `_deleted` (its sibling
     /// keeps deps); callers build the state for such a change.
     public static func encodedBinary<N: ReplicaNumbering>(creating change: Change, numbering: N) throws -> [UInt8] {
-        precondition(change.writes[Change.deletedField] == nil, "a creating change that writes _deleted needs the full state")
         var out: [UInt8] = []
-        out.reserveCapacity(48 + change.writes.count * 24)
+        out.reserveCapacity(64 + change.writes.count * 32)
+        try writeBinary(creating: change, numbering: numbering, to: &out)
+        return out
+    }
+
+    /// Appends `encodedBinary(creating:numbering:)` to `out` (a caller reusing one buffer).
+    public static func writeBinary<N: ReplicaNumbering>(creating change: Change, numbering: N, to out: inout [UInt8]) throws {
+        precondition(change.writes[Change.deletedField] == nil, "a creating change that writes _deleted needs the full state")
         out.append(RecordState.binaryFormat)
         let number = try numbering.number(of: change.dot.replica)
         // version: one entry, the change's own dot
@@ -124,7 +130,6 @@ extension RecordState {
             Self.writeValue(value, to: &out)
             out.append(0)  // no deps
         }
-        return out
     }
 
     /// Reads the compact stored form back (see `encodedBinary(numbering:)`).

@@ -15,13 +15,16 @@ final class ChangeApplier {
         var createdMs: Int64
         var updatedMs: Int64
         var updatedSeq: Int64
+        /// The row's rowid in `records`, nil until the record is first written.
+        let rowid: Int64?
         /// The record's applied changes, "replicaIdx.counter" separated by spaces (`records.log`).
         var log: [UInt8]
         var dirty = false
         var mayHavePending: Bool?
 
-        init(state: RecordState, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64, log: [UInt8]) {
+        init(state: RecordState, rowid: Int64?, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64, log: [UInt8]) {
             self.storedState = state
+            self.rowid = rowid
             self.createdMs = createdMs
             self.updatedMs = updatedMs
             self.updatedSeq = updatedSeq
@@ -65,6 +68,8 @@ final class ChangeApplier {
     private var nextSeq: Int64
     private let receivedMs: Int64
     private(set) var report = ApplyReport()
+    /// One buffer reused for every encoded change body and record state (no allocation per row).
+    private var scratch: [UInt8] = { var buffer: [UInt8] = []; buffer.reserveCapacity(4096); return buffer }()
     /// Whether any change is held back in the store (or this batch); when not, no record needs a look.
     private var anyHeldBack: Bool
 
@@ -84,6 +89,15 @@ final class ChangeApplier {
     /// The current state of a record (empty when it has no writes yet).
     func state(of key: RecordKey) throws -> RecordState {
         try load(key).state
+    }
+
+    /// Caches `key` as a record with no writes without looking it up: for an id this
+    /// transaction just made (a time-ordered UUID no other replica can have made). Were it
+    /// somehow taken, the records table's unique key still fails the whole transaction.
+    func assumeNew(_ key: RecordKey) {
+        if records[key] == nil {
+            records[key] = CachedRecord(state: RecordState(), rowid: nil, createdMs: 0, updatedMs: 0, updatedSeq: 0, log: [])
+        }
     }
 
     /// Whether the record has any write.
@@ -134,7 +148,9 @@ final class ChangeApplier {
     }
 
     private func insert(_ change: Change, replicaIdx: Int64, applied: Bool) throws {
-        let body = change.encodedJSON()
+        scratch.removeAll(keepingCapacity: true)
+        change.write(to: &scratch)
+        let body = scratch
         try db.cached(
             "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ).bind(
@@ -185,26 +201,32 @@ final class ChangeApplier {
     private func load(_ key: RecordKey) throws -> CachedRecord {
         if let cached = records[key] { return cached }
         let loaded =
-            try db.cached("SELECT state, created_ms, updated_ms, updated_seq, log FROM records WHERE collection = ? AND id = ?")
+            try db.cached(
+                "SELECT state, created_ms, updated_ms, updated_seq, log, rowid FROM records WHERE collection = ? AND id = ?"
+            )
             .bind(.text(key.collection), .text(key.id)).first { row -> CachedRecord in
                 CachedRecord(
-                    state: try store.decodeState(row, column: 0), createdMs: row.int(1), updatedMs: row.int(2), updatedSeq: row.int(3),
-                    log: row.bytes(4))
+                    state: try store.decodeState(row, column: 0), rowid: row.int(5), createdMs: row.int(1), updatedMs: row.int(2),
+                    updatedSeq: row.int(3), log: row.bytes(4))
             }
-        let record = loaded ?? CachedRecord(state: RecordState(), createdMs: 0, updatedMs: 0, updatedSeq: 0, log: [])
+        let record =
+            loaded ?? CachedRecord(state: RecordState(), rowid: nil, createdMs: 0, updatedMs: 0, updatedSeq: 0, log: [])
         records[key] = record
         return record
     }
 
     /// Writes every changed record and advances the per-replica contiguous counters.
     func finish() throws {
-        let upsert = try db.cached(
+        // New records are inserted; loaded ones are updated in place by rowid (no second index probe).
+        let insert = try db.cached(
             """
             INSERT INTO records (collection, id, state, log, deleted, conflict, created_ms, updated_ms, updated_seq)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(collection, id) DO UPDATE SET state = excluded.state, log = excluded.log,
-              deleted = excluded.deleted, conflict = excluded.conflict, created_ms = excluded.created_ms,
-              updated_ms = excluded.updated_ms, updated_seq = excluded.updated_seq
+            """)
+        let update = try db.cached(
+            """
+            UPDATE records SET state = ?3, log = ?4, deleted = ?5, conflict = ?6, created_ms = ?7, updated_ms = ?8,
+              updated_seq = ?9 WHERE rowid = ?1
             """)
         let numbering = store.numbering
         for (key, record) in records where record.dirty {
@@ -214,7 +236,9 @@ final class ChangeApplier {
             if let change = record.fresh {
                 // One creating change without `_deleted`: one sibling per field, nothing deleted.
                 (conflicted, deleted) = (false, false)
-                encoded = try RecordState.encodedBinary(creating: change, numbering: numbering)
+                scratch.removeAll(keepingCapacity: true)
+                try RecordState.writeBinary(creating: change, numbering: numbering, to: &scratch)
+                encoded = scratch
             } else {
                 let state = record.state
                 conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
@@ -222,16 +246,23 @@ final class ChangeApplier {
                 encoded = try state.encodedBinary(numbering: numbering)
             }
             if conflicted { report.conflictedRecords += 1 }
-            try upsert.bind(.text(key.collection), at: 1)
-            try upsert.bind(.text(key.id), at: 2)
-            try upsert.bind(.blob(encoded), at: 3)
-            try upsert.bindText(utf8: record.log, at: 4)
-            try upsert.bind(.integer(deleted ? 1 : 0), at: 5)
-            try upsert.bind(.integer(conflicted ? 1 : 0), at: 6)
-            try upsert.bind(.integer(record.createdMs), at: 7)
-            try upsert.bind(.integer(record.updatedMs), at: 8)
-            try upsert.bind(.integer(record.updatedSeq), at: 9)
-            try upsert.run()
+            let statement: Statement
+            if let rowid = record.rowid {
+                statement = update
+                try statement.bind(.integer(rowid), at: 1)
+            } else {
+                statement = insert
+                try statement.bind(.text(key.collection), at: 1)
+                try statement.bind(.text(key.id), at: 2)
+            }
+            try statement.bind(.blob(encoded), at: 3)
+            try statement.bindText(utf8: record.log, at: 4)
+            try statement.bind(.integer(deleted ? 1 : 0), at: 5)
+            try statement.bind(.integer(conflicted ? 1 : 0), at: 6)
+            try statement.bind(.integer(record.createdMs), at: 7)
+            try statement.bind(.integer(record.updatedMs), at: 8)
+            try statement.bind(.integer(record.updatedSeq), at: 9)
+            try statement.run()
         }
         for idx in touchedReplicas { try store.advanceContiguous(replicaIdx: idx) }
     }

@@ -132,13 +132,15 @@ extension Store {
     public func importIncidents(_ inputs: [IncidentInput], wallMs: Int64? = nil) throws(StoreError) -> [String] {
         var ids: [String] = []
         ids.reserveCapacity(inputs.count)
-        var seen = Set<String>()
+        var given = Set<String>()
         for (i, input) in inputs.enumerated() {
             do { try IncidentSchema.validateNew(fields: input.fields) } catch {
                 throw StoreError(.invalidValue, "incident \(i + 1): \(error.description)")
             }
             let id = try checkedID(input.id)
-            guard seen.insert(id).inserted else { throw StoreError(.invalidValue, "incident \(i + 1): id \(id) appears twice") }
+            if input.id != nil, !given.insert(id).inserted {
+                throw StoreError(.invalidValue, "incident \(i + 1): id \(id) appears twice")
+            }
             ids.append(id)
         }
         try write {
@@ -147,7 +149,11 @@ extension Store {
             var author = try loadAuthor()
             for (i, input) in inputs.enumerated() {
                 let key = RecordKey(id: ids[i])
-                if try applier.exists(key) { throw StoreError(.invalidState, "incident \(i + 1): id \(key.id) already exists") }
+                if input.id == nil {
+                    applier.assumeNew(key)
+                } else if try applier.exists(key) {
+                    throw StoreError(.invalidState, "incident \(i + 1): id \(key.id) already exists")
+                }
                 _ = try makeLocalChange(key, writes: input.fields, applier: applier, wallMs: wallMs, author: &author)
             }
             try save(author)

@@ -27,14 +27,15 @@ enum ImportBenchmark: Benchmark {
         let result = IncidentImporter.parse(data, format: ImportFormat.detect(path: file, bytes: data))
         guard result.problems.isEmpty else { throw BenchError("generated rows are invalid: \(result.problems[0])") }
         let parseDone = Bench.now()
+        let parseCPU = Bench.cpuSeconds() - cpuStart
         let ids = try store.importIncidents(result.inputs)
         let end = Bench.now()
         let cpu = Bench.cpuSeconds() - cpuStart
 
         guard ids.count == rows, try store.status().incidents == Int64(rows) else { throw BenchError("count mismatch") }
         let total = end - start
-        print(String(format: "read %.3f s, parse+check %.3f s, store %.3f s, total %.3f s",
-            readDone - start, parseDone - readDone, end - parseDone, total))
+        print(String(format: "read %.3f s, parse+check %.3f s, store %.3f s, total %.3f s (CPU: read+parse+check %.3f s, store %.3f s)",
+            readDone - start, parseDone - readDone, end - parseDone, total, parseCPU, cpu - parseCPU))
         print(String(format: "import: %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second", Double(rows) / total, cpu, Double(rows) / cpu))
     }
 }
