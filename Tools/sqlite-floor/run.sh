@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# What SQLite alone costs for Outpost's rows: builds Tools/sqlite-floor/floor.c against the
+# system libsqlite3 and runs it with the project's own schema (Schema/*.sql) in a scratch folder.
+# Compare its figures with `outpost-bench import` and `outpost-bench apply`.
+#   Tools/sqlite-floor/run.sh [N]      (N incidents / edits, default 100000)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+n="${1:-100000}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cat "$root"/Schema/[0-9]*.sql > "$work/schema.sql"
+cc -O2 -o "$work/floor" "$root/Tools/sqlite-floor/floor.c" $(pkg-config --cflags --libs sqlite3)
+cd "$work"
+# Row sizes as `outpost import` stores a ~750-byte NDJSON incident: change body and record state.
+./floor schema.sql import "$n" 950 620
+# As `outpost-bench apply`: small records, one-field edits, batches as a sync session commits them.
+for batch in 1000 5000; do ./floor schema.sql apply "$n" "$batch"; done
