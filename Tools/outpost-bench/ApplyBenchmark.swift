@@ -9,7 +9,7 @@ import OutpostSync
 /// replicas (each edit's deps are what its author had seen, so some edits race each other and
 /// become conflicts), applied in batches of `batch` exactly as a sync session applies them.
 enum ApplyBenchmark {
-    static func run(incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = 1000) throws {
+    static func run(incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = SyncSession.defaultBatchLimit) throws {
         let dir = NSTemporaryDirectory() + "outpost-bench-apply-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try Store.create(at: dir, reporter: "server")
