@@ -19,13 +19,13 @@ enum HTTPSupport {
         return false
     }
 
-    /// A JSON response, gzip-compressed when the client accepts it and it is worth it.
+    /// A JSON response, gzip-compressed (at `level`) when the client accepts it and it is worth it.
     static func json(
-        _ bytes: [UInt8], status: HTTPResponse.Status = .ok, request: Request, compressAtLeast: Int = 1024
+        _ bytes: [UInt8], status: HTTPResponse.Status = .ok, request: Request, compressAtLeast: Int = 1024, level: Int32 = 5
     ) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .vary: "Accept-Encoding"]
         var body = bytes
-        if acceptsGzip(request), bytes.count >= compressAtLeast, let compressed = try? Gzip.compress(bytes, level: 5) {
+        if acceptsGzip(request), bytes.count >= compressAtLeast, let compressed = try? Gzip.compress(bytes, level: level) {
             body = compressed
             headers[.contentEncoding] = "gzip"
         }

@@ -89,6 +89,6 @@ struct SyncController: Sendable {
             serverTimeMs: clock(), ackedCounter: outcome.ackedCounter, applied: outcome.report.applied,
             duplicates: outcome.report.duplicates, heldBack: outcome.report.heldBack, rawChanges: outcome.pulled,
             cursor: outcome.cursor, more: outcome.more)
-        return HTTPSupport.json(body, request: request, compressAtLeast: 0)
+        return HTTPSupport.json(body, request: request, compressAtLeast: 0, level: Gzip.syncLevel)
     }
 }
