@@ -11,6 +11,9 @@ public struct ServerSyncRequest: Hashable, Sendable {
     public var reporter: String?
     /// The reporter's own changes the server has not acknowledged.
     public var changes: [Change]
+    /// More own changes as stored wire-format JSON, sent byte for byte after `changes` (never parsed
+    /// or re-encoded by the sender); a decoded request always has none.
+    public var rawChanges: [[UInt8]]
     /// The server log position already pulled.
     public var pullAfter: Int64
     /// Most changes to pull in this batch.
@@ -20,12 +23,13 @@ public struct ServerSyncRequest: Hashable, Sendable {
 
     /// Makes a request.
     public init(
-        replica: ReplicaID, reporter: String?, changes: [Change], pullAfter: Int64, pullLimit: Int = 1000,
-        pullMaxBytes: Int = 1 << 20
+        replica: ReplicaID, reporter: String?, changes: [Change], rawChanges: [[UInt8]] = [], pullAfter: Int64,
+        pullLimit: Int = 1000, pullMaxBytes: Int = 1 << 20
     ) {
         self.replica = replica
         self.reporter = reporter
         self.changes = changes
+        self.rawChanges = rawChanges
         self.pullAfter = pullAfter
         self.pullLimit = pullLimit
         self.pullMaxBytes = pullMaxBytes
@@ -36,14 +40,21 @@ public struct ServerSyncRequest: Hashable, Sendable {
     /// Largest pull batch a server grants.
     public static let maxPullLimit = 5000
 
+    /// How many changes the request carries (`changes` and `rawChanges`).
+    public var changeCount: Int { changes.count + rawChanges.count }
+
     /// The request as JSON bytes.
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + changes.count * 300)
+        out.reserveCapacity(256 + changes.count * 300 + rawChanges.reduce(0) { $0 + $1.count + 1 })
         out.append(contentsOf: Array("{\"changes\":[".utf8))
         for (i, change) in changes.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             change.write(to: &out)
+        }
+        for (i, raw) in rawChanges.enumerated() {
+            if i > 0 || !changes.isEmpty { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: raw)
         }
         out.append(contentsOf: Array("],\"pull\":".utf8))
         JSONValue.object([
