@@ -99,7 +99,7 @@ public struct ServerSyncClient: Sendable {
             let pushedEverything = remaining == 0 || (sentCount == 0 && newlyAcked == 0)
             let finished = pushedEverything && !response.more
             // The server kept none of what we sent: stop rather than loop.
-            let stalled = sentCount > 0 && newlyAcked == 0 && !response.more
+            let stalled = !finished && sentCount > 0 && newlyAcked == 0 && !response.more
             var next: Task<TimedExchange, any Error>?
             var readFailure: (any Error)?
             if !finished && !stalled {

@@ -217,4 +217,19 @@ func twoStores(records: Int = 5, label: String) throws -> (Cluster, total: Int) 
         #expect(throws: GzipError.self) { try Gzip.decompress(Array(text.dropLast(5)), maxOutput: 1 << 20) }
         #expect(throws: GzipError.self) { try Gzip.decompress(text + [1, 2, 3], maxOutput: 1 << 20) }
     }
+
+    /// The sync level round-trips; output far larger than the first guess (16× the input) grows
+    /// as needed, and the limit holds exactly however the buffer grew.
+    @Test func gzipGrowsPastItsFirstGuessAndKeepsTheLimit() throws {
+        let zeros = [UInt8](repeating: 0, count: 3_000_000)
+        let packed = try Gzip.compress(zeros, level: Gzip.syncLevel)
+        #expect(packed.count * 16 < zeros.count)
+        #expect(try Gzip.decompress(packed, maxOutput: zeros.count) == zeros)
+        #expect(throws: GzipError.self) { try Gzip.decompress(packed, maxOutput: zeros.count - 1) }
+        let text = Array(String(repeating: "{\"title\":\"Gao\",\"killed\":3} ", count: 20_000).utf8)
+        let fast = try Gzip.compress(text, level: Gzip.syncLevel)
+        #expect(fast.count < text.count / 4)
+        #expect(try Gzip.decompress(fast, maxOutput: text.count) == text)
+        #expect(try Gzip.decompress(try Gzip.compress([], level: Gzip.syncLevel), maxOutput: 0) == [])
+    }
 }
