@@ -35,6 +35,65 @@ public enum Gzip {
         return output
     }
 
+    /// The start of a gzip stream compressed ahead of its end: raw deflate blocks ending on a byte
+    /// boundary (a sync flush, no final block), with the CRC-32 and length of the bytes they hold.
+    public struct Part: Hashable, Sendable {
+        /// The deflate blocks.
+        public var deflated: [UInt8]
+        /// CRC-32 of the uncompressed bytes.
+        public var crc: UInt32
+        /// Length of the uncompressed bytes.
+        public var length: Int
+    }
+
+    /// Compresses the start of a stream, to be ended later by `finish(_:with:level:)`.
+    public static func part(_ input: [UInt8], level: Int32 = syncLevel) throws(GzipError) -> Part {
+        let deflated = try rawDeflate(input, level: level, flush: Z_SYNC_FLUSH)
+        let crc = input.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+        return Part(deflated: deflated, crc: crc, length: input.count)
+    }
+
+    /// One gzip stream (a single member) of `start`'s bytes followed by `rest`: what `compress`
+    /// makes of the whole, though not necessarily the same bytes.
+    public static func finish(_ start: Part, with rest: [UInt8], level: Int32 = syncLevel) throws(GzipError) -> [UInt8] {
+        let tail = try rawDeflate(rest, level: level, flush: Z_FINISH)
+        let restCRC = rest.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
+        let crc = UInt32(truncatingIfNeeded: crc32_combine(uLong(start.crc), restCRC, off_t(rest.count)))
+        let length = UInt32(truncatingIfNeeded: start.length + rest.count)
+        var out: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]  // gzip, deflate, no flags, no time, unknown OS
+        out.reserveCapacity(out.count + start.deflated.count + tail.count + 8)
+        out.append(contentsOf: start.deflated)
+        out.append(contentsOf: tail)
+        for value in [crc, length] {
+            for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        }
+        return out
+    }
+
+    /// Raw deflate (no header or trailer) of `input`, ended by `flush`.
+    private static func rawDeflate(_ input: [UInt8], level: Int32, flush: Int32) throws(GzipError) -> [UInt8] {
+        var stream = z_stream()
+        guard deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else { throw GzipError(message: "cannot start gzip compression") }
+        defer { deflateEnd(&stream) }
+        let bound = Int(deflateBound(&stream, uLong(input.count))) + 64
+        var status: Int32 = Z_OK
+        let output = [UInt8](unsafeUninitializedCapacity: bound) { outBuf, initialized in
+            input.withUnsafeBufferPointer { inBuf in
+                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+                stream.avail_in = uInt(inBuf.count)
+                stream.next_out = outBuf.baseAddress
+                stream.avail_out = uInt(outBuf.count)
+                status = deflate(&stream, flush)
+            }
+            let done = flush == Z_FINISH ? status == Z_STREAM_END : (status == Z_OK && stream.avail_in == 0 && stream.avail_out > 0)
+            initialized = done ? Int(stream.total_out) : 0
+            if !done { status = Z_BUF_ERROR }
+        }
+        guard status == Z_STREAM_END || status == Z_OK else { throw GzipError(message: "gzip compression failed (\(status))") }
+        return output
+    }
+
     /// Decompresses a gzip (or zlib) stream, refusing output larger than `maxOutput` bytes.
     ///
     /// Inflates straight into one buffer sized from the gzip trailer's length field (a hint only:

@@ -78,7 +78,8 @@ public struct ServerSyncClient: Sendable {
         var cursor = try store.integerSetting(ServerSyncClient.pullCursorKey)
         var learnedOffset = false
         var outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
-        var inFlight = send(outgoing, reporter: reporter, pullAfter: cursor)
+        var inFlight = send(outgoing, compressedStart: nil, reporter: reporter, pullAfter: cursor)
+        var ahead = prepare(after: outgoing, reporter: reporter)
         while true {
             let exchange = try await ServerSyncClient.wait(for: inFlight)
             let response = exchange.response
@@ -104,12 +105,20 @@ public struct ServerSyncClient: Sendable {
             var readFailure: (any Error)?
             if !finished && !stalled {
                 do {
-                    outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
-                    next = send(outgoing, reporter: reporter, pullAfter: cursor)
+                    var start: Gzip.Part?
+                    if let ahead, ahead.after == acked {
+                        // The server acknowledged all it was sent, as it normally does: the next
+                        // batch was read and its changes compressed while this answer was awaited.
+                        (outgoing, start) = (ahead.changes, ahead.compressedStart)
+                    } else {
+                        outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
+                    }
+                    next = send(outgoing, compressedStart: start, reporter: reporter, pullAfter: cursor)
                 } catch {
                     readFailure = error  // thrown once this answer is saved
                 }
             }
+            ahead = nil
             do {
                 try store.applyRemote(
                     response.changes,
@@ -134,6 +143,7 @@ public struct ServerSyncClient: Sendable {
             if let readFailure { throw readFailure }
             guard let next else { break }
             inFlight = next
+            ahead = prepare(after: outgoing, reporter: reporter)
         }
         report.conflicts = Int(try store.status().conflicts)
         return report
@@ -146,16 +156,45 @@ public struct ServerSyncClient: Sendable {
         var receivedAt: Int64
     }
 
-    /// Starts one exchange: `outgoing` (stored bytes as they are) up, the pull after `pullAfter` down.
-    private func send(_ outgoing: [StoredChange], reporter: String, pullAfter: Int64) -> Task<TimedExchange, any Error> {
-        let request = ServerSyncRequest(
+    /// Own changes read, and their part of the request compressed, ahead of the answer they follow.
+    private struct Prepared {
+        /// The counter they follow (the last one sent).
+        var after: UInt64
+        var changes: [StoredChange]
+        var compressedStart: Gzip.Part
+    }
+
+    /// The batch after `sent`, made while `sent` is with the server; nil when there is none (or
+    /// it cannot be made now: then it is read again once the answer is in).
+    private func prepare(after sent: [StoredChange], reporter: String) -> Prepared? {
+        guard let last = sent.last?.counter,
+            let changes = try? store.ownChanges(afterCounter: last, limit: pushLimit, maxBytes: maxBytes), !changes.isEmpty
+        else { return nil }
+        let request = request(changes, reporter: reporter, pullAfter: 0)
+        guard let start = try? Gzip.part(request.encodedStart()) else { return nil }
+        return Prepared(after: last, changes: changes, compressedStart: start)
+    }
+
+    /// The request carrying `outgoing` (stored bytes as they are) and the pull after `pullAfter`.
+    private func request(_ outgoing: [StoredChange], reporter: String, pullAfter: Int64) -> ServerSyncRequest {
+        ServerSyncRequest(
             replica: store.replica, reporter: reporter, changes: [], rawChanges: outgoing.map(\.body), pullAfter: pullAfter,
             pullLimit: pullLimit, pullMaxBytes: maxBytes)
+    }
+
+    /// Starts one exchange: `outgoing` up (with its part already compressed, when given), the pull
+    /// after `pullAfter` down.
+    private func send(
+        _ outgoing: [StoredChange], compressedStart: Gzip.Part?, reporter: String, pullAfter: Int64
+    ) -> Task<TimedExchange, any Error> {
+        var request = request(outgoing, reporter: reporter, pullAfter: pullAfter)
+        request.compressedStart = compressedStart
+        let message = request
         let link = self.link
         let clock = self.deviceClock
         return Task {
             let sentAt = clock()
-            let response = try await link.exchange(request)
+            let response = try await link.exchange(message)
             return TimedExchange(response: response, sentAt: sentAt, receivedAt: clock())
         }
     }

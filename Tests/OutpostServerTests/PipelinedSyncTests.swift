@@ -39,7 +39,50 @@ final class FailingLink: ServerLink, @unchecked Sendable {
     }
 }
 
+/// A link whose first answer acknowledges one change less than the server holds.
+struct ShortAckLink: ServerLink {
+    let inner: RouterLink
+    let first = FirstFlag()
+
+    func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse {
+        var response = try await inner.exchange(request)
+        if first.take(), response.ackedCounter > 0 { response.ackedCounter -= 1 }
+        return response
+    }
+}
+
+/// True the first time it is asked, then false.
+final class FirstFlag: @unchecked Sendable {
+    // @unchecked Sendable: `used` is only touched while holding `lock`.
+    private let lock = NSLock()
+    private var used = false
+
+    func take() -> Bool {
+        lock.withLock {
+            defer { used = true }
+            return !used
+        }
+    }
+}
+
 @Suite struct PipelinedSyncTests {
+    /// When an answer acknowledges less than was sent, the batch made ahead is dropped and the
+    /// next one starts after what was acknowledged: nothing is skipped.
+    @Test func aShortAcknowledgementIsNotSkippedPast() async throws {
+        let fixture = try ServerFixture()
+        let token = try fixture.token("alice")
+        let alice = try fixture.replica("alice")
+        for i in 0..<30 { try alice.create(fields: ["title": .string("A \(i)")]) }
+        try await fixture.test { client in
+            let link = ShortAckLink(inner: RouterLink(client: client, token: token))
+            let report = try await ServerSyncClient(store: alice, link: link, pushLimit: 4).run()
+            #expect(report.sent == 30)
+        }
+        #expect(try alice.integerSetting(ServerSyncClient.ackedCounterKey) == 30)
+        #expect(try fixture.store.contiguousCounter(of: alice.replica) == 30)
+        #expect(try fixture.store.lastSeq() == 30)
+    }
+
     /// The stored bytes the client sends are the bytes the change encoder makes, so a request made
     /// of raw bodies is byte for byte the request made of parsed changes, and decodes to them.
     @Test func rawChangeBodiesMakeTheSameRequest() throws {
@@ -71,6 +114,12 @@ final class FailingLink: ServerLink, @unchecked Sendable {
         #expect(decoded.changes == changes)
         #expect(decoded.rawChanges.isEmpty)
         #expect(decoded.pullAfter == 4)
+        // Compressed ahead (the changes part) and finished later, it is the same request.
+        var ahead = raw
+        ahead.compressedStart = try Gzip.part(raw.encodedStart())
+        #expect(try Gzip.decompress(try ahead.gzipped(), maxOutput: 1 << 22) == parsed.encoded())
+        #expect(try Gzip.decompress(try raw.gzipped(), maxOutput: 1 << 22) == parsed.encoded())
+        #expect(raw.encodedStart() + raw.encodedEnd() == raw.encoded())
         // No changes at all is still a well-formed request.
         let empty = ServerSyncRequest(replica: alice.replica, reporter: nil, changes: [], rawChanges: [], pullAfter: 0)
         #expect(try ServerSyncRequest.decode(try JSONParser.parse(empty.encoded())).changes.isEmpty)
