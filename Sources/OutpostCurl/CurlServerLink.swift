@@ -36,7 +36,7 @@ public struct CurlServerLink: ServerLink {
 
     public func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse {
         let body: [UInt8]
-        do { body = try Gzip.compress(request.encoded()) } catch {
+        do { body = try request.gzipped() } catch {
             throw ServerLinkError(.invalidResponse, "cannot compress the request: \(error.message)")
         }
         var http = HTTPRequest(method: "POST", url: serverURL + "/v1/sync")

@@ -19,13 +19,13 @@ enum HTTPSupport {
         return false
     }
 
-    /// A JSON response, gzip-compressed when the client accepts it and it is worth it.
+    /// A JSON response, gzip-compressed (at `level`) when the client accepts it and it is worth it.
     static func json(
-        _ bytes: [UInt8], status: HTTPResponse.Status = .ok, request: Request, compressAtLeast: Int = 1024
+        _ bytes: [UInt8], status: HTTPResponse.Status = .ok, request: Request, compressAtLeast: Int = 1024, level: Int32 = 5
     ) -> Response {
         var headers: HTTPFields = [.contentType: "application/json", .vary: "Accept-Encoding"]
         var body = bytes
-        if acceptsGzip(request), bytes.count >= compressAtLeast, let compressed = try? Gzip.compress(bytes, level: 5) {
+        if acceptsGzip(request), bytes.count >= compressAtLeast, let compressed = try? Gzip.compress(bytes, level: level) {
             body = compressed
             headers[.contentEncoding] = "gzip"
         }
@@ -46,6 +46,21 @@ enum HTTPSupport {
 
     /// Reads the whole body (at most `maxBytes` on the wire, `maxDecoded` after gzip) and parses it as JSON.
     static func readJSON(_ request: Request, maxBytes: Int, maxDecoded: Int) async throws -> JSONValue {
+        try parseJSON(try await readBody(request, maxBytes: maxBytes, maxDecoded: maxDecoded))
+    }
+
+    /// Parses a request body read by `readBody` as JSON, or a 400.
+    static func parseJSON(_ bytes: [UInt8]) throws(APIError) -> JSONValue {
+        do {
+            return try JSONParser.parse(bytes)
+        } catch {
+            throw APIError.badRequest("malformed_json", "the request body is not valid JSON: \(error.description)")
+        }
+    }
+
+    /// Reads the whole body (at most `maxBytes` on the wire, `maxDecoded` after gzip), checking its
+    /// encoding and type; the bytes are not empty.
+    static func readBody(_ request: Request, maxBytes: Int, maxDecoded: Int) async throws -> [UInt8] {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBytes {
             throw APIError(.contentTooLarge, "payload_too_large", "the request body is \(length) bytes; the limit is \(maxBytes)")
         }
@@ -87,10 +102,6 @@ enum HTTPSupport {
         guard !bytes.isEmpty else {
             throw APIError.badRequest("malformed_json", "the request body is empty; a JSON object is required")
         }
-        do {
-            return try JSONParser.parse(bytes)
-        } catch {
-            throw APIError.badRequest("malformed_json", "the request body is not valid JSON: \(error.description)")
-        }
+        return bytes
     }
 }

@@ -31,27 +31,13 @@ struct SyncController: Sendable {
 
     func sync(_ request: Request, context: some RequestContext) async throws -> Response {
         let device = try await auth.require(request, \.maySync, action: "sync (it needs a reporter token)")
-        let json = try await HTTPSupport.readJSON(request, maxBytes: limits.maxRequestBytes, maxDecoded: limits.maxDecodedBytes)
-        if case .array(let items)? = json["changes"], items.count > limits.maxChanges {
-            throw APIError(
-                .contentTooLarge, "too_many_changes",
-                "the request has \(items.count) changes; at most \(limits.maxChanges) per batch")
-        }
+        let body = try await HTTPSupport.readBody(request, maxBytes: limits.maxRequestBytes, maxDecoded: limits.maxDecodedBytes)
         let message: ServerSyncRequest
-        do {
-            message = try ServerSyncRequest.decode(json)
-        } catch {
-            throw APIError.badRequest("invalid_request", error.message)
-        }
-        // Validate the whole batch before anything is stored.
-        for (i, change) in message.changes.enumerated() {
-            do {
-                try IncidentSchema.validate(writes: change.writes)
-            } catch {
-                throw APIError(
-                    .unprocessableContent, "invalid_field", "changes[\(i)] (\(change.dot)): \(error.description)",
-                    field: error.field)
-            }
+        if let decoded = await SyncRequestDecoder.decodeValid(body, maxChanges: limits.maxChanges) {
+            message = decoded
+        } else {
+            // Anything the fast decoder did not take is decoded whole, as one tree, for its exact error.
+            message = try decodeChecked(HTTPSupport.parseJSON(body))
         }
         for (i, change) in message.changes.enumerated() where change.dot.replica != message.replica {
             throw APIError.forbidden(
@@ -85,10 +71,35 @@ struct SyncController: Sendable {
                 throw APIError(.internalServerError, "storage", "the server could not store the batch; nothing was acknowledged")
             }
         }
-        let body = ServerSyncResponse.encode(
+        let answer = ServerSyncResponse.encode(
             serverTimeMs: clock(), ackedCounter: outcome.ackedCounter, applied: outcome.report.applied,
             duplicates: outcome.report.duplicates, heldBack: outcome.report.heldBack, rawChanges: outcome.pulled,
             cursor: outcome.cursor, more: outcome.more)
-        return HTTPSupport.json(body, request: request, compressAtLeast: 0)
+        return HTTPSupport.json(answer, request: request, compressAtLeast: 0, level: Gzip.syncLevel)
+    }
+
+    /// Decodes a request tree and validates every change before anything is stored; errors name the problem.
+    func decodeChecked(_ json: JSONValue) throws(APIError) -> ServerSyncRequest {
+        if case .array(let items)? = json["changes"], items.count > limits.maxChanges {
+            throw APIError(
+                .contentTooLarge, "too_many_changes",
+                "the request has \(items.count) changes; at most \(limits.maxChanges) per batch")
+        }
+        let message: ServerSyncRequest
+        do {
+            message = try ServerSyncRequest.decode(json)
+        } catch {
+            throw APIError.badRequest("invalid_request", error.message)
+        }
+        for (i, change) in message.changes.enumerated() {
+            do {
+                try IncidentSchema.validate(writes: change.writes)
+            } catch {
+                throw APIError(
+                    .unprocessableContent, "invalid_field", "changes[\(i)] (\(change.dot)): \(error.description)",
+                    field: error.field)
+            }
+        }
+        return message
     }
 }

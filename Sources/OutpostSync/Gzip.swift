@@ -10,58 +10,143 @@ public struct GzipError: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// gzip compression for sync bodies and bundles (zlib).
 public enum Gzip {
+    /// The level for sync requests and responses: the fastest. A batch of changes packs to about
+    /// 22% of its JSON at level 1 against 16% at level 6, for a third of the CPU time each way.
+    public static let syncLevel: Int32 = 1
+
     /// Compresses bytes into a gzip stream.
     public static func compress(_ input: [UInt8], level: Int32 = 6) throws(GzipError) -> [UInt8] {
         var stream = z_stream()
         guard outpost_deflate_init_gzip(&stream, level) == Z_OK else { throw GzipError(message: "cannot start gzip compression") }
         defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
-        let status: Int32 = input.withUnsafeBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
+        let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
+        var status: Int32 = Z_OK
+        let output = [UInt8](unsafeUninitializedCapacity: bound) { outBuf, initialized in
+            input.withUnsafeBufferPointer { inBuf in
                 stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
                 stream.avail_in = uInt(inBuf.count)
                 stream.next_out = outBuf.baseAddress
                 stream.avail_out = uInt(outBuf.count)
-                return deflate(&stream, Z_FINISH)
+                status = deflate(&stream, Z_FINISH)
             }
+            initialized = status == Z_STREAM_END ? Int(stream.total_out) : 0
         }
         guard status == Z_STREAM_END else { throw GzipError(message: "gzip compression failed (\(status))") }
-        output.removeLast(output.count - Int(stream.total_out))
+        return output
+    }
+
+    /// The start of a gzip stream compressed ahead of its end: raw deflate blocks ending on a byte
+    /// boundary (a sync flush, no final block), with the CRC-32 and length of the bytes they hold.
+    public struct Part: Hashable, Sendable {
+        /// The deflate blocks.
+        public var deflated: [UInt8]
+        /// CRC-32 of the uncompressed bytes.
+        public var crc: UInt32
+        /// Length of the uncompressed bytes.
+        public var length: Int
+    }
+
+    /// Compresses the start of a stream, to be ended later by `finish(_:with:level:)`.
+    public static func part(_ input: [UInt8], level: Int32 = syncLevel) throws(GzipError) -> Part {
+        let deflated = try rawDeflate(input, level: level, flush: Z_SYNC_FLUSH)
+        let crc = input.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, uInt($0.count))) }
+        return Part(deflated: deflated, crc: crc, length: input.count)
+    }
+
+    /// One gzip stream (a single member) of `start`'s bytes followed by `rest`: what `compress`
+    /// makes of the whole, though not necessarily the same bytes.
+    public static func finish(_ start: Part, with rest: [UInt8], level: Int32 = syncLevel) throws(GzipError) -> [UInt8] {
+        let tail = try rawDeflate(rest, level: level, flush: Z_FINISH)
+        let restCRC = rest.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
+        let crc = UInt32(truncatingIfNeeded: crc32_combine(uLong(start.crc), restCRC, off_t(rest.count)))
+        let length = UInt32(truncatingIfNeeded: start.length + rest.count)
+        var out: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 255]  // gzip, deflate, no flags, no time, unknown OS
+        out.reserveCapacity(out.count + start.deflated.count + tail.count + 8)
+        out.append(contentsOf: start.deflated)
+        out.append(contentsOf: tail)
+        for value in [crc, length] {
+            for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+        }
+        return out
+    }
+
+    /// Raw deflate (no header or trailer) of `input`, ended by `flush`.
+    private static func rawDeflate(_ input: [UInt8], level: Int32, flush: Int32) throws(GzipError) -> [UInt8] {
+        var stream = z_stream()
+        guard deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else { throw GzipError(message: "cannot start gzip compression") }
+        defer { deflateEnd(&stream) }
+        let bound = Int(deflateBound(&stream, uLong(input.count))) + 64
+        var status: Int32 = Z_OK
+        let output = [UInt8](unsafeUninitializedCapacity: bound) { outBuf, initialized in
+            input.withUnsafeBufferPointer { inBuf in
+                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
+                stream.avail_in = uInt(inBuf.count)
+                stream.next_out = outBuf.baseAddress
+                stream.avail_out = uInt(outBuf.count)
+                status = deflate(&stream, flush)
+            }
+            let done = flush == Z_FINISH ? status == Z_STREAM_END : (status == Z_OK && stream.avail_in == 0 && stream.avail_out > 0)
+            initialized = done ? Int(stream.total_out) : 0
+            if !done { status = Z_BUF_ERROR }
+        }
+        guard status == Z_STREAM_END || status == Z_OK else { throw GzipError(message: "gzip compression failed (\(status))") }
         return output
     }
 
     /// Decompresses a gzip (or zlib) stream, refusing output larger than `maxOutput` bytes.
+    ///
+    /// Inflates straight into one buffer sized from the gzip trailer's length field (a hint only:
+    /// it is checked against the data and `maxOutput`), growing it when the hint is short.
     public static func decompress(_ input: [UInt8], maxOutput: Int) throws(GzipError) -> [UInt8] {
         var stream = z_stream()
         guard outpost_inflate_init_gzip(&stream) == Z_OK else { throw GzipError(message: "cannot start gzip decompression") }
         defer { inflateEnd(&stream) }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        let limit = max(0, maxOutput)
+        // The claimed size is trusted only up to 16 times the input: a forged trailer cannot make
+        // a small request allocate `maxOutput` up front (real sync bodies pack about 5:1).
+        let first = min(limit + 1, max(4096, min(sizeHint(input), input.count * 16)))
+        var output = [UInt8](repeating: 0, count: first)
+        var produced = 0
         var status: Int32 = Z_OK
         try input.withUnsafeBufferPointer { inBuf throws(GzipError) in
             stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
             stream.avail_in = uInt(inBuf.count)
             repeat {
-                let produced: Int = chunk.withUnsafeMutableBufferPointer { outBuf in
-                    stream.next_out = outBuf.baseAddress
-                    stream.avail_out = uInt(outBuf.count)
+                if produced == output.count {
+                    if produced > limit { throw GzipError(message: "the data expands to more than \(maxOutput) bytes") }
+                    let grown = min(limit + 1, max(output.count * 2, 4096))
+                    output.append(contentsOf: repeatElement(0, count: grown - output.count))
+                }
+                let room = output.count - produced
+                let made: Int = output.withUnsafeMutableBufferPointer { outBuf in
+                    stream.next_out = outBuf.baseAddress! + produced
+                    stream.avail_out = uInt(room)
                     status = inflate(&stream, Z_NO_FLUSH)
-                    return outBuf.count - Int(stream.avail_out)
+                    return room - Int(stream.avail_out)
                 }
                 guard status == Z_OK || status == Z_STREAM_END else {
                     throw GzipError(message: "the data is not a valid gzip stream (it may be truncated or altered)")
                 }
-                output.append(contentsOf: chunk[0..<produced])
-                if output.count > maxOutput {
+                produced += made
+                if produced > limit {
                     throw GzipError(message: "the data expands to more than \(maxOutput) bytes")
                 }
-                if status == Z_OK && produced == 0 && stream.avail_in == 0 {
+                if status == Z_OK && stream.avail_in == 0 && stream.avail_out > 0 {
                     throw GzipError(message: "the gzip stream is truncated")
                 }
             } while status != Z_STREAM_END
         }
         if stream.avail_in != 0 { throw GzipError(message: "unexpected data after the end of the gzip stream") }
+        output.removeLast(output.count - produced)
         return output
+    }
+
+    /// The uncompressed length a gzip trailer claims (mod 2^32), or a guess for other input.
+    private static func sizeHint(_ input: [UInt8]) -> Int {
+        guard isGzip(input), input.count >= 18 else { return input.count * 4 }
+        let n = input.count
+        return Int(input[n - 4]) | Int(input[n - 3]) << 8 | Int(input[n - 2]) << 16 | Int(input[n - 1]) << 24
     }
 
     /// Whether bytes start with the gzip magic number.

@@ -65,53 +65,147 @@ public struct ServerSyncClient: Sendable {
     }
 
     /// Sends every own change the server lacks and receives every change it has for us.
+    ///
+    /// Own changes go up as the stored JSON bytes, never parsed or re-encoded. One batch is in
+    /// flight while the previous answer is applied: the next request is sent as soon as an answer
+    /// arrives (it needs only that answer's acknowledgement and cursor), so the server works on it
+    /// while the store commits the received changes. Position is still saved only with the batch
+    /// it belongs to, so a failure or a kill at any point loses nothing and duplicates nothing.
     public func run(progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> ServerSyncReport {
         var report = ServerSyncReport()
         let reporter = try store.reporter
         var acked = UInt64(try store.integerSetting(ServerSyncClient.ackedCounterKey))
         var cursor = try store.integerSetting(ServerSyncClient.pullCursorKey)
         var learnedOffset = false
+        var outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
+        var inFlight = send(outgoing, compressedStart: nil, reporter: reporter, pullAfter: cursor)
+        var ahead = prepare(after: outgoing, reporter: reporter)
         while true {
-            let outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
-            let changes = try outgoing.map { try $0.change() }
-            let request = ServerSyncRequest(
-                replica: store.replica, reporter: reporter, changes: changes, pullAfter: cursor, pullLimit: pullLimit,
-                pullMaxBytes: maxBytes)
-            let sentAt = deviceClock()
-            let response = try await link.exchange(request)
-            let receivedAt = deviceClock()
+            let exchange = try await ServerSyncClient.wait(for: inFlight)
+            let response = exchange.response
             if !learnedOffset {
                 // The server's clock at the midpoint of the round trip, less the device's.
-                report.clockOffsetMs = response.serverTimeMs - (sentAt + receivedAt) / 2
+                report.clockOffsetMs = response.serverTimeMs - (exchange.sentAt + exchange.receivedAt) / 2
                 try store.setClockOffset(ms: report.clockOffsetMs)
                 learnedOffset = true
             }
+            let sentCount = outgoing.count
             let newlyAcked = response.ackedCounter > acked ? Int(response.ackedCounter - acked) : 0
-            report.sent += min(newlyAcked, changes.count)
+            report.sent += min(newlyAcked, sentCount)
             acked = response.ackedCounter
-            try store.applyRemote(
-                response.changes,
-                settings: [
-                    ServerSyncClient.ackedCounterKey: Int64(acked), ServerSyncClient.pullCursorKey: response.cursor,
-                ])
-            report.received += response.changes.count
-            report.batches += 1
             cursor = response.cursor
             // The own change counter, not `status()`: that counts whole tables, once per batch.
             let own = try store.ownChangeCount
             let remaining = max(0, Int(own) - Int(acked))
+            let pushedEverything = remaining == 0 || (sentCount == 0 && newlyAcked == 0)
+            let finished = pushedEverything && !response.more
+            // The server kept none of what we sent: stop rather than loop.
+            let stalled = !finished && sentCount > 0 && newlyAcked == 0 && !response.more
+            var next: Task<TimedExchange, any Error>?
+            var readFailure: (any Error)?
+            if !finished && !stalled {
+                do {
+                    var start: Gzip.Part?
+                    if let ahead, ahead.after == acked {
+                        // The server acknowledged all it was sent, as it normally does: the next
+                        // batch was read and its changes compressed while this answer was awaited.
+                        (outgoing, start) = (ahead.changes, ahead.compressedStart)
+                    } else {
+                        outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
+                    }
+                    next = send(outgoing, compressedStart: start, reporter: reporter, pullAfter: cursor)
+                } catch {
+                    readFailure = error  // thrown once this answer is saved
+                }
+            }
+            ahead = nil
+            do {
+                try store.applyRemote(
+                    response.changes,
+                    settings: [
+                        ServerSyncClient.ackedCounterKey: Int64(acked), ServerSyncClient.pullCursorKey: cursor,
+                    ])
+            } catch {
+                // The request in flight is harmless (the server commits before it answers and
+                // nothing here records it); stop it and wait, so no transfer outlives the sync.
+                if let next {
+                    next.cancel()
+                    _ = try? await next.value
+                }
+                throw error
+            }
+            report.received += response.changes.count
+            report.batches += 1
             progress?(
                 SyncProgress(
                     sent: report.sent, received: report.received, remainingToSend: remaining, moreToReceive: response.more))
-            let pushedEverything = remaining == 0 || (changes.isEmpty && newlyAcked == 0)
-            if pushedEverything && !response.more { break }
-            if changes.count > 0 && newlyAcked == 0 && !response.more {
-                // The server kept none of what we sent: stop rather than loop.
-                throw ServerSyncStalled(counter: acked)
-            }
+            if stalled { throw ServerSyncStalled(counter: acked) }
+            if let readFailure { throw readFailure }
+            guard let next else { break }
+            inFlight = next
+            ahead = prepare(after: outgoing, reporter: reporter)
         }
         report.conflicts = Int(try store.status().conflicts)
         return report
+    }
+
+    /// One exchange with the device clock read just before and after it.
+    private struct TimedExchange: Sendable {
+        var response: ServerSyncResponse
+        var sentAt: Int64
+        var receivedAt: Int64
+    }
+
+    /// Own changes read, and their part of the request compressed, ahead of the answer they follow.
+    private struct Prepared {
+        /// The counter they follow (the last one sent).
+        var after: UInt64
+        var changes: [StoredChange]
+        var compressedStart: Gzip.Part
+    }
+
+    /// The batch after `sent`, made while `sent` is with the server; nil when there is none (or
+    /// it cannot be made now: then it is read again once the answer is in).
+    private func prepare(after sent: [StoredChange], reporter: String) -> Prepared? {
+        guard let last = sent.last?.counter,
+            let changes = try? store.ownChanges(afterCounter: last, limit: pushLimit, maxBytes: maxBytes), !changes.isEmpty
+        else { return nil }
+        let request = request(changes, reporter: reporter, pullAfter: 0)
+        guard let start = try? Gzip.part(request.encodedStart()) else { return nil }
+        return Prepared(after: last, changes: changes, compressedStart: start)
+    }
+
+    /// The request carrying `outgoing` (stored bytes as they are) and the pull after `pullAfter`.
+    private func request(_ outgoing: [StoredChange], reporter: String, pullAfter: Int64) -> ServerSyncRequest {
+        ServerSyncRequest(
+            replica: store.replica, reporter: reporter, changes: [], rawChanges: outgoing.map(\.body), pullAfter: pullAfter,
+            pullLimit: pullLimit, pullMaxBytes: maxBytes)
+    }
+
+    /// Starts one exchange: `outgoing` up (with its part already compressed, when given), the pull
+    /// after `pullAfter` down.
+    private func send(
+        _ outgoing: [StoredChange], compressedStart: Gzip.Part?, reporter: String, pullAfter: Int64
+    ) -> Task<TimedExchange, any Error> {
+        var request = request(outgoing, reporter: reporter, pullAfter: pullAfter)
+        request.compressedStart = compressedStart
+        let message = request
+        let link = self.link
+        let clock = self.deviceClock
+        return Task {
+            let sentAt = clock()
+            let response = try await link.exchange(message)
+            return TimedExchange(response: response, sentAt: sentAt, receivedAt: clock())
+        }
+    }
+
+    /// The exchange's outcome; cancelling the waiting task cancels the exchange.
+    private static func wait(for exchange: Task<TimedExchange, any Error>) async throws -> TimedExchange {
+        try await withTaskCancellationHandler {
+            try await exchange.value
+        } onCancel: {
+            exchange.cancel()
+        }
     }
 }
 

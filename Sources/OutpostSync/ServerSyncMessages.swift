@@ -11,6 +11,12 @@ public struct ServerSyncRequest: Hashable, Sendable {
     public var reporter: String?
     /// The reporter's own changes the server has not acknowledged.
     public var changes: [Change]
+    /// More own changes as stored wire-format JSON, sent byte for byte after `changes` (never parsed
+    /// or re-encoded by the sender); a decoded request always has none.
+    public var rawChanges: [[UInt8]]
+    /// `encodedStart()` already compressed (by `Gzip.part`) when the sender made it ahead, so only
+    /// the end is compressed when the request goes; it must be of exactly this request's changes.
+    public var compressedStart: Gzip.Part?
     /// The server log position already pulled.
     public var pullAfter: Int64
     /// Most changes to pull in this batch.
@@ -20,12 +26,13 @@ public struct ServerSyncRequest: Hashable, Sendable {
 
     /// Makes a request.
     public init(
-        replica: ReplicaID, reporter: String?, changes: [Change], pullAfter: Int64, pullLimit: Int = 1000,
-        pullMaxBytes: Int = 1 << 20
+        replica: ReplicaID, reporter: String?, changes: [Change], rawChanges: [[UInt8]] = [], pullAfter: Int64,
+        pullLimit: Int = 1000, pullMaxBytes: Int = 1 << 20
     ) {
         self.replica = replica
         self.reporter = reporter
         self.changes = changes
+        self.rawChanges = rawChanges
         self.pullAfter = pullAfter
         self.pullLimit = pullLimit
         self.pullMaxBytes = pullMaxBytes
@@ -36,16 +43,44 @@ public struct ServerSyncRequest: Hashable, Sendable {
     /// Largest pull batch a server grants.
     public static let maxPullLimit = 5000
 
-    /// The request as JSON bytes.
+    /// How many changes the request carries (`changes` and `rawChanges`).
+    public var changeCount: Int { changes.count + rawChanges.count }
+
+    /// The request as JSON bytes: `encodedStart()` then `encodedEnd()`.
     public func encoded() -> [UInt8] {
+        var out = encodedStart()
+        out.append(contentsOf: encodedEnd())
+        return out
+    }
+
+    /// The request gzip-compressed at `Gzip.syncLevel`, using `compressedStart` when it is there.
+    public func gzipped() throws(GzipError) -> [UInt8] {
+        if let compressedStart { return try Gzip.finish(compressedStart, with: encodedEnd()) }
+        return try Gzip.compress(encoded(), level: Gzip.syncLevel)
+    }
+
+    /// The part of the JSON that holds the changes: `{"changes":[…]`.
+    public func encodedStart() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256 + changes.count * 300)
+        out.reserveCapacity(256 + changes.count * 300 + rawChanges.reduce(0) { $0 + $1.count + 1 })
         out.append(contentsOf: Array("{\"changes\":[".utf8))
         for (i, change) in changes.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             change.write(to: &out)
         }
-        out.append(contentsOf: Array("],\"pull\":".utf8))
+        for (i, raw) in rawChanges.enumerated() {
+            if i > 0 || !changes.isEmpty { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: raw)
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// The rest of the JSON: `,"pull":{…},"replica":…}`.
+    public func encodedEnd() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(200)
+        out.append(contentsOf: Array(",\"pull\":".utf8))
         JSONValue.object([
             "after": .int(pullAfter), "limit": .int(Int64(pullLimit)), "max_bytes": .int(Int64(pullMaxBytes)),
         ]).write(to: &out)

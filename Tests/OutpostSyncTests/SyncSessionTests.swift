@@ -217,4 +217,35 @@ func twoStores(records: Int = 5, label: String) throws -> (Cluster, total: Int) 
         #expect(throws: GzipError.self) { try Gzip.decompress(Array(text.dropLast(5)), maxOutput: 1 << 20) }
         #expect(throws: GzipError.self) { try Gzip.decompress(text + [1, 2, 3], maxOutput: 1 << 20) }
     }
+
+    /// A stream compressed in two parts (the start ahead, the end later) is one valid gzip stream of both.
+    @Test func gzipPartsMakeOneStream() throws {
+        var rng = SplitMix64(seed: 11)
+        let texts: [[UInt8]] = [
+            [], Array("{\"changes\":[".utf8), Array(String(repeating: "{\"title\":\"Gao ⵜⵉⵏⴱⵓⴽⵜⵓ\"},", count: 40_000).utf8),
+            (0..<90_000).map { _ in UInt8.random(in: 0...255, using: &rng) },
+        ]
+        for start in texts {
+            for end in texts {
+                let stream = try Gzip.finish(try Gzip.part(start), with: end)
+                #expect(Gzip.isGzip(stream))
+                #expect(try Gzip.decompress(stream, maxOutput: 1 << 22) == start + end)
+            }
+        }
+    }
+
+    /// The sync level round-trips; output far larger than the first guess (16× the input) grows
+    /// as needed, and the limit holds exactly however the buffer grew.
+    @Test func gzipGrowsPastItsFirstGuessAndKeepsTheLimit() throws {
+        let zeros = [UInt8](repeating: 0, count: 3_000_000)
+        let packed = try Gzip.compress(zeros, level: Gzip.syncLevel)
+        #expect(packed.count * 16 < zeros.count)
+        #expect(try Gzip.decompress(packed, maxOutput: zeros.count) == zeros)
+        #expect(throws: GzipError.self) { try Gzip.decompress(packed, maxOutput: zeros.count - 1) }
+        let text = Array(String(repeating: "{\"title\":\"Gao\",\"killed\":3} ", count: 20_000).utf8)
+        let fast = try Gzip.compress(text, level: Gzip.syncLevel)
+        #expect(fast.count < text.count / 4)
+        #expect(try Gzip.decompress(fast, maxOutput: text.count) == text)
+        #expect(try Gzip.decompress(try Gzip.compress([], level: Gzip.syncLevel), maxOutput: 0) == [])
+    }
 }

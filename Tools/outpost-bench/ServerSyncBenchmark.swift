@@ -6,21 +6,26 @@ import Foundation
 /// then pulls them all. Both are real processes, as is the server (`outpost-server serve`).
 enum ServerSyncBenchmark: Benchmark {
     static let name = "sync"
-    static let usage = "[--incidents 100000] [--batch 1000]  push/pull rates through a real server, bytes on the wire, peak memory"
+    static let usage =
+        "[--incidents 100000] [--batch 1000] [--keep DIR]  push/pull rates through a real server, bytes on the wire, peak memory, CPU time"
 
     static func run(_ arguments: BenchArguments) throws {
-        try run(incidents: try arguments.int("incidents", 100_000), batch: try arguments.int("batch", 1000))
+        try run(
+            incidents: try arguments.int("incidents", 100_000), batch: try arguments.int("batch", 1000),
+            keep: arguments.string("keep"))
     }
 
-    static func run(incidents: Int, batch: Int) throws {
+    /// Runs the benchmark; with `keep`, works in that folder and leaves it behind (for profiling).
+    static func run(incidents: Int, batch: Int, keep: String? = nil) throws {
         let outpost = NewBenchmark.siblingBinary("outpost")
         let server = NewBenchmark.siblingBinary("outpost-server")
         for path in [outpost, server] where !FileManager.default.isExecutableFile(atPath: path) {
             throw BenchError("\(path) is missing: build with `swift build -c release` first")
         }
-        let dir = NSTemporaryDirectory() + "outpost-bench-sync-" + UUID().uuidString
+        let dir = keep ?? NSTemporaryDirectory() + "outpost-bench-sync-" + UUID().uuidString
+        if keep != nil, FileManager.default.fileExists(atPath: dir) { throw BenchError("\(dir) already exists") }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { if keep == nil { try? FileManager.default.removeItem(atPath: dir) } }
         let db = dir + "/server.db"
         let tokenA = try ChildProcess.check(server, ["enroll", "--db", db, "--reporter", "alice"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
@@ -65,9 +70,16 @@ enum ServerSyncBenchmark: Benchmark {
         let exported = try ChildProcess.check(outpost, ["--store", storeA, "export", "--format", "ndjson"]).stdout
         let jsonBytesPerIncident = Double(exported.utf8.count) / Double(incidents)
 
+        let serverPID = serverProcess.processIdentifier
+        let serverCPU0 = cpuSeconds(ofProcess: serverPID)
+        let childCPU0 = childrenCPUSeconds()
         let push = try ChildProcess.check(outpost, ["--store", storeA, "sync", "--json", "--batch-size", String(batch)])
+        let serverCPU1 = cpuSeconds(ofProcess: serverPID)
+        let childCPU1 = childrenCPUSeconds()
         let pull = try ChildProcess.check(outpost, ["--store", storeB, "sync", "--json", "--batch-size", String(batch)])
-        let serverPeak = peakMemory(ofProcess: serverProcess.processIdentifier) ?? 0
+        let serverCPU2 = cpuSeconds(ofProcess: serverPID)
+        let childCPU2 = childrenCPUSeconds()
+        let serverPeak = peakMemory(ofProcess: serverPID) ?? 0
 
         func figure(_ text: String, _ key: String) -> Double {
             guard let data = text.split(separator: "\n").last.map({ Data($0.utf8) }),
@@ -91,6 +103,29 @@ enum ServerSyncBenchmark: Benchmark {
                 pulled, pull.seconds, pulled / pull.seconds, downBytes / pulled, 100 * downBytes / pulled / jsonBytesPerIncident,
                 Double(pull.peakBytes) / 1e6))
         print(String(format: "sync: server peak %.1f MB", Double(serverPeak) / 1e6))
+        print(
+            String(
+                format: "sync: CPU s (user+sys): push client %.2f server %.2f; pull client %.2f server %.2f",
+                childCPU1 - childCPU0, serverCPU1 - serverCPU0, childCPU2 - childCPU1, serverCPU2 - serverCPU1))
+    }
+
+    /// User plus system CPU seconds of every finished child this process waited for.
+    static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// User plus system CPU seconds a running process has used (`/proc/PID/stat`), 0 when unknown.
+    static func cpuSeconds(ofProcess pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command name: state is field 3, utime 14 and stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
 
