@@ -55,7 +55,7 @@ public struct ServerSyncClient: Sendable {
     public static let pullCursorKey = "server_pull_cursor"
 
     /// Makes a client.
-    public init(store: Store, link: any ServerLink, pushLimit: Int = 1000, pullLimit: Int = 1000, maxBytes: Int = 1 << 20) {
+    public init(store: Store, link: any ServerLink, pushLimit: Int = 5000, pullLimit: Int = 5000, maxBytes: Int = 4 << 20) {
         self.store = store
         self.link = link
         self.pushLimit = max(1, pushLimit)
