@@ -1,0 +1,180 @@
+/// Reads incident rows — flat JSON objects of incident fields — straight into checked values,
+/// without building a `JSONValue` tree first; the fast path of bulk import.
+public struct IncidentJSONReader {
+    /// An incident's id (when given) and its fields, null fields left out.
+    public struct Row: Hashable, Sendable {
+        /// The `id` member when it is a string.
+        public var id: String?
+        /// Field name → valid value.
+        public var fields: [String: JSONValue]
+
+        /// Makes a row.
+        public init(id: String?, fields: [String: JSONValue]) {
+            self.id = id
+            self.fields = fields
+        }
+    }
+
+    /// A dictionary holding one set of fields (with placeholder values), and where each of them is.
+    private struct Template {
+        var fields: [String: JSONValue]
+        var positions: [Dictionary<String, JSONValue>.Index?]
+    }
+
+    /// The values read from the current row, by position in `IncidentSchema.fields`.
+    private var values: [JSONValue]
+    /// Templates by the set of fields present (bit i: field i).
+    private var templates: [UInt64: Template] = [:]
+
+    /// A reader; it keeps what it learned about earlier rows to read later rows faster.
+    public init() {
+        values = Array(repeating: .null, count: IncidentSchema.fields.count)
+    }
+
+    /// The row in `buffer` when it is one JSON object (white space around it allowed) whose members
+    /// are `id` (a string or null) and incident fields with valid scalar values or null; nil for
+    /// anything else — other keys, nesting, invalid values or malformed JSON — which
+    /// `JSONParser.parse` and `IncidentSchema.validate` then explain.
+    public mutating func read(_ buffer: UnsafeBufferPointer<UInt8>) -> Row? {
+        var parser = JSONParser(buffer: buffer)
+        guard values.count < 64, let (id, present) = try? read(&parser) else { return nil }
+        return Row(id: id, fields: fields(present))
+    }
+
+    /// A dictionary of the fields in `present` with their values from `values`.
+    private mutating func fields(_ present: UInt64) -> [String: JSONValue] {
+        let template: Template
+        if let known = templates[present] {
+            template = known
+        } else {
+            var fields: [String: JSONValue] = [:]
+            fields.reserveCapacity(present.nonzeroBitCount)
+            for field in IncidentSchema.fieldNames.indices where present & 1 << UInt64(field) != 0 {
+                fields[IncidentSchema.fieldNames[field]] = values[field]
+            }
+            // Few sets of fields are common; past that, rows are built key by key.
+            if templates.count >= 64 { return fields }
+            let positions = IncidentSchema.fieldNames.map { fields.index(forKey: $0) }
+            template = Template(fields: fields, positions: positions)
+            templates[present] = template
+        }
+        // A copy of the template keeps its layout, so its positions hold for the copy: no key is hashed.
+        var fields = template.fields
+        var rest = present
+        while rest != 0 {
+            let field = rest.trailingZeroBitCount
+            rest &= rest - 1
+            fields.values[template.positions[field]!] = values[field]
+        }
+        return fields
+    }
+
+    /// The id and the set of non-null fields (their values in `values`) of the object at `parser.index`.
+    private mutating func read(_ parser: inout JSONParser) throws(JSONParseError) -> (String?, UInt64)? {
+        let buffer = parser.buffer
+        parser.skipWhitespace()
+        guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "{") else { return nil }
+        parser.index += 1
+        var id: String?
+        var seen: UInt64 = 0  // bit i: field i; bit 63: id
+        var present: UInt64 = 0
+        parser.skipWhitespace()
+        if parser.index < buffer.count && buffer[parser.index] == UInt8(ascii: "}") {
+            parser.index += 1
+        } else {
+            while true {
+                parser.skipWhitespace()
+                guard let field = Self.readKey(&parser) else { return nil }
+                let bit: UInt64 = field < 0 ? 1 << 63 : 1 << UInt64(field)
+                guard seen & bit == 0 else { return nil }
+                seen |= bit
+                parser.skipWhitespace()
+                guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: ":") else { return nil }
+                parser.index += 1
+                parser.skipWhitespace()
+                guard parser.index < buffer.count else { return nil }
+                let first = buffer[parser.index]
+                if first == UInt8(ascii: "n") {
+                    try parser.expectLiteral("null")
+                } else if field < 0 {
+                    guard first == UInt8(ascii: "\"") else { return nil }
+                    id = try parser.parseString()
+                } else {
+                    guard let value = try Self.readValue(&parser, field: field, first: first) else { return nil }
+                    values[field] = value
+                    present |= bit
+                }
+                parser.skipWhitespace()
+                guard parser.index < buffer.count else { return nil }
+                if buffer[parser.index] == UInt8(ascii: ",") {
+                    parser.index += 1
+                } else if buffer[parser.index] == UInt8(ascii: "}") {
+                    parser.index += 1
+                    break
+                } else {
+                    return nil
+                }
+            }
+        }
+        parser.skipWhitespace()
+        guard parser.index == buffer.count else { return nil }
+        return (id, present)
+    }
+
+    /// The field of the key at `parser.index` (-1 for `id`), when it is a field name or `id` without escapes.
+    private static func readKey(_ parser: inout JSONParser) -> Int? {
+        let buffer = parser.buffer
+        guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else { return nil }
+        let start = parser.index + 1
+        var end = start
+        // Field names are short: a longer key, or one with an escape, goes the general way.
+        while end < buffer.count && buffer[end] != UInt8(ascii: "\"") {
+            let byte = buffer[end]
+            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 || end - start == 16 { return nil }
+            end += 1
+        }
+        guard end < buffer.count else { return nil }
+        parser.index = end + 1
+        let key = UnsafeBufferPointer(rebasing: buffer[start..<end])
+        if let field = IncidentSchema.fieldIndex(utf8: key) { return field }
+        if key.count == 2 && key[0] == UInt8(ascii: "i") && key[1] == UInt8(ascii: "d") { return -1 }
+        return nil
+    }
+
+    /// The non-null value of `field` at `parser.index`, when it is a valid scalar.
+    private static func readValue(_ parser: inout JSONParser, field: Int, first: UInt8) throws(JSONParseError) -> JSONValue? {
+        let value: JSONValue
+        if first == UInt8(ascii: "\"") {
+            let options = IncidentSchema.choiceOptions[field]
+            if !options.isEmpty { return readOption(&parser, options) }
+            value = .string(try parser.parseString())
+        } else if first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) {
+            value = try parser.parseNumber()
+        } else {
+            return nil
+        }
+        do { try IncidentSchema.validate(fieldAt: field, value: value) } catch { return nil }
+        return value
+    }
+
+    /// The option whose text is the string at `parser.index`, byte for byte and without escapes.
+    private static func readOption(_ parser: inout JSONParser, _ options: [(text: String, utf8: [UInt8])]) -> JSONValue? {
+        let buffer = parser.buffer
+        let start = parser.index + 1
+        var end = start
+        while end < buffer.count && buffer[end] != UInt8(ascii: "\"") {
+            let byte = buffer[end]
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            end += 1
+        }
+        guard end < buffer.count else { return nil }
+        let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
+        for option in options where option.utf8.count == text.count {
+            if option.utf8.withUnsafeBufferPointer({ $0.elementsEqual(text) }) {
+                parser.index = end + 1
+                return .string(option.text)
+            }
+        }
+        return nil
+    }
+}
