@@ -88,17 +88,14 @@ public enum IncidentSchema {
 
     /// The position in `fields` of the field with UTF-8 name `name`, or nil for an unknown name.
     public static func fieldIndex(utf8 name: UnsafeBufferPointer<UInt8>) -> Int? {
-        let count = name.count
-        guard count >= 1 else { return nil }
-        if count <= 16 {
-            let entry = fieldSlots[slot(count: count, first: name[0], last: name[count - 1])]
-            if entry >= 0 {
-                let index = Int(entry)
-                let (low, high) = nameWords(name)
-                return fieldNameCounts[index] == count && fieldNameWords[2 * index] == low
-                    && fieldNameWords[2 * index + 1] == high ? index : nil
+        if name.count <= 16 {
+            var low: UInt64 = 0
+            var high: UInt64 = 0
+            for i in 0..<min(name.count, 8) { low |= UInt64(name[i]) << (8 * i) }
+            if name.count > 8 {
+                for i in 8..<name.count { high |= UInt64(name[i]) << (8 * (i - 8)) }
             }
-            if entry == -1 { return nil }
+            return table.fieldIndex(count: name.count, low: low, high: high)
         }
         return fieldNames.firstIndex { $0.utf8.elementsEqual(name) }
     }
@@ -110,48 +107,78 @@ public enum IncidentSchema {
         return fieldNames.firstIndex(of: name)
     }
 
-    /// Each field name's UTF-8 length, by position in `fields`.
-    private static let fieldNameCounts: [Int] = fields.map(\.name.utf8.count)
+    /// Field names and choice options laid out for lookups by bytes.
+    static let table = FieldTable(fields)
 
-    /// Each field name's first 16 UTF-8 bytes as two words (`nameWords`), by position in `fields`.
-    private static let fieldNameWords: [UInt64] = fields.flatMap { spec in
-        let bytes = Array(spec.name.utf8.prefix(16))
-        let (low, high) = bytes.withUnsafeBufferPointer { nameWords($0) }
-        return [low, high]
-    }
+    /// Field names and choice options laid out for lookups by bytes.
+    struct FieldTable: Sendable {
+        /// By `slot`: the position of the one field name there, -1 for none, -2 for several.
+        private let slots: [Int8]
+        /// Each name's first 16 UTF-8 bytes as two little-endian words, zero-padded.
+        private let words: [UInt64]
+        /// Each name's UTF-8 length.
+        private let counts: [Int]
+        /// For each field, the range of its options in `optionTexts` (empty for other kinds).
+        let optionRanges: [Range<Int>]
+        /// Every choice option's text, field by field.
+        let optionTexts: [String]
+        /// Every choice option's UTF-8 bytes.
+        let optionUTF8: [[UInt8]]
+        /// Every choice option's UTF-8 length.
+        let optionCounts: [Int]
+        /// Every choice option's first 8 UTF-8 bytes as a little-endian word, zero-padded.
+        let optionHeads: [UInt64]
 
-    /// Up to 16 bytes as two little-endian words, zero-padded.
-    @inline(__always)
-    private static func nameWords(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
-        var low: UInt64 = 0
-        var high: UInt64 = 0
-        for i in 0..<min(bytes.count, 8) { low |= UInt64(bytes[i]) << (8 * i) }
-        if bytes.count > 8 {
-            for i in 8..<min(bytes.count, 16) { high |= UInt64(bytes[i]) << (8 * (i - 8)) }
+        init(_ fields: [FieldSpec]) {
+            var slots = [Int8](repeating: -1, count: 1024)
+            var words: [UInt64] = []
+            var counts: [Int] = []
+            var optionRanges: [Range<Int>] = []
+            var optionTexts: [String] = []
+            for (index, spec) in fields.enumerated() {
+                let name = Array(spec.name.utf8)
+                var low: UInt64 = 0
+                var high: UInt64 = 0
+                for (i, byte) in name.prefix(16).enumerated() {
+                    if i < 8 { low |= UInt64(byte) << (8 * i) } else { high |= UInt64(byte) << (8 * (i - 8)) }
+                }
+                words += [low, high]
+                counts.append(name.count)
+                let s = FieldTable.slot(low: low, high: high)
+                slots[s] = slots[s] == -1 && name.count <= 16 ? Int8(index) : -2
+                let start = optionTexts.count
+                if case .choice(let options) = spec.kind { optionTexts += options }
+                optionRanges.append(start..<optionTexts.count)
+            }
+            self.slots = slots
+            self.words = words
+            self.counts = counts
+            self.optionRanges = optionRanges
+            self.optionTexts = optionTexts
+            self.optionUTF8 = optionTexts.map { Array($0.utf8) }
+            self.optionCounts = optionUTF8.map(\.count)
+            self.optionHeads = optionUTF8.map { bytes in
+                bytes.prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
+            }
         }
-        return (low, high)
-    }
 
-    /// By a name's length, first and last byte (`slot`): the position of the one field name of
-    /// that shape, -1 when there is none, -2 when several share it (or a name is over 16 bytes).
-    private static let fieldSlots: [Int8] = {
-        var table = [Int8](repeating: -1, count: 1024)
-        for (index, name) in fields.map({ Array($0.name.utf8) }).enumerated() {
-            let s = slot(count: name.count, first: name[0], last: name[name.count - 1])
-            table[s] = table[s] == -1 && name.count <= 16 ? Int8(index) : -2
+        @inline(__always)
+        private static func slot(low: UInt64, high: UInt64) -> Int {
+            Int(truncatingIfNeeded: (low &* 0x9E37_79B9_7F4A_7C15 ^ high &* 0xC2B2_AE3D_27D4_EB4F) >> 54)
         }
-        return table
-    }()
 
-    @inline(__always)
-    private static func slot(count: Int, first: UInt8, last: UInt8) -> Int {
-        (count << 6 ^ Int(first) << 1 ^ Int(last)) & 1023
-    }
-
-    /// The options of each choice field by position in `fields` (empty for other fields), as text and UTF-8.
-    static let choiceOptions: [[(text: String, utf8: [UInt8])]] = fields.map { spec in
-        guard case .choice(let options) = spec.kind else { return [] }
-        return options.map { ($0, Array($0.utf8)) }
+        /// The position of the field whose name has `count` bytes, given as two little-endian
+        /// words (zero-padded) when `count` ≤ 16.
+        @inline(__always)
+        func fieldIndex(count: Int, low: UInt64, high: UInt64) -> Int? {
+            let entry = slots[FieldTable.slot(low: low, high: high)]
+            if entry >= 0 {
+                let index = Int(entry)
+                return counts[index] == count && words[2 * index] == low && words[2 * index + 1] == high ? index : nil
+            }
+            if entry == -1 { return nil }
+            return counts.indices.first { counts[$0] == count && words[2 * $0] == low && words[2 * $0 + 1] == high }
+        }
     }
 
     /// Checks one field's value; `null` clears a field (never `title`).
