@@ -297,6 +297,9 @@ public struct JSONParser {
                 // division gives the Double nearest the decimal text (Clinger's fast path).
                 let magnitude = Double(significand) / JSONParser.powersOfTen[fractionDigits]
                 return .double(negative ? -magnitude : magnitude)
+            } else if fractionDigits <= 22 {
+                let magnitude = JSONParser.nearestDouble(significand, overPowerOfTen: fractionDigits)
+                return .double(negative ? -magnitude : magnitude)
             }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
@@ -306,6 +309,27 @@ public struct JSONParser {
         }
         return .double(d)
     }
+
+    /// The Double nearest w / 10^k (ties to even) for 2^53 < w < 2^64 and k ≤ 22, by exact integer
+    /// division: w / 10^k = (w · 2^s / 5^k) · 2^(-s-k), the quotient taken to 62–64 bits and rounded once.
+    static func nearestDouble(_ w: UInt64, overPowerOfTen k: Int) -> Double {
+        let divisor = powersOfFive[k]
+        let divisorBits = 64 - divisor.leadingZeroBitCount
+        let shift = 63 + divisorBits - (64 - w.leadingZeroBitCount)
+        // w · 2^shift < 2^(63 + divisorBits), so the high word is below the divisor and the quotient fits 64 bits.
+        let high = shift == 0 ? 0 : w >> (64 - shift)
+        let low = shift == 0 ? w : w << shift
+        let (quotient, remainder) = divisor.dividingFullWidth((high, low))
+        let drop = 64 - quotient.leadingZeroBitCount - 53
+        var mantissa = quotient >> drop
+        let rest = quotient & ((1 << drop) - 1)
+        let half: UInt64 = 1 << (drop - 1)
+        if rest > half || (rest == half && (remainder != 0 || mantissa & 1 == 1)) { mantissa += 1 }
+        return Double(sign: .plus, exponent: drop - shift - k, significand: Double(mantissa))
+    }
+
+    /// 5^k for 0 ≤ k ≤ 22 (all below 2^52).
+    private static let powersOfFive: [UInt64] = (0...22).map { k in (0..<k).reduce(1) { p, _ in p * 5 } }
 
     @inline(__always)
     private static func digit(_ byte: UInt8) -> UInt64? {

@@ -146,6 +146,26 @@ import Testing
         }
     }
 
+    @Test func longDecimalsRoundLikeTextConversion() {
+        var generator = SplitMix64(seed: 53)
+        var texts = ["9007199254740993.0", "9007199254740995.0", "9007199254740997.0", "18014398509481985.0",
+            "1844674407370955.1615", "0.9999999999999999999", "1.000000000000000111", "1.000000000000000222",
+            "16.283456000000001", "-0.030648000000000001", "179.99999999999997"]
+        for _ in 0..<50_000 {
+            let digits = 16 + Int(generator.next() % 4)
+            let fraction = 1 + Int(generator.next() % UInt64(min(digits, 22)))
+            var text = String(1 + generator.next() % 9)
+            for _ in 1..<digits { text += String(generator.next() % 10) }
+            let point = text.index(text.endIndex, offsetBy: -fraction)
+            let whole = point == text.startIndex ? "0" : String(text[..<point])
+            texts.append((generator.next() % 2 == 0 ? "-" : "") + whole + "." + text[point...])
+        }
+        for text in texts {
+            let parsed = try? JSONParser.parse(text)
+            #expect(sameNumber(parsed, reference(text)), "\(text)")
+        }
+    }
+
     @Test func malformedNumbersKeepTheirMessages() {
         #expect(parseError(Array("-".utf8)) == "invalid number @ 1")
         #expect(parseError(Array("-x".utf8)) == "invalid number @ 1")
