@@ -189,12 +189,12 @@ public enum IncidentSchema {
         try validate(fieldAt: index, value: value)
     }
 
-    /// Checks a value of the field at `index` in `fields`; `null` clears a field (never `title`).
+    /// Checks a value of the field at `index` (a valid position) in `fields`; `null` clears a field (never `title`).
     public static func validate(fieldAt index: Int, value: JSONValue) throws(ValidationError) {
         let spec = fields[index]
         let field = spec.name
         if case .null = value {
-            if index == 0 { throw ValidationError(field: field, rule: "cannot be cleared: a title is required") }
+            if field == "title" { throw ValidationError(field: field, rule: "cannot be cleared: a title is required") }
             return
         }
         switch spec.kind {

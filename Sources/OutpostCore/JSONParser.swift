@@ -312,7 +312,7 @@ public struct JSONParser {
 
     /// The Double nearest w / 10^k (ties to even) for 2^53 < w < 2^64 and k ≤ 22, by exact integer
     /// division: w / 10^k = (w · 2^s / 5^k) · 2^(-s-k), the quotient taken to 62–64 bits and rounded once.
-    static func nearestDouble(_ w: UInt64, overPowerOfTen k: Int) -> Double {
+    private static func nearestDouble(_ w: UInt64, overPowerOfTen k: Int) -> Double {
         let divisor = powersOfFive[k]
         let divisorBits = 64 - divisor.leadingZeroBitCount
         let shift = 63 + divisorBits - (64 - w.leadingZeroBitCount)
