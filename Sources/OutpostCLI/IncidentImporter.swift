@@ -81,16 +81,27 @@ public enum IncidentImporter {
             return parseJSONArray(UnsafeBufferPointer(rebasing: buffer[i...]))
         }
         var line = 0
+        var reader = IncidentJSONReader()
         while i < n {
             line += 1
-            var end = i
-            while end < n, buffer[end] != 0x0A { end += 1 }
+            let end = lineEnd(buffer, from: i)
             let next = end + 1
             var start = i
             while start < end, isSpace(buffer[start]) { start += 1 }
             if start < end {
+                let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
+                // The fast path takes rows that are flat, valid objects; any other row is parsed
+                // and checked again by the general path, which explains what is wrong.
+                if let row = reader.read(text) {
+                    switch finish(id: row.id, fields: row.fields, problems: []) {
+                    case .success(let input): result.rows.append(ImportedRow(line: line, input: input))
+                    case .failure(let problem): result.problems.append(ImportProblem(line: line, message: problem.message))
+                    }
+                    i = next
+                    continue
+                }
                 do {
-                    let value = try JSONParser.parse(UnsafeBufferPointer(rebasing: buffer[start..<end]))
+                    let value = try JSONParser.parse(text)
                     switch input(fromJSON: value) {
                     case .success(let input): result.rows.append(ImportedRow(line: line, input: input))
                     case .failure(let problem): result.problems.append(ImportProblem(line: line, message: problem.message))
@@ -178,6 +189,23 @@ public enum IncidentImporter {
             return "id: must be 1–200 bytes without tabs or line breaks"
         }
         return nil
+    }
+
+    /// The index of the first line feed at or after `start`, or the end of `buffer`.
+    static func lineEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        let n = buffer.count
+        var end = start
+        if let base = buffer.baseAddress {
+            // Eight bytes at a time while none is a line feed: (x - 0x01…) & ~x has a high bit set
+            // exactly when some byte of x (here: byte XOR 0x0A) is zero.
+            while end + 8 <= n {
+                let word = UnsafeRawPointer(base + end).loadUnaligned(as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A
+                if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 { break }
+                end += 8
+            }
+        }
+        while end < n, buffer[end] != 0x0A { end += 1 }
+        return end
     }
 
     @inline(__always)

@@ -86,23 +86,130 @@ public enum IncidentSchema {
     /// Field names in display order.
     public static let fieldNames: [String] = fields.map(\.name)
 
+    /// The position in `fields` of the field with UTF-8 name `name`, or nil for an unknown name.
+    public static func fieldIndex(utf8 name: UnsafeBufferPointer<UInt8>) -> Int? {
+        if name.count <= 16 {
+            var low: UInt64 = 0
+            var high: UInt64 = 0
+            for i in 0..<min(name.count, 8) { low |= UInt64(name[i]) << (8 * i) }
+            if name.count > 8 {
+                for i in 8..<name.count { high |= UInt64(name[i]) << (8 * (i - 8)) }
+            }
+            return table.fieldIndex(count: name.count, low: low, high: high)
+        }
+        return fieldNames.firstIndex { $0.utf8.elementsEqual(name) }
+    }
+
+    /// The position in `fields` of the field named `name`, or nil for an unknown name.
+    public static func fieldIndex(_ name: String) -> Int? {
+        if let found = name.utf8.withContiguousStorageIfAvailable({ fieldIndex(utf8: $0) }), let found { return found }
+        // Not byte for byte: compared as Strings (canonical equivalence), like `byName`.
+        return fieldNames.firstIndex(of: name)
+    }
+
+    /// Field names and choice options laid out for lookups by bytes.
+    static let table = FieldTable(fields)
+
+    /// Field names and choice options laid out for lookups by bytes.
+    struct FieldTable: Sendable {
+        /// By `slot`: the position of the one field name there, -1 for none, -2 for several.
+        private let slots: [Int8]
+        /// Each name's first 16 UTF-8 bytes as two little-endian words, zero-padded.
+        private let words: [UInt64]
+        /// Each name's UTF-8 length.
+        private let counts: [Int]
+        /// For each field, the range of its options in `optionTexts` (empty for other kinds).
+        let optionRanges: [Range<Int>]
+        /// Every choice option's text, field by field.
+        let optionTexts: [String]
+        /// Every choice option's UTF-8 bytes.
+        let optionUTF8: [[UInt8]]
+        /// Every choice option's UTF-8 length.
+        let optionCounts: [Int]
+        /// Every choice option's first 8 UTF-8 bytes as a little-endian word, zero-padded.
+        let optionHeads: [UInt64]
+
+        init(_ fields: [FieldSpec]) {
+            var slots = [Int8](repeating: -1, count: 1024)
+            var words: [UInt64] = []
+            var counts: [Int] = []
+            var optionRanges: [Range<Int>] = []
+            var optionTexts: [String] = []
+            for (index, spec) in fields.enumerated() {
+                let name = Array(spec.name.utf8)
+                var low: UInt64 = 0
+                var high: UInt64 = 0
+                for (i, byte) in name.prefix(16).enumerated() {
+                    if i < 8 { low |= UInt64(byte) << (8 * i) } else { high |= UInt64(byte) << (8 * (i - 8)) }
+                }
+                words += [low, high]
+                counts.append(name.count)
+                let s = FieldTable.slot(low: low, high: high)
+                slots[s] = slots[s] == -1 && name.count <= 16 ? Int8(index) : -2
+                let start = optionTexts.count
+                if case .choice(let options) = spec.kind { optionTexts += options }
+                optionRanges.append(start..<optionTexts.count)
+            }
+            self.slots = slots
+            self.words = words
+            self.counts = counts
+            self.optionRanges = optionRanges
+            self.optionTexts = optionTexts
+            self.optionUTF8 = optionTexts.map { Array($0.utf8) }
+            self.optionCounts = optionUTF8.map(\.count)
+            self.optionHeads = optionUTF8.map { bytes in
+                bytes.prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
+            }
+        }
+
+        @inline(__always)
+        private static func slot(low: UInt64, high: UInt64) -> Int {
+            Int(truncatingIfNeeded: (low &* 0x9E37_79B9_7F4A_7C15 ^ high &* 0xC2B2_AE3D_27D4_EB4F) >> 54)
+        }
+
+        /// The position of the field whose name has `count` bytes, given as two little-endian
+        /// words (zero-padded) when `count` ≤ 16.
+        @inline(__always)
+        func fieldIndex(count: Int, low: UInt64, high: UInt64) -> Int? {
+            let entry = slots[FieldTable.slot(low: low, high: high)]
+            if entry >= 0 {
+                let index = Int(entry)
+                return counts[index] == count && words[2 * index] == low && words[2 * index + 1] == high ? index : nil
+            }
+            if entry == -1 { return nil }
+            return counts.indices.first { counts[$0] == count && words[2 * $0] == low && words[2 * $0 + 1] == high }
+        }
+    }
+
     /// Checks one field's value; `null` clears a field (never `title`).
     public static func validate(field: String, value: JSONValue) throws(ValidationError) {
-        guard let spec = byName[field] else {
+        guard let index = fieldIndex(field) else {
             throw ValidationError(field: field, rule: "unknown field (known: \(fieldNames.joined(separator: ", ")))")
         }
-        if value == .null {
+        try validate(fieldAt: index, value: value)
+    }
+
+    /// Checks a value of the field at `index` (a valid position) in `fields`; `null` clears a field (never `title`).
+    public static func validate(fieldAt index: Int, value: JSONValue) throws(ValidationError) {
+        let spec = fields[index]
+        let field = spec.name
+        if case .null = value {
             if field == "title" { throw ValidationError(field: field, rule: "cannot be cleared: a title is required") }
             return
         }
         switch spec.kind {
         case .text(let min, let max, let trimmed):
             guard case .string(let s) = value else { throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)") }
-            let counted = trimmed ? s.trimmingWhitespace() : s[...]
             // Characters never outnumber UTF-8 bytes, and text is non-empty exactly when its
-            // bytes are: most values are decided without counting Characters.
-            let bytes = counted.utf8.count
-            if bytes <= max && (min == 0 || (min == 1 && bytes >= 1)) { return }
+            // bytes are: most values are decided without counting Characters. Text that starts
+            // with a printable ASCII character is not empty after trimming.
+            let bytes = s.utf8.count
+            if bytes <= max && (min == 0 || (min == 1 && bytes >= 1 && (!trimmed || isPrintableASCII(s.utf8.first!)))) {
+                return
+            }
+            let counted = trimmed ? s.trimmingWhitespace() : s[...]
+            let countedBytes = counted.utf8.count
+            if countedBytes <= max && (min == 0 || (min == 1 && countedBytes >= 1)) { return }
             let count = counted.count
             if count < min {
                 throw ValidationError(field: field, rule: trimmed ? "must not be empty or only white space" : "must have at least \(min) characters")
@@ -126,10 +233,48 @@ public enum IncidentSchema {
             }
         case .dateTime:
             guard case .string(let s) = value else { throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)") }
+            if isCommonDate(s) { return }
             if let problem = DateText.problem(s) {
                 throw ValidationError(field: field, rule: "must be an RFC 3339 date-time or a YYYY-MM-DD date, years 1900–2100: \(problem) (got \"\(s)\")")
             }
         }
+    }
+
+    @inline(__always)
+    private static func isPrintableASCII(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
+
+    /// Whether `text` is `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` as `DateText` accepts it (years
+    /// 1900–2100, real days, times of day in range); false means `DateText` has to decide.
+    static func isCommonDate(_ text: String) -> Bool {
+        let decided = text.utf8.withContiguousStorageIfAvailable { b -> Bool in
+            guard b.count == 10 || b.count == 20 else { return false }
+            func number(_ start: Int, _ count: Int) -> Int? {
+                var n = 0
+                for i in start..<(start + count) {
+                    let d = b[i] &- UInt8(ascii: "0")
+                    guard d < 10 else { return nil }
+                    n = n * 10 + Int(d)
+                }
+                return n
+            }
+            guard let year = number(0, 4), b[4] == UInt8(ascii: "-"), let month = number(5, 2), b[7] == UInt8(ascii: "-"),
+                let day = number(8, 2), (1900...2100).contains(year), (1...12).contains(month), day >= 1
+            else { return false }
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+            let days: Int
+            switch month {
+            case 2: days = leap ? 29 : 28
+            case 4, 6, 9, 11: days = 30
+            default: days = 31
+            }
+            guard day <= days else { return false }
+            if b.count == 10 { return true }
+            guard b[10] == UInt8(ascii: "T"), let hour = number(11, 2), b[13] == UInt8(ascii: ":"), let minute = number(14, 2),
+                b[16] == UInt8(ascii: ":"), let second = number(17, 2), b[19] == UInt8(ascii: "Z")
+            else { return false }
+            return hour <= 23 && minute <= 59 && second <= 60
+        }
+        return decided ?? false
     }
 
     /// Checks every write of a change: known fields with valid values, or `_deleted` as a boolean.
@@ -170,11 +315,11 @@ public enum IncidentSchema {
 
     /// Parses a field's value from command-line or CSV text by the field's kind.
     public static func value(field: String, text: String) throws(ValidationError) -> JSONValue {
-        guard let spec = byName[field] else {
+        guard let index = fieldIndex(field) else {
             throw ValidationError(field: field, rule: "unknown field (known: \(fieldNames.joined(separator: ", ")))")
         }
         let value: JSONValue
-        switch spec.kind {
+        switch fields[index].kind {
         case .integer(let range):
             guard let i = Int64(text) else {
                 throw ValidationError(field: field, rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \"\(text)\")")
@@ -191,7 +336,7 @@ public enum IncidentSchema {
         default:
             value = .string(text)
         }
-        try validate(field: field, value: value)
+        try validate(fieldAt: index, value: value)
         return value
     }
 }

@@ -33,14 +33,14 @@ public struct JSONParser {
         return value
     }
 
-    private let buffer: UnsafeBufferPointer<UInt8>
-    private var index = 0
+    let buffer: UnsafeBufferPointer<UInt8>
+    var index = 0
 
-    private init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
+    init(buffer: UnsafeBufferPointer<UInt8>) { self.buffer = buffer }
 
-    private func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: index) }
+    func error(_ message: String) -> JSONParseError { JSONParseError(message: message, offset: index) }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while index < buffer.count {
             switch buffer[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -49,7 +49,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
         guard index < buffer.count else { throw error("unexpected end of input") }
         switch buffer[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -63,7 +63,7 @@ public struct JSONParser {
         }
     }
 
-    private mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
+    mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
         let count = literal.utf8CodeUnitCount
         guard index + count <= buffer.count else { throw error("unexpected end of input") }
         let base = literal.utf8Start
@@ -137,31 +137,51 @@ public struct JSONParser {
         }
     }
 
-    private mutating func parseString() throws(JSONParseError) -> String {
+    /// Parses a string literal at `index` (its opening quote).
+    mutating func parseString() throws(JSONParseError) -> String {
         index += 1  // opening quote
         let start = index
-        // Fast path: no escapes.
-        while index < buffer.count {
+        let end = buffer.count
+        // Fast path: no escapes. Eight bytes at a time while none is a quote, backslash or control
+        // character; the bytes' high bits tell whether the text is all ASCII.
+        var high: UInt64 = 0
+        if let base = buffer.baseAddress {
+            while index + 8 <= end {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                if JSONParser.hasSpecialByte(word) { break }
+                high |= word
+                index += 8
+            }
+        }
+        while index < end {
             let byte = buffer[index]
             if byte == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: buffer[start..<index])
-                guard let s = String(validating: slice, as: UTF8.self) else {
+                index += 1
+                if high & 0x8080_8080_8080_8080 == 0 { return String(decoding: slice, as: UTF8.self) }
+                guard let s = JSONParser.string(validating: slice) else {
                     throw JSONParseError(message: "string is not valid UTF-8", offset: start)
                 }
-                index += 1
                 return s
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw error("control character in string") }
+            high |= UInt64(byte)
             index += 1
         }
-        var bytes = Array(UnsafeBufferPointer(rebasing: buffer[start..<index]))
+        return try parseEscapedString(start: start)
+    }
+
+    /// The rest of a string literal that has escapes (or no closing quote), from `index` on.
+    private mutating func parseEscapedString(start: Int) throws(JSONParseError) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(index - start + 64)
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<index]))
         while index < buffer.count {
             let byte = buffer[index]
             if byte == UInt8(ascii: "\"") {
-                guard let s = String(validating: bytes, as: UTF8.self) else {
-                    throw JSONParseError(message: "string is not valid UTF-8", offset: start)
-                }
+                let s = bytes.withUnsafeBufferPointer { JSONParser.string(validating: $0) }
+                guard let s else { throw JSONParseError(message: "string is not valid UTF-8", offset: start) }
                 index += 1
                 return s
             }
@@ -198,7 +218,7 @@ public struct JSONParser {
                     throw error("unpaired surrogate in \\u escape")
                 }
                 guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-                bytes.append(contentsOf: Array(String(Character(u)).utf8))
+                JSONParser.appendUTF8(u, to: &bytes)
             default: throw error("invalid escape")
             }
         }
@@ -223,38 +243,147 @@ public struct JSONParser {
         return value
     }
 
-    private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
+    /// Parses a number at `index`: an integer when it has no fraction or exponent and fits
+    /// `Int64`, else a finite Double (the one nearest the decimal text).
+    mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = index
-        var isInteger = true
-        if buffer[index] == UInt8(ascii: "-") { index += 1 }
+        let negative = buffer[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
         guard index < buffer.count else { throw error("invalid number") }
+        // The decimal digits as one integer while at most 19 are read (leading zeros included).
+        var significand: UInt64 = 0
+        var digits = 0
         if buffer[index] == UInt8(ascii: "0") {
             index += 1
         } else if (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(buffer[index]) {
-            while index < buffer.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(buffer[index]) { index += 1 }
+            while index < buffer.count, let d = JSONParser.digit(buffer[index]) {
+                if digits < 19 { significand = significand &* 10 &+ d }
+                digits += 1
+                index += 1
+            }
         } else {
             throw error("invalid number")
         }
+        var fractionDigits = 0
         if index < buffer.count, buffer[index] == UInt8(ascii: ".") {
-            isInteger = false
             index += 1
             let digitsStart = index
-            while index < buffer.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(buffer[index]) { index += 1 }
-            if index == digitsStart { throw error("invalid number: no digits after '.'") }
+            while index < buffer.count, let d = JSONParser.digit(buffer[index]) {
+                if digits < 19 { significand = significand &* 10 &+ d }
+                digits += 1
+                index += 1
+            }
+            fractionDigits = index - digitsStart
+            if fractionDigits == 0 { throw error("invalid number: no digits after '.'") }
         }
+        var hasExponent = false
         if index < buffer.count, buffer[index] == UInt8(ascii: "e") || buffer[index] == UInt8(ascii: "E") {
-            isInteger = false
+            hasExponent = true
             index += 1
             if index < buffer.count, buffer[index] == UInt8(ascii: "+") || buffer[index] == UInt8(ascii: "-") { index += 1 }
             let digitsStart = index
-            while index < buffer.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(buffer[index]) { index += 1 }
+            while index < buffer.count, JSONParser.digit(buffer[index]) != nil { index += 1 }
             if index == digitsStart { throw error("invalid number: no digits in exponent") }
         }
+        if !hasExponent && digits <= 19 {
+            if fractionDigits == 0 {
+                // Up to 18 digits always fit Int64; 19 may not, and the text path decides.
+                if digits <= 18 {
+                    let magnitude = Int64(significand)
+                    return .int(negative ? -magnitude : magnitude)
+                }
+            } else if significand <= 1 << 53 && fractionDigits <= 22 {
+                // Both the significand and 10^k are exact Doubles, so one correctly rounded
+                // division gives the Double nearest the decimal text (Clinger's fast path).
+                let magnitude = Double(significand) / JSONParser.powersOfTen[fractionDigits]
+                return .double(negative ? -magnitude : magnitude)
+            } else if fractionDigits <= 22 {
+                let magnitude = JSONParser.nearestDouble(significand, overPowerOfTen: fractionDigits)
+                return .double(negative ? -magnitude : magnitude)
+            }
+        }
         let text = String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<index]), as: UTF8.self)
-        if isInteger, let i = Int64(text) { return .int(i) }
+        if !hasExponent && fractionDigits == 0, let i = Int64(text) { return .int(i) }
         guard let d = Double(text), d.isFinite else {
             throw JSONParseError(message: "number out of range", offset: start)
         }
         return .double(d)
+    }
+
+    /// The Double nearest w / 10^k (ties to even) for 2^53 < w < 2^64 and k ≤ 22, by exact integer
+    /// division: w / 10^k = (w · 2^s / 5^k) · 2^(-s-k), the quotient taken to 62–64 bits and rounded once.
+    private static func nearestDouble(_ w: UInt64, overPowerOfTen k: Int) -> Double {
+        let divisor = powersOfFive[k]
+        let divisorBits = 64 - divisor.leadingZeroBitCount
+        let shift = 63 + divisorBits - (64 - w.leadingZeroBitCount)
+        // w · 2^shift < 2^(63 + divisorBits), so the high word is below the divisor and the quotient fits 64 bits.
+        let high = shift == 0 ? 0 : w >> (64 - shift)
+        let low = shift == 0 ? w : w << shift
+        let (quotient, remainder) = divisor.dividingFullWidth((high, low))
+        let drop = 64 - quotient.leadingZeroBitCount - 53
+        var mantissa = quotient >> drop
+        let rest = quotient & ((1 << drop) - 1)
+        let half: UInt64 = 1 << (drop - 1)
+        if rest > half || (rest == half && (remainder != 0 || mantissa & 1 == 1)) { mantissa += 1 }
+        return Double(sign: .plus, exponent: drop - shift - k, significand: Double(mantissa))
+    }
+
+    /// 5^k for 0 ≤ k ≤ 22 (all below 2^52).
+    private static let powersOfFive: [UInt64] = (0...22).map { k in (0..<k).reduce(1) { p, _ in p * 5 } }
+
+    @inline(__always)
+    private static func digit(_ byte: UInt8) -> UInt64? {
+        let d = byte &- UInt8(ascii: "0")
+        return d < 10 ? UInt64(d) : nil
+    }
+
+    /// 10^k for 0 ≤ k ≤ 22, all exact Doubles.
+    private static let powersOfTen: [Double] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
+        1e20, 1e21, 1e22,
+    ]
+
+    /// Whether any of the eight bytes is a quote, a backslash or a control character (below 0x20).
+    @inline(__always)
+    static func hasSpecialByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let quote = word ^ 0x2222_2222_2222_2222
+        let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
+        // (x - 0x01…) & ~x has a byte's high bit set below the first byte that is zero (for
+        // `quote` and `backslash`) or below 0x20 (for `word - 0x20…`); never when there is none.
+        let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- (ones &* 0x20)) & ~word)
+        return found & 0x8080_8080_8080_8080 != 0
+    }
+
+    /// The text of `bytes` when they are valid UTF-8, byte for byte; nil otherwise.
+    static func string(validating bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        // Decoding replaces each invalid sequence with U+FFFD and keeps valid text as it is,
+        // so the bytes are valid exactly when the decoded text has the same bytes.
+        let s = String(decoding: bytes, as: UTF8.self)
+        let same = s.utf8.withContiguousStorageIfAvailable { decoded in
+            decoded.count == bytes.count && decoded.elementsEqual(bytes)
+        }
+        return same ?? s.utf8.elementsEqual(bytes) ? s : nil
+    }
+
+    /// Appends the UTF-8 encoding of `scalar`.
+    static func appendUTF8(_ scalar: Unicode.Scalar, to bytes: inout [UInt8]) {
+        let v = scalar.value
+        switch v {
+        case 0..<0x80:
+            bytes.append(UInt8(v))
+        case 0x80..<0x800:
+            bytes.append(UInt8(0xC0 | v >> 6))
+            bytes.append(UInt8(0x80 | v & 0x3F))
+        case 0x800..<0x10000:
+            bytes.append(UInt8(0xE0 | v >> 12))
+            bytes.append(UInt8(0x80 | v >> 6 & 0x3F))
+            bytes.append(UInt8(0x80 | v & 0x3F))
+        default:
+            bytes.append(UInt8(0xF0 | v >> 18))
+            bytes.append(UInt8(0x80 | v >> 12 & 0x3F))
+            bytes.append(UInt8(0x80 | v >> 6 & 0x3F))
+            bytes.append(UInt8(0x80 | v & 0x3F))
+        }
     }
 }
