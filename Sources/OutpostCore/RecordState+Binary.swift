@@ -105,7 +105,7 @@ extension RecordState {
 
     /// Appends `encodedBinary(creating:numbering:)` to `out` (a caller reusing one buffer).
     public static func writeBinary<N: ReplicaNumbering>(creating change: Change, numbering: N, to out: inout [UInt8]) throws {
-        precondition(change.writes[Change.deletedField] == nil, "a creating change that writes _deleted needs the full state")
+        assert(change.writes[Change.deletedField] == nil, "a creating change that writes _deleted needs the full state")
         out.append(RecordState.binaryFormat)
         let number = try numbering.number(of: change.dot.replica)
         // version: one entry, the change's own dot

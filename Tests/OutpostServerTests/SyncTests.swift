@@ -259,9 +259,13 @@ import Testing
             })
         try await fixture.test { client in
             let start = ContinuousClock.now
-            let up = try await ServerSyncClient(store: alice, link: RouterLink(client: client, token: aliceToken)).run()
+            let up = try await ServerSyncClient(
+                store: alice, link: RouterLink(client: client, token: aliceToken), pushLimit: 1000, pullLimit: 1000
+            ).run()
             let pushed = ContinuousClock.now
-            let down = try await ServerSyncClient(store: bob, link: RouterLink(client: client, token: bobToken)).run()
+            let down = try await ServerSyncClient(
+                store: bob, link: RouterLink(client: client, token: bobToken), pushLimit: 1000, pullLimit: 1000
+            ).run()
             let pulled = ContinuousClock.now
             #expect(up.sent == count && down.received == count)
             #expect(up.batches >= 5 && down.batches >= 5)
