@@ -68,9 +68,16 @@ extension JSONValue {
         out.append(UInt8(ascii: "\""))
         var text = value
         text.withUTF8 { buffer in
-            // Copy runs of bytes that need no escape in one go.
+            // Skip eight bytes at a time while none needs an escape, then copy runs of bytes that
+            // need none in one go.
             var runStart = 0
-            for i in 0..<buffer.count {
+            var start = 0
+            if let base = UnsafeRawPointer(buffer.baseAddress) {
+                while start + 8 <= buffer.count, !needsEscape(base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
+                    start += 8
+                }
+            }
+            for i in start..<buffer.count {
                 let byte = buffer[i]
                 if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { continue }
                 if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<i])) }
@@ -80,6 +87,20 @@ extension JSONValue {
             if runStart < buffer.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart...])) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the eight bytes in `word` is a control character, `"` or `\\` (SWAR tests:
+    /// each is exact about whether such a byte is present).
+    @inline(__always)
+    private static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let control = (word &- ones &* 0x20) & ~word & highs
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let quotes = (quote &- ones) & ~quote & highs
+        let backslashes = (backslash &- ones) & ~backslash & highs
+        return (control | quotes | backslashes) != 0
     }
 
     @inline(__always)

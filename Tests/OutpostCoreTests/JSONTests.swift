@@ -43,3 +43,51 @@ import Testing
         #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
     }
 }
+
+@Suite struct StringWritingTests {
+    /// The plain byte-by-byte escaping the fast writer must match.
+    private func reference(_ text: String) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        let hex = Array("0123456789abcdef".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += [0x5C, 0x22]
+            case UInt8(ascii: "\\"): out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: out += [0x5C, UInt8(ascii: "r")]
+            case 0x09: out += [0x5C, UInt8(ascii: "t")]
+            case 0..<0x20: out += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+        return out
+    }
+
+    @Test func everySpecialByteAtEveryPositionIsEscaped() {
+        let specials: [String] = ["\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1}", "\u{1F}", "\u{7F}", "é", "قصف", "😀", " ", "~"]
+        for length in 0..<24 {
+            for position in 0...length {
+                for special in specials {
+                    var text = String(repeating: "a", count: length)
+                    text.insert(contentsOf: special, at: text.index(text.startIndex, offsetBy: position))
+                    var out: [UInt8] = []
+                    JSONValue.writeString(text, to: &out)
+                    #expect(out == reference(text), "\(Array(text.utf8))")
+                }
+            }
+        }
+    }
+
+    @Test func randomTextMatchesTheReference() {
+        var generator = SplitMix64(seed: 7)
+        let pieces: [String] = ["a", "Z", " ", "\"", "\\", "\n", "\u{8}", "\u{1B}", "é", "ß", "中", "😀", "!", "}", "{"]
+        for _ in 0..<2000 {
+            let count = Int(generator.next() % 40)
+            let text = (0..<count).map { _ in pieces[Int(generator.next() % UInt64(pieces.count))] }.joined()
+            var out: [UInt8] = []
+            JSONValue.writeString(text, to: &out)
+            #expect(out == reference(text))
+        }
+    }
+}
