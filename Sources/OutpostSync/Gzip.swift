@@ -16,23 +16,7 @@ public enum Gzip {
 
     /// Compresses bytes into a gzip stream.
     public static func compress(_ input: [UInt8], level: Int32 = 6) throws(GzipError) -> [UInt8] {
-        var stream = z_stream()
-        guard outpost_deflate_init_gzip(&stream, level) == Z_OK else { throw GzipError(message: "cannot start gzip compression") }
-        defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
-        var status: Int32 = Z_OK
-        let output = [UInt8](unsafeUninitializedCapacity: bound) { outBuf, initialized in
-            input.withUnsafeBufferPointer { inBuf in
-                stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-                stream.avail_in = uInt(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = uInt(outBuf.count)
-                status = deflate(&stream, Z_FINISH)
-            }
-            initialized = status == Z_STREAM_END ? Int(stream.total_out) : 0
-        }
-        guard status == Z_STREAM_END else { throw GzipError(message: "gzip compression failed (\(status))") }
-        return output
+        try deflateAll(input, flush: Z_FINISH) { outpost_deflate_init_gzip(&$0, level) }
     }
 
     /// The start of a gzip stream compressed ahead of its end: raw deflate blocks ending on a byte
@@ -72,12 +56,22 @@ public enum Gzip {
 
     /// Raw deflate (no header or trailer) of `input`, ended by `flush`.
     private static func rawDeflate(_ input: [UInt8], level: Int32, flush: Int32) throws(GzipError) -> [UInt8] {
+        try deflateAll(input, flush: flush) { stream in
+            deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        }
+    }
+
+    /// Deflates all of `input` in one call into a buffer of the stream's bound, ended by `flush`
+    /// (`Z_FINISH` ends the stream; `Z_SYNC_FLUSH` ends on a byte boundary), after `start` set it up.
+    private static func deflateAll(
+        _ input: [UInt8], flush: Int32, start: (inout z_stream) -> Int32
+    ) throws(GzipError) -> [UInt8] {
         var stream = z_stream()
-        guard deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
-        else { throw GzipError(message: "cannot start gzip compression") }
+        guard start(&stream) == Z_OK else { throw GzipError(message: "cannot start gzip compression") }
         defer { deflateEnd(&stream) }
         let bound = Int(deflateBound(&stream, uLong(input.count))) + 64
         var status: Int32 = Z_OK
+        var done = false
         let output = [UInt8](unsafeUninitializedCapacity: bound) { outBuf, initialized in
             input.withUnsafeBufferPointer { inBuf in
                 stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
@@ -86,11 +80,10 @@ public enum Gzip {
                 stream.avail_out = uInt(outBuf.count)
                 status = deflate(&stream, flush)
             }
-            let done = flush == Z_FINISH ? status == Z_STREAM_END : (status == Z_OK && stream.avail_in == 0 && stream.avail_out > 0)
+            done = flush == Z_FINISH ? status == Z_STREAM_END : (status == Z_OK && stream.avail_in == 0 && stream.avail_out > 0)
             initialized = done ? Int(stream.total_out) : 0
-            if !done { status = Z_BUF_ERROR }
         }
-        guard status == Z_STREAM_END || status == Z_OK else { throw GzipError(message: "gzip compression failed (\(status))") }
+        guard done else { throw GzipError(message: "gzip compression failed (\(status))") }
         return output
     }
 
