@@ -152,11 +152,11 @@ public struct IncidentJSONReader {
             let low = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
             let high = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
             let count: Int
-            let lowQuotes = Self.zeroBytes(low ^ 0x2222_2222_2222_2222)
+            let lowQuotes = ByteWords.zeroBytes(low ^ 0x2222_2222_2222_2222)
             if lowQuotes != 0 {
                 count = lowQuotes.trailingZeroBitCount >> 3
             } else {
-                let highQuotes = Self.zeroBytes(high ^ 0x2222_2222_2222_2222)
+                let highQuotes = ByteWords.zeroBytes(high ^ 0x2222_2222_2222_2222)
                 guard highQuotes != 0 else { return nil }
                 count = 8 + highQuotes.trailingZeroBitCount >> 3
             }
@@ -177,12 +177,6 @@ public struct IncidentJSONReader {
         if let field = IncidentSchema.fieldIndex(utf8: key) { return field }
         if key.count == 2 && key[0] == UInt8(ascii: "i") && key[1] == UInt8(ascii: "d") { return -1 }
         return nil
-    }
-
-    /// A high bit set in the first zero byte of `x` (and maybe in later ones), none when no byte is zero.
-    @inline(__always)
-    private static func zeroBytes(_ x: UInt64) -> UInt64 {
-        (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
     }
 
     /// A mask of the `count` (0–8) low bytes of a word.

@@ -148,7 +148,7 @@ public struct JSONParser {
         if let base = buffer.baseAddress {
             while index + 8 <= end {
                 let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                if JSONParser.hasSpecialByte(word) { break }
+                if ByteWords.hasJSONSpecialByte(word) { break }
                 high |= word
                 index += 8
             }
@@ -342,18 +342,6 @@ public struct JSONParser {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19,
         1e20, 1e21, 1e22,
     ]
-
-    /// Whether any of the eight bytes is a quote, a backslash or a control character (below 0x20).
-    @inline(__always)
-    static func hasSpecialByte(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let quote = word ^ 0x2222_2222_2222_2222
-        let backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
-        // (x - 0x01…) & ~x has a byte's high bit set below the first byte that is zero (for
-        // `quote` and `backslash`) or below 0x20 (for `word - 0x20…`); never when there is none.
-        let found = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- (ones &* 0x20)) & ~word)
-        return found & 0x8080_8080_8080_8080 != 0
-    }
 
     /// The text of `bytes` when they are valid UTF-8, byte for byte; nil otherwise.
     static func string(validating bytes: UnsafeBufferPointer<UInt8>) -> String? {

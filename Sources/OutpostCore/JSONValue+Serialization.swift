@@ -51,7 +51,19 @@ extension JSONValue {
             out.append(UInt8(ascii: "0") &+ UInt8(value))
             return
         }
-        out.append(contentsOf: String(value).utf8)
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        // Digits last to first into a 20-byte tuple on the stack (no String made).
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var i = buffer.count
+            repeat {
+                i -= 1
+                buffer[i] = UInt8(ascii: "0") &+ UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[i...]))
+        }
     }
 
     /// Appends the shortest text that reads back as the same Double; non-finite values as null.
@@ -73,7 +85,7 @@ extension JSONValue {
             var runStart = 0
             var start = 0
             if let base = UnsafeRawPointer(buffer.baseAddress) {
-                while start + 8 <= buffer.count, !needsEscape(base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
+                while start + 8 <= buffer.count, !ByteWords.hasJSONSpecialByte(base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
                     start += 8
                 }
             }
@@ -87,20 +99,6 @@ extension JSONValue {
             if runStart < buffer.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart...])) }
         }
         out.append(UInt8(ascii: "\""))
-    }
-
-    /// Whether any of the eight bytes in `word` is a control character, `"` or `\\` (SWAR tests:
-    /// each is exact about whether such a byte is present).
-    @inline(__always)
-    private static func needsEscape(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        let control = (word &- ones &* 0x20) & ~word & highs
-        let quote = word ^ (ones &* 0x22)
-        let backslash = word ^ (ones &* 0x5C)
-        let quotes = (quote &- ones) & ~quote & highs
-        let backslashes = (backslash &- ones) & ~backslash & highs
-        return (control | quotes | backslashes) != 0
     }
 
     @inline(__always)

@@ -6,13 +6,8 @@
 public enum UUIDv7 {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// A new id for `ms` (Unix milliseconds), in lowercase 8-4-4-4-12 form.
-    public static func make(ms: Int64) -> String {
-        var generator = SystemRandomNumberGenerator()
-        return make(ms: ms, randomA: generator.next(), randomB: generator.next())
-    }
-
-    /// The id for `ms` with the given random bits (tests pass fixed ones).
+    /// The id for `ms` (Unix milliseconds) with the given random bits (the low 12 of `randomA`
+    /// and the low 62 of `randomB`), in lowercase 8-4-4-4-12 form.
     public static func make(ms: Int64, randomA: UInt64, randomB: UInt64) -> String {
         let time = UInt64(truncatingIfNeeded: ms) & 0xFFFF_FFFF_FFFF
         // time(48) | version 7 (4) | rand_a (12)

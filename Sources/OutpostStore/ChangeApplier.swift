@@ -31,6 +31,11 @@ final class ChangeApplier {
             self.log = log
         }
 
+        /// A record with no writes yet, not in the table.
+        static func new() -> CachedRecord {
+            CachedRecord(state: RecordState(), rowid: nil, createdMs: 0, updatedMs: 0, updatedSeq: 0, log: [])
+        }
+
         /// The merged state (built from `fresh` on first use).
         var state: RecordState {
             if let change = fresh {
@@ -55,9 +60,9 @@ final class ChangeApplier {
         /// Appends one applied change to `log`.
         func appendToLog(replicaIdx: Int64, counter: UInt64) {
             if !log.isEmpty { log.append(UInt8(ascii: " ")) }
-            appendDecimal(UInt64(replicaIdx), to: &log)
+            JSONValue.writeInt(replicaIdx, to: &log)
             log.append(UInt8(ascii: "."))
-            appendDecimal(counter, to: &log)
+            JSONValue.writeInt(Int64(counter), to: &log)
         }
     }
 
@@ -95,9 +100,7 @@ final class ChangeApplier {
     /// transaction just made (a time-ordered UUID no other replica can have made). Were it
     /// somehow taken, the records table's unique key still fails the whole transaction.
     func assumeNew(_ key: RecordKey) {
-        if records[key] == nil {
-            records[key] = CachedRecord(state: RecordState(), rowid: nil, createdMs: 0, updatedMs: 0, updatedSeq: 0, log: [])
-        }
+        if records[key] == nil { records[key] = CachedRecord.new() }
     }
 
     /// Whether the record has any write.
@@ -150,12 +153,11 @@ final class ChangeApplier {
     private func insert(_ change: Change, replicaIdx: Int64, applied: Bool) throws {
         scratch.removeAll(keepingCapacity: true)
         change.write(to: &scratch)
-        let body = scratch
         try db.cached(
             "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         ).bind(
             .integer(nextSeq), .integer(replicaIdx), .integer(Int64(change.dot.counter)), .text(change.record.collection),
-            .text(change.record.id), .integer(change.tag.ms), .blob(body), .integer(applied ? 1 : 0), .integer(receivedMs)
+            .text(change.record.id), .integer(change.tag.ms), .blob(scratch), .integer(applied ? 1 : 0), .integer(receivedMs)
         ).run()
     }
 
@@ -209,8 +211,7 @@ final class ChangeApplier {
                     state: try store.decodeState(row, column: 0), rowid: row.int(5), createdMs: row.int(1), updatedMs: row.int(2),
                     updatedSeq: row.int(3), log: row.bytes(4))
             }
-        let record =
-            loaded ?? CachedRecord(state: RecordState(), rowid: nil, createdMs: 0, updatedMs: 0, updatedSeq: 0, log: [])
+        let record = loaded ?? CachedRecord.new()
         records[key] = record
         return record
     }
@@ -273,12 +274,6 @@ private struct HeldChange {
     var seq: Int64
     var replicaIdx: Int64
     var change: Change
-}
-
-/// Appends the decimal digits of `value`.
-func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-    if value >= 10 { appendDecimal(value / 10, to: &out) }
-    out.append(UInt8(ascii: "0") + UInt8(value % 10))
 }
 
 extension Store {

@@ -16,11 +16,6 @@ public struct IncidentInput: Hashable, Sendable {
 }
 
 extension Store {
-    /// The corrected wall clock: the device's clock plus the offset learned from the server.
-    func correctedWallMs() throws -> Int64 {
-        systemClock() + (try metaInt("clock_offset_ms"))
-    }
-
     /// This replica's counter, clock, reporter and clock offset, read once per transaction.
     struct LocalAuthor {
         var counter: Int64
@@ -130,45 +125,39 @@ extension Store {
 
     /// Imports incidents all-or-nothing in one transaction; returns the ids in input order.
     public func importIncidents(_ inputs: [IncidentInput], wallMs: Int64? = nil) throws(StoreError) -> [String] {
-        var ids: [String] = []
-        ids.reserveCapacity(inputs.count)
         var given = Set<String>()
-        // One wall-clock reading for the whole import (the hybrid clock still orders every change),
-        // and the random bits of every new id in one read.
-        let wallMs = wallMs ?? ((try? correctedWallMs()) ?? systemClock())
-        var fresh = Store.newIDs(count: inputs.reduce(0) { $0 + ($1.id == nil ? 1 : 0) }, ms: wallMs).makeIterator()
         for (i, input) in inputs.enumerated() {
             do { try IncidentSchema.validateNew(fields: input.fields) } catch {
                 throw StoreError(.invalidValue, "incident \(i + 1): \(error.description)")
             }
-            let id: String
-            if let given = input.id {
-                id = try checkedID(given)
-            } else {
-                id = fresh.next()!
-            }
-            if input.id != nil, !given.insert(id).inserted {
+            if let id = input.id, !given.insert(try checkedID(id)).inserted {
                 throw StoreError(.invalidValue, "incident \(i + 1): id \(id) appears twice")
             }
-            ids.append(id)
         }
-        try write {
+        return try write {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
             applier.reserveCapacity(inputs.count)
             var author = try loadAuthor()
+            // One wall-clock reading for the whole import (the hybrid clock still orders every
+            // change), and the random bits of every new id in one read.
+            let wallMs = wallMs ?? systemClock() + author.offsetMs
+            var fresh = Store.newIDs(count: inputs.count - given.count, ms: wallMs).makeIterator()
+            var ids: [String] = []
+            ids.reserveCapacity(inputs.count)
             for (i, input) in inputs.enumerated() {
-                let key = RecordKey(id: ids[i])
+                let key = RecordKey(id: input.id ?? fresh.next()!)
                 if input.id == nil {
                     applier.assumeNew(key)
                 } else if try applier.exists(key) {
                     throw StoreError(.invalidState, "incident \(i + 1): id \(key.id) already exists")
                 }
                 _ = try makeLocalChange(key, writes: input.fields, applier: applier, wallMs: wallMs, author: &author)
+                ids.append(key.id)
             }
             try save(author)
             try applier.finish()
+            return ids
         }
-        return ids
     }
 
     /// Applies changes received from another replica, in one transaction (all or nothing),
@@ -197,15 +186,15 @@ extension Store {
     static func newIDs(count: Int, ms: Int64) -> [String] {
         guard count > 0 else { return [] }
         var random = [UInt64](repeating: 0, count: count * 2)
-        // glibc's arc4random_buf (the kernel's CSPRNG) once for every id: two
-        // `SystemRandomNumberGenerator` calls per id, each a system call, were 5% of an import.
+        // glibc's arc4random_buf (the kernel's CSPRNG) once for every id: two system calls per id
+        // (`SystemRandomNumberGenerator`) were 5% of an import.
         random.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
         return (0..<count).map { UUIDv7.make(ms: ms, randomA: random[2 * $0], randomB: random[2 * $0 + 1]) }
     }
 
     /// The given id when valid, else a new time-ordered UUID.
     func checkedID(_ id: String?) throws(StoreError) -> String {
-        guard let id else { return UUIDv7.make(ms: systemClock()) }
+        guard let id else { return Store.newIDs(count: 1, ms: systemClock())[0] }
         guard !id.isEmpty, id.utf8.count <= 200, !id.contains(where: { $0.isNewline || $0 == "\t" }) else {
             throw StoreError(.invalidValue, "id: must be 1–200 bytes without tabs or line breaks")
         }

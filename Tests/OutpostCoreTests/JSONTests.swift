@@ -91,3 +91,16 @@ import Testing
         }
     }
 }
+
+@Suite struct IntWritingTests {
+    @Test func integersAreWrittenAsTheirDecimalText() {
+        var generator = SplitMix64(seed: 11)
+        var values: [Int64] = [0, 1, 9, 10, 11, 99, 100, -1, -9, -10, 1_000_000, Int64.max, Int64.min, Int64.min + 1]
+        for _ in 0..<2000 { values.append(Int64(bitPattern: generator.next()) >> Int64(generator.next() % 63)) }
+        for value in values {
+            var out: [UInt8] = []
+            JSONValue.writeInt(value, to: &out)
+            #expect(out == Array(String(value).utf8))
+        }
+    }
+}
