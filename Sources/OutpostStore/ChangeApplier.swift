@@ -230,7 +230,19 @@ final class ChangeApplier {
               updated_seq = ?9 WHERE rowid = ?1
             """)
         let numbering = store.numbering
-        for (key, record) in records where record.dirty {
+        // In table order: rows updated by ascending rowid, new rows by key. In the hash order of
+        // the cache, new rows landed at random places in the key index, and a large batch
+        // re-dirtied (and spilled to the WAL) the same index pages again and again.
+        var dirty = records.filter { $0.value.dirty }.map { (key: $0.key, record: $0.value) }
+        dirty.sort { a, b in
+            switch (a.record.rowid, b.record.rowid) {
+            case (let x?, let y?): return x < y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            case (nil, nil): return a.key < b.key
+            }
+        }
+        for (key, record) in dirty {
             let conflicted: Bool
             let deleted: Bool
             let encoded: [UInt8]

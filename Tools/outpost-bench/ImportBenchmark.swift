@@ -5,12 +5,16 @@ import OutpostStore
 /// `outpost-bench import [--rows 100000]`: incidents/second through the CLI's import path.
 enum ImportBenchmark: Benchmark {
     static let name = "import"
-    static let usage = "[--rows 100000]  import NDJSON through IncidentImporter + Store.importIncidents"
+    static let usage =
+        "[--rows 100000] [--keep DIR]  import NDJSON through IncidentImporter + Store.importIncidents"
 
     static func run(_ arguments: BenchArguments) throws {
         let rows = try arguments.int("rows", 100_000)
-        let folder = try Bench.temporaryFolder()
-        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // With --keep, the NDJSON file and the store stay in DIR (to profile `outpost import` on them).
+        let keep = arguments.string("keep")
+        let folder = try keep ?? Bench.temporaryFolder()
+        if let keep { try FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true) }
+        defer { if keep == nil { try? FileManager.default.removeItem(atPath: folder) } }
         var generator = IncidentGenerator()
         let file = folder + "/incidents.ndjson"
         let bytes = generator.ndjson(count: rows)
@@ -18,6 +22,8 @@ enum ImportBenchmark: Benchmark {
             throw BenchError("cannot write \(file)")
         }
         print("generated \(rows) incidents, \(bytes.count / 1_000_000) MB of NDJSON")
+        // Write the file out now, so that its write-back does not compete with the import's own writes.
+        sync()
         let store = try Store.create(at: folder + "/store", reporter: "bench")
 
         let start = Bench.now()
