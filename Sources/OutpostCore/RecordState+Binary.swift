@@ -92,6 +92,46 @@ extension RecordState {
         return out
     }
 
+    /// The compact stored form of the state `change` makes when applied to an empty record,
+    /// written straight from the change (no `RecordState` is built): it decodes to exactly
+    /// `RecordState()` with `change` applied. `change` must not write `_deleted` (its sibling
+    /// keeps deps); callers build the state for such a change.
+    public static func encodedBinary<N: ReplicaNumbering>(creating change: Change, numbering: N) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + change.writes.count * 32)
+        try writeBinary(creating: change, numbering: numbering, to: &out)
+        return out
+    }
+
+    /// Appends `encodedBinary(creating:numbering:)` to `out` (a caller reusing one buffer).
+    public static func writeBinary<N: ReplicaNumbering>(creating change: Change, numbering: N, to out: inout [UInt8]) throws {
+        assert(change.writes[Change.deletedField] == nil, "a creating change that writes _deleted needs the full state")
+        out.append(RecordState.binaryFormat)
+        let number = try numbering.number(of: change.dot.replica)
+        // version: one entry, the change's own dot
+        writeVarint(1, to: &out)
+        writeVarint(UInt64(number), to: &out)
+        writeVarint(change.dot.counter, to: &out)
+        // writes: the one change
+        writeVarint(1, to: &out)
+        try writeWriteEntry(
+            number: number, dot: change.dot, tag: change.tag, reporter: change.reporter, numbering: numbering, to: &out)
+        // fields: one sibling each, referring to write 0, no deps
+        writeVarint(UInt64(change.writes.count), to: &out)
+        for (field, value) in change.writes {
+            if let code = Self.fieldCodes[field] {
+                out.append(code)
+            } else {
+                out.append(0)
+                writeBytes(field, to: &out)
+            }
+            out.append(1)  // one sibling
+            out.append(0)  // write 0
+            Self.writeValue(value, to: &out)
+            out.append(0)  // no deps
+        }
+    }
+
     /// Reads the compact stored form back (see `encodedBinary(numbering:)`).
     public init<N: ReplicaNumbering>(binary: UnsafeBufferPointer<UInt8>, numbering: N) throws {
         var r = BinaryReader(buffer: binary)

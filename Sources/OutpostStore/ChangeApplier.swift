@@ -22,12 +22,8 @@ final class ChangeApplier {
         var dirty = false
         var mayHavePending: Bool?
 
-        init(
-            state: RecordState, fresh: Change? = nil, rowid: Int64?, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64,
-            log: [UInt8]
-        ) {
+        init(state: RecordState, rowid: Int64?, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64, log: [UInt8]) {
             self.storedState = state
-            self.fresh = fresh
             self.rowid = rowid
             self.createdMs = createdMs
             self.updatedMs = updatedMs
@@ -208,15 +204,12 @@ final class ChangeApplier {
         if let cached = records[key] { return cached }
         let loaded =
             try db.cached(
-                "SELECT state, \(Store.creatingChangeColumn), created_ms, updated_ms, updated_seq, log, rowid FROM records WHERE collection = ? AND id = ?"
+                "SELECT state, created_ms, updated_ms, updated_seq, log, rowid FROM records WHERE collection = ? AND id = ?"
             )
             .bind(.text(key.collection), .text(key.id)).first { row -> CachedRecord in
-                // A record stored as its creating change stays that way until it is edited.
-                let creating = try Store.creatingChange(row, column: 1)
-                return CachedRecord(
-                    state: creating == nil ? try store.decodeState(row, state: 0, creatingChange: 1) : RecordState(),
-                    fresh: creating, rowid: row.int(6), createdMs: row.int(2), updatedMs: row.int(3), updatedSeq: row.int(4),
-                    log: row.bytes(5))
+                CachedRecord(
+                    state: try store.decodeState(row, column: 0), rowid: row.int(5), createdMs: row.int(1), updatedMs: row.int(2),
+                    updatedSeq: row.int(3), log: row.bytes(4))
             }
         let record = loaded ?? CachedRecord.new()
         records[key] = record
@@ -253,11 +246,12 @@ final class ChangeApplier {
             let conflicted: Bool
             let deleted: Bool
             let encoded: [UInt8]
-            if record.fresh != nil {
-                // Its one creating change (not `_deleted`) is its state: stored as an empty state
-                // (see Schema/0004), and the change at `updated_seq` is read back in its place.
+            if let change = record.fresh {
+                // One creating change without `_deleted`: one sibling per field, nothing deleted.
                 (conflicted, deleted) = (false, false)
-                encoded = []
+                scratch.removeAll(keepingCapacity: true)
+                try RecordState.writeBinary(creating: change, numbering: numbering, to: &scratch)
+                encoded = scratch
             } else {
                 let state = record.state
                 conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
@@ -325,29 +319,9 @@ extension Store {
     /// The replicas table as the numbering of the compact record state.
     var numbering: StoreReplicaNumbering { StoreReplicaNumbering(store: self) }
 
-    /// SQL for a `records` row's creating change body, when the row stores its state as empty
-    /// (a record whose only change is the one that created it); NULL otherwise.
-    static let creatingChangeColumn =
-        "CASE WHEN length(records.state) = 0 THEN (SELECT body FROM changes WHERE seq = records.updated_seq) END"
-
-    /// The creating change in `column` (a `creatingChangeColumn`), or nil when the state is stored.
-    static func creatingChange(_ row: Row, column: Int32) throws -> Change? {
-        if row.isNull(column) { return nil }
-        return try Change(json: try row.withBytes(column) { try JSONParser.parse($0) })
-    }
-
-    /// Decodes a record's state from its `state` column, or from its creating change when the
-    /// state is stored empty.
-    func decodeState(_ row: Row, state: Int32, creatingChange column: Int32) throws -> RecordState {
-        if let change = try Store.creatingChange(row, column: column) {
-            var made = RecordState()
-            made.apply(change)
-            return made
-        }
-        if row.isEmptyBlob(state) {
-            throw StoreError(.storage, "a record has no stored state and its creating change is missing; the store is damaged")
-        }
-        return try row.withBytes(state) { try RecordState(binary: $0, numbering: numbering) }
+    /// Decodes a stored record state.
+    func decodeState(_ row: Row, column: Int32) throws -> RecordState {
+        try row.withBytes(column) { try RecordState(binary: $0, numbering: numbering) }
     }
 }
 

@@ -118,9 +118,6 @@ public struct Row {
     /// Whether column `i` is NULL.
     public func isNull(_ i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
 
-    /// Whether column `i` holds a zero-length value.
-    public func isEmptyBlob(_ i: Int32) -> Bool { sqlite3_column_bytes(handle, i) == 0 }
-
     /// Column `i` as an integer.
     public func int(_ i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
 

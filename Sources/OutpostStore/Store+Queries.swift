@@ -1,11 +1,11 @@
 import OutpostCore
 
 extension Store {
-    static let recordColumns = "id, state, deleted, conflict, created_ms, updated_ms, updated_seq, \(creatingChangeColumn)"
+    static let recordColumns = "id, state, deleted, conflict, created_ms, updated_ms, updated_seq"
 
     /// An incident from a row of `recordColumns`: its visible values come from the stored state.
     func incident(from row: Row) throws -> IncidentRecord {
-        let state = try decodeState(row, state: 1, creatingChange: 7)
+        let state = try decodeState(row, column: 1)
         return IncidentRecord(
             id: row.text(0) ?? "", fields: state.visibleFields, deleted: row.int(2) != 0, conflict: row.int(3) != 0,
             createdMs: row.int(4), updatedMs: row.int(5), updatedSeq: row.int(6))
@@ -44,8 +44,9 @@ extension Store {
     /// The merged state of a record, or nil when unknown.
     public func recordState(id: String) throws(StoreError) -> RecordState? {
         try read {
-            try db.cached("SELECT state, \(Store.creatingChangeColumn) FROM records WHERE collection = 'incidents' AND id = ?")
-                .bind(.text(id)).first { row in try decodeState(row, state: 0, creatingChange: 1) }
+            try db.cached("SELECT state FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id)).first { row in
+                try decodeState(row, column: 0)
+            }
         }
     }
 
@@ -79,11 +80,9 @@ extension Store {
     public func conflicts() throws(StoreError) -> [RecordConflicts] {
         try read {
             var out: [RecordConflicts] = []
-            try db.cached(
-                "SELECT id, state, \(Store.creatingChangeColumn) FROM records WHERE collection = 'incidents' AND conflict = 1 ORDER BY created_ms, id"
-            )
-            .forEach { row in
-                    let state = try decodeState(row, state: 1, creatingChange: 2)
+            try db.cached("SELECT id, state FROM records WHERE collection = 'incidents' AND conflict = 1 ORDER BY created_ms, id")
+                .forEach { row in
+                    let state = try decodeState(row, column: 1)
                     if state.isDeleted { return }
                     let fields = state.conflicts.sorted { $0.key < $1.key }.map { FieldConflict(field: $0.key, siblings: $0.value) }
                     out.append(

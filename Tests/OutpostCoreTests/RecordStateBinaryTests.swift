@@ -105,4 +105,31 @@ private func sampleStates() -> [RecordState] {
             try (bytes + [0]).withUnsafeBufferPointer { try RecordState(binary: $0, numbering: numbering) }
         }
     }
+
+    @Test func aCreatingChangeEncodesLikeTheStateItMakes() throws {
+        let changes = [
+            Change(
+                dot: Dot(replica: alice, counter: 1), record: RecordKey(id: "r"), deps: VersionVector(),
+                tag: HLCTag(ms: 1_767_225_600_000, seq: 3),
+                writes: [
+                    "title": "Shelling — قصف", "killed": 3, "lat": -1.6812345, "narrative": "a\n\"b\"\u{1}", "displaced": .null,
+                    "custom_field": true, "injured": .int(Int64.min), "tags": .array([1, "two"]),
+                ], reporter: "Alice"),
+            Change(
+                dot: Dot(replica: carol, counter: 9), record: RecordKey(id: "s"), deps: VersionVector([bob: 2]),
+                tag: HLCTag(ms: -5, seq: UInt32.max), writes: ["title": "x"], reporter: nil),
+            Change(
+                dot: Dot(replica: bob, counter: 2), record: RecordKey(id: "t"), deps: VersionVector(),
+                tag: HLCTag(ms: 0, seq: 0), writes: [:], reporter: "Bobby"),
+        ]
+        let numbering = TableNumbering()
+        numbering.reporters[1] = "Alice"
+        for change in changes {
+            var expected = RecordState()
+            expected.apply(change)
+            let bytes = try RecordState.encodedBinary(creating: change, numbering: numbering)
+            let decoded = try bytes.withUnsafeBufferPointer { try RecordState(binary: $0, numbering: numbering) }
+            #expect(decoded == expected)
+        }
+    }
 }

@@ -193,7 +193,7 @@ func temporaryStoreDirectory() -> String {
                 CREATE INDEX changes_by_record ON changes(collection, record);
                 CREATE INDEX records_updated ON records(updated_seq);
                 ALTER TABLE records DROP COLUMN log;
-                DELETE FROM schema_migrations WHERE version >= 3;
+                DELETE FROM schema_migrations WHERE version = 3;
                 """)
         }
         let migrated = try Store.open(at: dirs[0])
