@@ -54,9 +54,23 @@ public struct RecordState: Hashable, Sendable {
         return .apply
     }
 
+    /// The state a record's first change makes: exactly `RecordState()` with `change` applied,
+    /// built in one pass (the fields table takes the writes' own layout, no key is hashed again).
+    public init(creating change: Change) {
+        let (dot, tag, reporter) = (change.dot, change.tag, change.reporter)
+        fields = change.writes.mapValues { [Sibling(value: $0, dot: dot, tag: tag, reporter: reporter)] }
+        if fields[Change.deletedField] != nil { fields[Change.deletedField]![0].deps = change.deps }
+        version = VersionVector()
+        version[dot.replica] = dot.counter
+    }
+
     /// Rules 3 and 4: replace covered siblings with the new writes and advance the vector.
     /// The caller has checked `decide(change) == .apply`.
     public mutating func apply(_ change: Change) {
+        if fields.isEmpty && version.entries.isEmpty {
+            self = RecordState(creating: change)
+            return
+        }
         for (field, value) in change.writes {
             let sibling = Sibling(
                 value: value, dot: change.dot, tag: change.tag,

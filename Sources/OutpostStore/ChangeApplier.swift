@@ -103,6 +103,16 @@ final class ChangeApplier {
         if records[key] == nil { records[key] = CachedRecord.new() }
     }
 
+    /// Loads every record `changes` touch, in key order. Time-ordered ids make that the tables'
+    /// own order, so each page is read once; in the changes' order a large batch read pages at
+    /// random, and the page cache evicted and read many of them again.
+    func preload(recordsOf changes: [Change]) throws {
+        guard changes.count > 1 else { return }
+        var keys = Array(Set(changes.lazy.map(\.record)))
+        keys.sort()
+        for key in keys { _ = try load(key) }
+    }
+
     /// Whether the record has any write.
     func exists(_ key: RecordKey) throws -> Bool {
         !(try load(key).state.fields.isEmpty)

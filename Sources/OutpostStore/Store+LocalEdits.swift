@@ -171,6 +171,7 @@ extension Store {
         }
         return try write {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            try applier.preload(recordsOf: changes)
             for change in changes { try applier.apply(change) }
             try applier.finish()
             for (key, value) in settings { try setMeta(key, .integer(value)) }

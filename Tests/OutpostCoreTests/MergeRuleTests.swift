@@ -21,6 +21,33 @@ private func change(
         #expect(clock.next(wallMs: 200) == HLCTag(ms: 200, seq: 0))
     }
 
+    /// A record's first change makes one sibling per write (deps kept only for `_deleted`) and a
+    /// vector holding just its dot, whichever way the state is built.
+    @Test func aFirstChangeMakesOneSiblingPerWrite() {
+        let deps = VersionVector([bob: 4])
+        let changes = [
+            Change(
+                dot: Dot(replica: alice, counter: 7), record: RecordKey(id: "r1"), deps: deps, tag: HLCTag(ms: 5, seq: 2),
+                writes: ["title": "x", "killed": 3, "_deleted": true, "lat": .null], reporter: "Alice"),
+            change(bob, 1, ms: -3, ["narrative": "n"]),
+            change(bob, 2, ms: 9, [:]),
+        ]
+        for c in changes {
+            var fields: [String: [Sibling]] = [:]
+            for (field, value) in c.writes {
+                fields[field] = [
+                    Sibling(value: value, dot: c.dot, tag: c.tag, deps: field == "_deleted" ? c.deps : nil, reporter: c.reporter)
+                ]
+            }
+            let expected = RecordState(version: VersionVector([c.dot.replica: c.dot.counter]), fields: fields)
+            #expect(RecordState(creating: c) == expected)
+            var applied = RecordState()
+            applied.apply(c)
+            #expect(applied == expected)
+            #expect(applied.decide(c) == .duplicate)
+        }
+    }
+
     @Test func duplicatesAndHeldBackChangesAreRecognised() {
         var state = RecordState()
         let create = change(alice, 1, ms: 1, ["title": "x"])

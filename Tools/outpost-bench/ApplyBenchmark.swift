@@ -7,7 +7,7 @@ import OutpostSync
 ///
 /// A store holding `incidents` incidents receives `changes` edits made by `replicas` other
 /// replicas (each edit's deps are what its author had seen, so some edits race each other and
-/// become conflicts), applied in batches of `batch` exactly as a sync session applies them.
+/// become conflicts), applied in batches of `batch`: all at once as a bundle is, or as a sync session commits them.
 enum ApplyBenchmark {
     static func run(incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = SyncSession.defaultBatchLimit) throws {
         let dir = NSTemporaryDirectory() + "outpost-bench-apply-" + UUID().uuidString
@@ -63,7 +63,8 @@ enum ApplyBenchmark {
             remote.append(change)
         }
 
-        print("apply: applying in batches of \(batch)…")
+        let mode = batch >= remote.count ? "as one bundle (one transaction, as `outpost bundle apply`)" : "in batches of \(batch) (as a sync session commits them)"
+        print("apply: applying \(mode)…")
         let start = DispatchTime.now().uptimeNanoseconds
         let cpuStart = clock()
         var report = ApplyReport()
@@ -84,11 +85,14 @@ enum ApplyBenchmark {
         let senderDir = dir + "-bundle"
         defer { try? FileManager.default.removeItem(atPath: senderDir) }
         let (file, count) = try store.bundle(for: nil)
+        let decodeStart = DispatchTime.now().uptimeNanoseconds
+        _ = try BundleFile.decode(file)
+        let decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - decodeStart) / 1e9
         let jsonBytes = try store.changes(missingFrom: SyncSummary(), limit: Int.max, maxBytes: Int.max).changes
             .reduce(0) { $0 + $1.body.count + 1 }
         print(
             String(
-                format: "bundle: %d changes, %d bytes = %.1f bytes/change (%.1f bytes/change as uncompressed JSON lines)",
-                count, file.count, Double(file.count) / Double(count), Double(jsonBytes) / Double(count)))
+                format: "bundle: %d changes, %d bytes = %.1f bytes/change (%.1f bytes/change as uncompressed JSON lines); checking and decoding it took %.2f s",
+                count, file.count, Double(file.count) / Double(count), Double(jsonBytes) / Double(count), decodeSeconds))
     }
 }

@@ -1,13 +1,21 @@
 import OutpostSync
 
 /// `outpost-bench apply [--incidents 100000] [--changes 100000] [--batch N]`: the dispatcher entry for `ApplyBenchmark`.
+/// Without `--batch`, measures both ways changes arrive: one bundle (one transaction, as `outpost
+/// bundle apply` commits it) and a sync session's batches.
 enum ApplyBenchmarkCommand: Benchmark {
     static let name = "apply"
-    static let usage = "[--incidents 100000] [--changes 100000] [--batch 5000]  remote changes applied per second"
+    static let usage =
+        "[--incidents 100000] [--changes 100000] [--batch N]  remote changes applied per second (one bundle, and sync batches)"
 
     static func run(_ arguments: BenchArguments) throws {
-        try ApplyBenchmark.run(
-            incidents: try arguments.int("incidents", 100_000), changes: try arguments.int("changes", 100_000),
-            batch: try arguments.int("batch", SyncSession.defaultBatchLimit))
+        let incidents = try arguments.int("incidents", 100_000)
+        let changes = try arguments.int("changes", 100_000)
+        if arguments.string("batch") != nil {
+            try ApplyBenchmark.run(incidents: incidents, changes: changes, batch: try arguments.int("batch", changes))
+            return
+        }
+        try ApplyBenchmark.run(incidents: incidents, changes: changes, batch: changes)
+        try ApplyBenchmark.run(incidents: incidents, changes: changes, batch: SyncSession.defaultBatchLimit)
     }
 }
