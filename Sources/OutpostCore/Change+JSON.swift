@@ -72,3 +72,144 @@ extension Change {
         "replica", "counter", "collection", "id", "deps", "ms", "seq", "writes", "reporter",
     ]
 }
+
+extension Change {
+    /// Reads a change straight from its wire-format JSON bytes, without a tree for the change
+    /// object; nil for any text `init(json:)` of the parsed text refuses, and for some it accepts
+    /// (a key written with escapes): the caller then takes that general path.
+    ///
+    /// Where both accept, both give the same change: strings and numbers are read by the same
+    /// parser, and every rule of `init(json:)` is checked here too.
+    public init?(wireBytes buffer: UnsafeBufferPointer<UInt8>) {
+        var reader = ChangeWireReader(parser: JSONParser(buffer: buffer))
+        guard let change = try? reader.read() else { return nil }
+        self = change
+    }
+}
+
+/// The reader behind `Change(wireBytes:)`: nil or a thrown error for anything not plainly a valid change.
+private struct ChangeWireReader {
+    var parser: JSONParser
+
+    /// The keys, by position (bit `1 << k` marks key `k` as seen).
+    private static let keys: [[UInt8]] = ["replica", "counter", "collection", "id", "deps", "ms", "seq", "writes", "reporter"]
+        .map { Array($0.utf8) }
+
+    /// Room for every incident field and `_deleted`: a change's writes never grow the table.
+    private static let writesCapacity = IncidentSchema.fields.count + 1
+
+    private var buffer: UnsafeBufferPointer<UInt8> { parser.buffer }
+
+    private mutating func expect(_ byte: UInt8) -> Bool {
+        parser.skipWhitespace()
+        guard parser.index < buffer.count, buffer[parser.index] == byte else { return false }
+        parser.index += 1
+        return true
+    }
+
+    /// The position in `keys` of the key at the parser (its opening quote), moved past it; nil for
+    /// an unknown key or one with escapes.
+    private mutating func key() -> Int? {
+        guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else { return nil }
+        let start = parser.index + 1
+        var end = start
+        while end < buffer.count, buffer[end] != UInt8(ascii: "\"") {
+            if buffer[end] == UInt8(ascii: "\\") || buffer[end] < 0x20 { return nil }
+            end += 1
+        }
+        guard end < buffer.count else { return nil }
+        parser.index = end + 1
+        let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
+        return Self.keys.firstIndex { $0.elementsEqual(text) }
+    }
+
+    private mutating func string() throws -> String? {
+        parser.skipWhitespace()
+        guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else { return nil }
+        return try parser.parseString()
+    }
+
+    private mutating func int() throws -> Int64? {
+        parser.skipWhitespace()
+        guard parser.index < buffer.count else { return nil }
+        guard case .int(let n) = try parser.parseValue(depth: 1) else { return nil }
+        return n
+    }
+
+    /// The writes object, its values all scalars.
+    private mutating func readWrites() throws -> [String: JSONValue]? {
+        guard expect(UInt8(ascii: "{")) else { return nil }
+        var writes: [String: JSONValue] = Dictionary(minimumCapacity: Self.writesCapacity)
+        if expect(UInt8(ascii: "}")) { return writes }
+        repeat {
+            guard let field = try string(), writes[field] == nil, expect(UInt8(ascii: ":")) else { return nil }
+            parser.skipWhitespace()
+            guard parser.index < buffer.count, buffer[parser.index] != UInt8(ascii: "{"), buffer[parser.index] != UInt8(ascii: "[")
+            else { return nil }
+            writes[field] = try parser.parseValue(depth: 2)
+        } while expect(UInt8(ascii: ","))
+        return expect(UInt8(ascii: "}")) ? writes : nil
+    }
+
+    mutating func read() throws -> Change? {
+        guard expect(UInt8(ascii: "{")) else { return nil }
+        var seen = 0
+        var replica: ReplicaID?
+        var counter: Int64 = 0
+        var collection = RecordKey.incidents
+        var id = ""
+        var deps = VersionVector()
+        var ms: Int64?
+        var seq: Int64 = 0
+        var writes: [String: JSONValue] = [:]
+        var reporter: String?
+        repeat {
+            parser.skipWhitespace()
+            guard let k = key(), seen & (1 << k) == 0, expect(UInt8(ascii: ":")) else { return nil }
+            seen |= 1 << k
+            switch k {
+            case 0:
+                guard let hex = try string(), let r = ReplicaID(hex: hex) else { return nil }
+                replica = r
+            case 1:
+                guard let n = try int(), n >= 1 else { return nil }
+                counter = n
+            case 2:
+                guard let c = try string(), c == RecordKey.incidents else { return nil }
+                collection = c
+            case 3:
+                guard let s = try string(), !s.isEmpty, s.utf8.count <= 200 else { return nil }
+                id = s
+            case 4:
+                parser.skipWhitespace()
+                guard parser.index < buffer.count, let v = try? VersionVector(json: try parser.parseValue(depth: 1)) else { return nil }
+                deps = v
+            case 5:
+                guard let n = try int() else { return nil }
+                ms = n
+            case 6:
+                guard let n = try int(), n >= 0, n <= Int64(UInt32.max) else { return nil }
+                seq = n
+            case 7:
+                guard let w = try readWrites(), !w.isEmpty else { return nil }
+                writes = w
+            default:
+                parser.skipWhitespace()
+                guard parser.index < buffer.count else { return nil }
+                switch try parser.parseValue(depth: 1) {
+                case .string(let r): reporter = r
+                case .null: reporter = nil
+                default: return nil
+                }
+            }
+        } while expect(UInt8(ascii: ","))
+        guard expect(UInt8(ascii: "}")) else { return nil }
+        parser.skipWhitespace()
+        guard parser.index == buffer.count, let replica, counter >= 1, !id.isEmpty, let ms, !writes.isEmpty,
+            deps[replica] < UInt64(counter)
+        else { return nil }
+        return Change(
+            dot: Dot(replica: replica, counter: UInt64(counter)), record: RecordKey(collection: collection, id: id),
+            deps: deps, tag: HLCTag(ms: ms, seq: UInt32(seq)), writes: writes, reporter: reporter)
+    }
+}

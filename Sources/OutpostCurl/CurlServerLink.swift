@@ -8,7 +8,7 @@ public struct CurlServerLink: ServerLink {
     public let serverURL: String
     /// The device token.
     public let token: String
-    private let client: CurlHTTPClient
+    private let clients: CurlClientPool
     private let progress: CurlHTTPClient.ProgressHandler?
     /// Bytes of request and response bodies on the wire (compressed), across every exchange.
     public let traffic = TrafficCounter()
@@ -29,10 +29,14 @@ public struct CurlServerLink: ServerLink {
         self.serverURL = base
         self.token = token
         self.progress = progress
-        do { client = try CurlHTTPClient(options: options, retryPolicy: retryPolicy) } catch {
+        do { clients = try CurlClientPool(count: 2, options: options, retryPolicy: retryPolicy) } catch {
             throw ServerLinkError(.unreachable, "cannot start the HTTP client: \(error.message)")
         }
     }
+
+    /// Two exchanges at once, each on its own connection: the server reads one batch while it
+    /// commits the other.
+    public var maxInFlight: Int { clients.count }
 
     public func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse {
         let body: [UInt8]
@@ -46,7 +50,7 @@ public struct CurlServerLink: ServerLink {
         http.body = body
         let response: HTTPResponse
         do {
-            response = try await client.send(http, progress: progress)
+            response = try await clients.send(http, progress: progress)
         } catch {
             throw CurlServerLink.map(error)
         }

@@ -11,6 +11,9 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public let store: Store
     private let tokens: Database
     private let tokenLock = NSLock()
+    /// Held through a whole sync batch (apply, then the reads of its answer), so that a batch
+    /// waiting its turn does not take the store between another's commit and its answer.
+    private let syncLock = NSLock()
     private let clock: @Sendable () -> Int64
 
     /// The reporter name of the server's own replica.
@@ -46,15 +49,17 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     // MARK: SyncRepository
 
     public func sync(_ batch: SyncBatch) async throws -> SyncOutcome {
-        try await offload { [store] in
-            let report = batch.changes.isEmpty ? ApplyReport() : try store.applyRemote(batch.changes)
-            let acked = try store.contiguousCounter(of: batch.replica)
-            let pulled = try store.changes(
-                afterSeq: batch.pullAfter, excluding: batch.replica, limit: batch.pullLimit, maxBytes: batch.pullMaxBytes)
-            // More waits when the log goes past what this batch reached (cheap: max of the primary key).
-            let more = pulled.nextSeq < (try store.lastSeq())
-            return SyncOutcome(
-                report: report, ackedCounter: acked, pulled: pulled.changes.map(\.body), cursor: pulled.nextSeq, more: more)
+        try await offload { [store, syncLock] in
+            try syncLock.withLock {
+                let report = batch.changes.isEmpty ? ApplyReport() : try store.applyRemote(batch.changes)
+                let acked = try store.contiguousCounter(of: batch.replica)
+                let pulled = try store.changes(
+                    afterSeq: batch.pullAfter, excluding: batch.replica, limit: batch.pullLimit, maxBytes: batch.pullMaxBytes)
+                // More waits when the log goes past what this batch reached (cheap: max of the primary key).
+                let more = pulled.nextSeq < (try store.lastSeq())
+                return SyncOutcome(
+                    report: report, ackedCounter: acked, pulled: pulled.changes.map(\.body), cursor: pulled.nextSeq, more: more)
+            }
         }
     }
 

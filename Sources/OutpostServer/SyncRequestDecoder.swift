@@ -44,9 +44,7 @@ enum SyncRequestDecoder {
             var out: [Change] = []
             out.reserveCapacity(ranges.count)
             for range in ranges {
-                guard let json = try? JSONParser.parse(UnsafeBufferPointer(rebasing: buffer[range])),
-                    let change = try? Change(json: json)
-                else { return nil }
+                guard let change = Change(wireBytes: UnsafeBufferPointer(rebasing: buffer[range])) else { return nil }
                 do { try IncidentSchema.validate(writes: change.writes) } catch { return nil }
                 out.append(change)
             }

@@ -66,87 +66,150 @@ public struct ServerSyncClient: Sendable {
 
     /// Sends every own change the server lacks and receives every change it has for us.
     ///
-    /// Own changes go up as the stored JSON bytes, never parsed or re-encoded. One batch is in
-    /// flight while the previous answer is applied: the next request is sent as soon as an answer
-    /// arrives (it needs only that answer's acknowledgement and cursor), so the server works on it
-    /// while the store commits the received changes. Position is still saved only with the batch
-    /// it belongs to, so a failure or a kill at any point loses nothing and duplicates nothing.
+    /// Own changes go up as the stored JSON bytes, never parsed or re-encoded. The next request is
+    /// sent as soon as an answer arrives (it needs only that answer's acknowledgement and cursor),
+    /// so the server works on it while the store commits the received changes. A link that carries
+    /// two exchanges at once (`ServerLink.maxInFlight`) gets a second batch of own changes while the
+    /// first is with the server, so the server reads one batch while it commits the other.
+    ///
+    /// Only one request in flight pulls (the others ask for no changes, as the cursor they would
+    /// need is in an answer still to come); a pulling request asks for as many more as requests
+    /// went without pulling, so the cursor keeps up with the log. Position is still saved only
+    /// with the answer it belongs to, the acknowledgement only ever grows, and the server commits
+    /// each batch before it answers, so a failure or a kill at any point loses nothing and
+    /// duplicates nothing: the next sync resends from what was acknowledged.
     public func run(progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> ServerSyncReport {
         var report = ServerSyncReport()
         let reporter = try store.reporter
         var acked = UInt64(try store.integerSetting(ServerSyncClient.ackedCounterKey))
         var cursor = try store.integerSetting(ServerSyncClient.pullCursorKey)
         var learnedOffset = false
-        var outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
-        var inFlight = send(outgoing, compressedStart: nil, reporter: reporter, pullAfter: cursor)
-        var ahead = prepare(after: outgoing, reporter: reporter)
-        while true {
-            let exchange = try await ServerSyncClient.wait(for: inFlight)
+        var more = true
+        // Own changes up to this counter were sent in this sync (or acknowledged before it).
+        var sentThrough = acked
+        // Requests sent without a pull since the last one that pulls.
+        var skippedPulls = 0
+        // One exchange until the first answer is in (it binds the device and learns the clock).
+        var depth = 1
+        var queue: [InFlight] = []
+        let first = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
+        queue.append(send(first, compressedStart: nil, reporter: reporter, pullAfter: cursor, pullLimit: pullLimit))
+        sentThrough = first.last?.counter ?? acked
+        var ahead = prepare(after: first, reporter: reporter)
+        while !queue.isEmpty {
+            let head = queue.removeFirst()
+            let exchange: TimedExchange
+            do {
+                exchange = try await ServerSyncClient.wait(for: head.task)
+            } catch {
+                await ServerSyncClient.stop(queue)
+                throw error
+            }
             let response = exchange.response
             if !learnedOffset {
-                // The server's clock at the midpoint of the round trip, less the device's.
+                // The server's clock at the midpoint of the round trip, less the device's (the
+                // only request in flight was this one).
                 report.clockOffsetMs = response.serverTimeMs - (exchange.sentAt + exchange.receivedAt) / 2
                 try store.setClockOffset(ms: report.clockOffsetMs)
                 learnedOffset = true
+                depth = max(1, min(2, link.maxInFlight))
             }
-            let sentCount = outgoing.count
             let newlyAcked = response.ackedCounter > acked ? Int(response.ackedCounter - acked) : 0
-            report.sent += min(newlyAcked, sentCount)
-            acked = response.ackedCounter
-            cursor = response.cursor
+            // Only changes sent in this sync count (an earlier sync's may be acknowledged too).
+            report.sent += min(newlyAcked, sentThrough > acked ? Int(sentThrough - acked) : 0)
+            acked = max(acked, response.ackedCounter)
+            // Whether a request still in flight carries the next change the server lacks.
+            let gapInFlight = queue.contains { $0.carries(acked + 1) }
+            if let last = head.lastCounter, acked < last, !gapInFlight {
+                // The server does not hold all it was sent: send again from what it holds.
+                sentThrough = acked
+                ahead = nil
+            } else {
+                sentThrough = max(sentThrough, acked)
+            }
+            if head.pulls {
+                cursor = response.cursor
+                more = response.more
+            }
             // The own change counter, not `status()`: that counts whole tables, once per batch.
-            let own = try store.ownChangeCount
+            let own: Int64
+            do { own = try store.ownChangeCount } catch {
+                await ServerSyncClient.stop(queue)
+                throw error
+            }
             let remaining = max(0, Int(own) - Int(acked))
-            let pushedEverything = remaining == 0 || (sentCount == 0 && newlyAcked == 0)
-            let finished = pushedEverything && !response.more
-            // The server kept none of what we sent: stop rather than loop.
-            let stalled = !finished && sentCount > 0 && newlyAcked == 0 && !response.more
-            var next: Task<TimedExchange, any Error>?
+            let pushedEverything = remaining == 0 || (head.lastCounter == nil && newlyAcked == 0)
+            let finished = pushedEverything && !more
+            // The server kept none of what it was sent next, and nothing in flight may fill the
+            // gap: stop rather than loop.
+            let stalled = !finished && !more && !gapInFlight && head.firstCounter == acked + 1
+            var sentChanges = false
             var readFailure: (any Error)?
-            if !finished && !stalled {
+            if !stalled {
                 do {
-                    var start: Gzip.Part?
-                    if let ahead, ahead.after == acked {
-                        // The server acknowledged all it was sent, as it normally does: the next
-                        // batch was read and its changes compressed while this answer was awaited.
-                        (outgoing, start) = (ahead.changes, ahead.compressedStart)
-                    } else {
-                        outgoing = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
+                    while queue.count < depth {
+                        let batch: [StoredChange]
+                        var start: Gzip.Part?
+                        if let prepared = ahead, prepared.after == sentThrough {
+                            // The answers came as expected: the batch was read and its changes
+                            // compressed while they were awaited.
+                            (batch, start) = (prepared.changes, prepared.compressedStart)
+                        } else {
+                            batch = try store.ownChanges(afterCounter: sentThrough, limit: pushLimit, maxBytes: maxBytes)
+                        }
+                        ahead = nil
+                        // Nothing left to push: a pull alone, once nothing is in flight and more waits.
+                        if batch.isEmpty && (!queue.isEmpty || finished) { break }
+                        let pulls = !queue.contains { $0.pulls }
+                        let limit = pulls ? catchUpLimit(afterSkipping: skippedPulls) : 0
+                        queue.append(
+                            send(batch, compressedStart: start, reporter: reporter, pullAfter: cursor, pullLimit: limit))
+                        skippedPulls = pulls ? 0 : skippedPulls + 1
+                        if let last = batch.last?.counter {
+                            sentThrough = last
+                            sentChanges = true
+                        }
+                        if batch.isEmpty { break }
                     }
-                    next = send(outgoing, compressedStart: start, reporter: reporter, pullAfter: cursor)
                 } catch {
                     readFailure = error  // thrown once this answer is saved
                 }
             }
-            ahead = nil
             do {
                 try store.applyRemote(
-                    response.changes,
+                    head.pulls ? response.changes : [],
                     settings: [
                         ServerSyncClient.ackedCounterKey: Int64(acked), ServerSyncClient.pullCursorKey: cursor,
                     ])
             } catch {
-                // The request in flight is harmless (the server commits before it answers and
-                // nothing here records it); stop it and wait, so no transfer outlives the sync.
-                if let next {
-                    next.cancel()
-                    _ = try? await next.value
-                }
+                // The requests in flight are harmless (the server commits before it answers and
+                // nothing here records them); stop them and wait, so no transfer outlives the sync.
+                await ServerSyncClient.stop(queue)
                 throw error
             }
-            report.received += response.changes.count
+            if head.pulls { report.received += response.changes.count }
             report.batches += 1
             progress?(
                 SyncProgress(
-                    sent: report.sent, received: report.received, remainingToSend: remaining, moreToReceive: response.more))
-            if stalled { throw ServerSyncStalled(counter: acked) }
-            if let readFailure { throw readFailure }
-            guard let next else { break }
-            inFlight = next
-            ahead = prepare(after: outgoing, reporter: reporter)
+                    sent: report.sent, received: report.received, remainingToSend: remaining, moreToReceive: more))
+            if stalled || readFailure != nil {
+                await ServerSyncClient.stop(queue)
+                if let readFailure { throw readFailure }
+                throw ServerSyncStalled(counter: acked)
+            }
+            if sentChanges && ahead == nil { ahead = prepare(afterCounter: sentThrough, reporter: reporter) }
         }
         report.conflicts = Int(try store.status().conflicts)
         return report
+    }
+
+    /// The pull limit of a request sent after `skipped` requests that did not pull: `pullLimit`
+    /// for each of them and itself (their own changes lengthen the log too), at most
+    /// `ServerSyncRequest.maxPullLimit` unless `pullLimit` alone is more.
+    func catchUpLimit(afterSkipping skipped: Int) -> Int {
+        guard skipped > 0 else { return pullLimit }
+        let (product, overflow) = pullLimit.multipliedReportingOverflow(by: 1 + skipped)
+        return overflow ? pullLimit : max(pullLimit, min(product, ServerSyncRequest.maxPullLimit))
     }
 
     /// One exchange with the device clock read just before and after it.
@@ -154,6 +217,22 @@ public struct ServerSyncClient: Sendable {
         var response: ServerSyncResponse
         var sentAt: Int64
         var receivedAt: Int64
+    }
+
+    /// A request sent and not yet answered.
+    private struct InFlight {
+        var task: Task<TimedExchange, any Error>
+        /// The own changes it carries, first and last (nil when it carries none).
+        var firstCounter: UInt64?
+        var lastCounter: UInt64?
+        /// Whether it asks for changes (only one request in flight does).
+        var pulls: Bool
+
+        /// Whether it carries own change `counter`.
+        func carries(_ counter: UInt64) -> Bool {
+            guard let firstCounter, let lastCounter else { return false }
+            return firstCounter <= counter && counter <= lastCounter
+        }
     }
 
     /// Own changes read, and their part of the request compressed, ahead of the answer they follow.
@@ -167,36 +246,44 @@ public struct ServerSyncClient: Sendable {
     /// The batch after `sent`, made while `sent` is with the server; nil when there is none (or
     /// it cannot be made now: then it is read again once the answer is in).
     private func prepare(after sent: [StoredChange], reporter: String) -> Prepared? {
-        guard let last = sent.last?.counter,
-            let changes = try? store.ownChanges(afterCounter: last, limit: pushLimit, maxBytes: maxBytes), !changes.isEmpty
+        guard let last = sent.last?.counter else { return nil }
+        return prepare(afterCounter: last, reporter: reporter)
+    }
+
+    /// The batch after own counter `last`, read and compressed ahead; nil when there is none.
+    private func prepare(afterCounter last: UInt64, reporter: String) -> Prepared? {
+        guard let changes = try? store.ownChanges(afterCounter: last, limit: pushLimit, maxBytes: maxBytes), !changes.isEmpty
         else { return nil }
-        let request = request(changes, reporter: reporter, pullAfter: 0)
+        let request = request(changes, reporter: reporter, pullAfter: 0, pullLimit: pullLimit)
         guard let start = try? Gzip.part(request.encodedStart()) else { return nil }
         return Prepared(after: last, changes: changes, compressedStart: start)
     }
 
-    /// The request carrying `outgoing` (stored bytes as they are) and the pull after `pullAfter`.
-    private func request(_ outgoing: [StoredChange], reporter: String, pullAfter: Int64) -> ServerSyncRequest {
+    /// The request carrying `outgoing` (stored bytes as they are) and a pull of at most
+    /// `pullLimit` changes after `pullAfter`.
+    private func request(_ outgoing: [StoredChange], reporter: String, pullAfter: Int64, pullLimit: Int) -> ServerSyncRequest {
         ServerSyncRequest(
             replica: store.replica, reporter: reporter, changes: [], rawChanges: outgoing.map(\.body), pullAfter: pullAfter,
             pullLimit: pullLimit, pullMaxBytes: maxBytes)
     }
 
-    /// Starts one exchange: `outgoing` up (with its part already compressed, when given), the pull
-    /// after `pullAfter` down.
+    /// Starts one exchange: `outgoing` up (with its part already compressed, when given), a pull
+    /// of at most `pullLimit` changes after `pullAfter` down (none when it is 0).
     private func send(
-        _ outgoing: [StoredChange], compressedStart: Gzip.Part?, reporter: String, pullAfter: Int64
-    ) -> Task<TimedExchange, any Error> {
-        var request = request(outgoing, reporter: reporter, pullAfter: pullAfter)
+        _ outgoing: [StoredChange], compressedStart: Gzip.Part?, reporter: String, pullAfter: Int64, pullLimit: Int
+    ) -> InFlight {
+        var request = request(outgoing, reporter: reporter, pullAfter: pullAfter, pullLimit: pullLimit)
         request.compressedStart = compressedStart
         let message = request
         let link = self.link
         let clock = self.deviceClock
-        return Task {
+        let task = Task {
             let sentAt = clock()
             let response = try await link.exchange(message)
             return TimedExchange(response: response, sentAt: sentAt, receivedAt: clock())
         }
+        return InFlight(
+            task: task, firstCounter: outgoing.first?.counter, lastCounter: outgoing.last?.counter, pulls: pullLimit > 0)
     }
 
     /// The exchange's outcome; cancelling the waiting task cancels the exchange.
@@ -206,6 +293,12 @@ public struct ServerSyncClient: Sendable {
         } onCancel: {
             exchange.cancel()
         }
+    }
+
+    /// Cancels the requests still in flight and waits for them, so no transfer outlives the sync.
+    private static func stop(_ queue: [InFlight]) async {
+        for item in queue { item.task.cancel() }
+        for item in queue { _ = try? await item.task.value }
     }
 }
 

@@ -245,4 +245,12 @@ public struct ServerSyncResponse: Hashable, Sendable {
 public protocol ServerLink: Sendable {
     /// Sends one batch and returns the server's answer.
     func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse
+
+    /// How many exchanges the link carries at once (1 when they would only queue behind each other).
+    var maxInFlight: Int { get }
+}
+
+extension ServerLink {
+    /// One exchange at a time, unless the link says otherwise.
+    public var maxInFlight: Int { 1 }
 }
