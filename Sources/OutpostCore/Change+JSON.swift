@@ -74,6 +74,18 @@ extension Change {
 }
 
 extension Change {
+    /// Reads a change from its wire-format JSON bytes: `init(wireBytes:)` when it can, else the
+    /// tree path, whose error names the problem. Both accept the same changes.
+    public init(jsonBytes buffer: UnsafeBufferPointer<UInt8>) throws {
+        if let change = Change(wireBytes: buffer) {
+            self = change
+        } else {
+            self = try Change(json: try JSONParser.parse(buffer))
+        }
+    }
+}
+
+extension Change {
     /// Reads a change straight from its wire-format JSON bytes, without a tree for the change
     /// object; nil for any text `init(json:)` of the parsed text refuses, and for some it accepts
     /// (a key written with escapes): the caller then takes that general path.

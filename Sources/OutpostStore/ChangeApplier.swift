@@ -186,8 +186,8 @@ final class ChangeApplier {
             var held: [HeldChange] = []
             try db.cached("SELECT seq, replica, body FROM changes WHERE applied = 0 AND collection = ? AND record = ? ORDER BY seq")
                 .bind(.text(key.collection), .text(key.id)).forEach { row in
-                    let json = try row.withBytes(2) { try JSONParser.parse($0) }
-                    held.append(HeldChange(seq: row.int(0), replicaIdx: row.int(1), change: try Change(json: json)))
+                    let change = try row.withBytes(2) { try Change(jsonBytes: $0) }
+                    held.append(HeldChange(seq: row.int(0), replicaIdx: row.int(1), change: change))
                 }
             if held.isEmpty {
                 record.mayHavePending = false

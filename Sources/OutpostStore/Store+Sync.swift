@@ -13,7 +13,7 @@ public struct StoredChange: Hashable, Sendable {
 
     /// Parses the body.
     public func change() throws(StoreError) -> Change {
-        do { return try Change(json: try JSONParser.parse(body)) } catch { throw StoreError.wrap(error) }
+        do { return try body.withUnsafeBufferPointer { try Change(jsonBytes: $0) } } catch { throw StoreError.wrap(error) }
     }
 }
 

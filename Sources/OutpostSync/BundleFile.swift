@@ -100,7 +100,7 @@ public enum BundleFile {
             var changes: [Change] = []
             changes.reserveCapacity(lines.count - 1)
             for (i, line) in lines.dropFirst().enumerated() {
-                do { changes.append(try Change(json: try JSONParser.parse(Array(line)))) } catch {
+                do { changes.append(try line.withUnsafeBufferPointer { try Change(jsonBytes: $0) }) } catch {
                     throw BundleError("bundle change \(i + 1): \(error)")
                 }
             }

@@ -74,6 +74,26 @@ import Testing
         #expect(wireChange(bare) == treeChange(bare))
     }
 
+    /// `Change(jsonBytes:)` reads what either path reads, and names the problem as the tree path does.
+    @Test func jsonBytesTakesTheFastPathAndFallsBackWithTheTreePathsError() throws {
+        for change in samples() {
+            let bytes = change.encodedJSON()
+            #expect(try bytes.withUnsafeBufferPointer { try Change(jsonBytes: $0) } == change)
+        }
+        // An escaped key: the wire reader declines, the tree path reads it.
+        let base = String(decoding: samples()[0].encodedJSON(), as: UTF8.self)
+        let escaped = Array(base.replacingOccurrences(of: "\"ms\":", with: "\"m\\u0073\":").utf8)
+        #expect(wireChange(escaped) == nil)
+        #expect(try escaped.withUnsafeBufferPointer { try Change(jsonBytes: $0) } == samples()[0])
+        // A bad value: the same error either way.
+        let bad = Array(base.replacingOccurrences(of: "\"counter\":1", with: "\"counter\":0").utf8)
+        var treeError = ""
+        do { _ = try Change(json: try JSONParser.parse(bad)) } catch { treeError = "\(error)" }
+        var bytesError = ""
+        do { _ = try bad.withUnsafeBufferPointer { try Change(jsonBytes: $0) } } catch { bytesError = "\(error)" }
+        #expect(!treeError.isEmpty && bytesError == treeError)
+    }
+
     @Test func malformedAndInvalidChangesAreRefused() {
         let base = String(decoding: samples()[0].encodedJSON(), as: UTF8.self)
         let edits: [(String, String)] = [
