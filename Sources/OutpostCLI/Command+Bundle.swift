@@ -27,7 +27,9 @@ extension OutpostCommand {
             @Option(help: ArgumentHelp("The bundle file to write.", valueName: "file"))
             var out: String
 
-            @Option(name: .customLong("for"), help: ArgumentHelp("The peer's summary file (default: every change).", valueName: "summary"))
+            @Option(
+                name: .customLong("for"),
+                help: ArgumentHelp("The peer's summary file (default: every change).", valueName: "summary"))
             var summary: String?
 
             func run() throws {
@@ -62,7 +64,8 @@ extension OutpostCommand {
 
         /// `outpost bundle summary --out FILE`.
         struct Summary: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Write what this store holds, for a peer to bundle what it lacks.")
+            static let configuration = CommandConfiguration(
+                abstract: "Write what this store holds, for a peer to bundle what it lacks.")
 
             @OptionGroup var storeOptions: StoreOptions
 
@@ -99,7 +102,8 @@ extension OutpostCommand {
                 let bytes = try BundleFiles.read(file)
                 do {
                     let report = try store.applyBundle(bytes)
-                    var text = "Applied \(file): \(report.applied) new change\(report.applied == 1 ? "" : "s"), \(report.duplicates) already known"
+                    var text =
+                        "Applied \(file): \(report.applied) new change\(report.applied == 1 ? "" : "s"), \(report.duplicates) already known"
                     if report.heldBack > 0 { text += ", \(report.heldBack) waiting for earlier changes" }
                     let conflicts = try store.status().conflicts
                     return text + ", \(conflicts) incident\(conflicts == 1 ? "" : "s") in conflict.\n"
@@ -125,7 +129,8 @@ enum BundleFiles {
     /// Writes atomically (a temporary file renamed into place), readable by the owner only.
     static func write(_ bytes: [UInt8], to path: String) throws(CLIError) {
         let temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600])
+        else {
             throw CLIError(.invalidInput, "cannot write \(path)")
         }
         if rename(temporary, path) != 0 {

@@ -13,10 +13,13 @@ extension OutpostCommand {
         var server: String?
 
         // Unconditional: a token may start with "-" (URL-safe base64).
-        @Option(parsing: .unconditional, help: ArgumentHelp("The device token `outpost-server enroll` printed.", valueName: "token"))
+        @Option(
+            parsing: .unconditional, help: ArgumentHelp("The device token `outpost-server enroll` printed.", valueName: "token"))
         var token: String?
 
-        @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of the private CA that signed the server's certificate.", valueName: "file"))
+        @Option(
+            name: .customLong("ca-file"),
+            help: ArgumentHelp("A PEM file of the private CA that signed the server's certificate.", valueName: "file"))
         var caFile: String?
 
         func validate() throws {

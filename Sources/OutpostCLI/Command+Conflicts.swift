@@ -43,7 +43,8 @@ enum ConflictFormat {
                     "id": .string(record.id), "title": record.title.map(JSONValue.string) ?? .null,
                     "fields": .object(
                         Dictionary(
-                            uniqueKeysWithValues: record.fields.map { ($0.field, .array($0.siblings.map(IncidentJSON.sibling))) })),
+                            uniqueKeysWithValues: record.fields.map { ($0.field, .array($0.siblings.map(IncidentJSON.sibling))) })
+                    ),
                     "kept_alive_by_concurrent_edit": .bool(record.keptAliveByConcurrentEdit),
                 ])
             })

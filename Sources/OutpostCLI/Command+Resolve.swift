@@ -19,7 +19,9 @@ extension OutpostCommand {
         @Option(help: ArgumentHelp("Keep value number N as listed by `outpost conflicts` (1 is the one shown).", valueName: "n"))
         var pick: Int?
 
-        @Option(parsing: .unconditional, help: ArgumentHelp("Write this value instead (parsed like the field's flag).", valueName: "value"))
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp("Write this value instead (parsed like the field's flag).", valueName: "value"))
         var value: String?
 
         func validate() throws {
@@ -35,7 +37,8 @@ extension OutpostCommand {
         func resolve(in store: Store) throws(CLIError) -> String {
             let name = field.replacingOccurrences(of: "-", with: "_")
             guard IncidentSchema.byName[name] != nil else {
-                throw CLIError(.invalidInput, "\(field): unknown field (known: \(IncidentSchema.fieldNames.joined(separator: ", ")))")
+                throw CLIError(
+                    .invalidInput, "\(field): unknown field (known: \(IncidentSchema.fieldNames.joined(separator: ", ")))")
             }
             let chosen: JSONValue
             if let pick {

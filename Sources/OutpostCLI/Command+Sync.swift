@@ -61,40 +61,40 @@ struct SyncRunner: Sendable {
     var attempts: Int
     var showProgress: Bool
 
-        /// Syncs with the configured server and returns the final line.
-        func sync(_ store: Store) async throws -> String {
-            guard let server = try store.setting("server_url") else {
-                throw CLIError(.invalidInput, "no sync server configured: run `outpost config --server URL --token TOKEN`")
-            }
-            guard let token = try store.setting("server_token") else {
-                throw CLIError(.invalidInput, "no token configured: run `outpost config --token TOKEN`")
-            }
-            var options = CurlOptions()
-            options.connectTimeout = .seconds(connectTimeout)
-            options.caFile = try store.setting("server_ca_file")
-            var policy = RetryPolicy.standard
-            policy.maxAttempts = attempts
-            let link = try CurlServerLink(serverURL: server, token: token, options: options, retryPolicy: policy)
-            let client = ServerSyncClient(store: store, link: link, pushLimit: batchSize, pullLimit: batchSize)
-            var progress: (@Sendable (SyncProgress) -> Void)? = nil
-            if showProgress {
-                progress = { p in
-                    let waiting = p.remainingToSend > 0 ? ", \(p.remainingToSend) to send" : ""
-                    Console.progress("sync: sent \(p.sent), received \(p.received)\(waiting)…")
-                }
-            }
-            let report = try await client.run(progress: progress)
-            if showProgress { Console.progress(nil) }
-            if json {
-                return JSONValue.object([
-                    "sent": .int(Int64(report.sent)), "received": .int(Int64(report.received)),
-                    "conflicts": .int(Int64(report.conflicts)), "bytes_up": .int(Int64(link.traffic.sent)),
-                    "bytes_down": .int(Int64(link.traffic.received)), "batches": .int(Int64(report.batches)),
-                    "clock_offset_ms": .int(report.clockOffsetMs),
-                ]).serialized() + "\n"
-            }
-            return "Synced with \(server): sent \(report.sent), received \(report.received), conflicts \(report.conflicts).\n"
+    /// Syncs with the configured server and returns the final line.
+    func sync(_ store: Store) async throws -> String {
+        guard let server = try store.setting("server_url") else {
+            throw CLIError(.invalidInput, "no sync server configured: run `outpost config --server URL --token TOKEN`")
         }
+        guard let token = try store.setting("server_token") else {
+            throw CLIError(.invalidInput, "no token configured: run `outpost config --token TOKEN`")
+        }
+        var options = CurlOptions()
+        options.connectTimeout = .seconds(connectTimeout)
+        options.caFile = try store.setting("server_ca_file")
+        var policy = RetryPolicy.standard
+        policy.maxAttempts = attempts
+        let link = try CurlServerLink(serverURL: server, token: token, options: options, retryPolicy: policy)
+        let client = ServerSyncClient(store: store, link: link, pushLimit: batchSize, pullLimit: batchSize)
+        var progress: (@Sendable (SyncProgress) -> Void)? = nil
+        if showProgress {
+            progress = { p in
+                let waiting = p.remainingToSend > 0 ? ", \(p.remainingToSend) to send" : ""
+                Console.progress("sync: sent \(p.sent), received \(p.received)\(waiting)…")
+            }
+        }
+        let report = try await client.run(progress: progress)
+        if showProgress { Console.progress(nil) }
+        if json {
+            return JSONValue.object([
+                "sent": .int(Int64(report.sent)), "received": .int(Int64(report.received)),
+                "conflicts": .int(Int64(report.conflicts)), "bytes_up": .int(Int64(link.traffic.sent)),
+                "bytes_down": .int(Int64(link.traffic.received)), "batches": .int(Int64(report.batches)),
+                "clock_offset_ms": .int(report.clockOffsetMs),
+            ]).serialized() + "\n"
+        }
+        return "Synced with \(server): sent \(report.sent), received \(report.received), conflicts \(report.conflicts).\n"
+    }
 }
 
 /// Runs async work from a synchronous command, blocking the calling (main) thread, not the cooperative pool.

@@ -21,7 +21,9 @@ public enum HumanFormat {
             func field(_ name: String) -> String { record.fields[name].map(text) ?? "" }
             var flags = record.conflict ? "!" : ""
             if record.deleted { flags += "deleted" }
-            return [record.id, field("title"), field("event_type"), field("occurred_at"), field("place_name"), field("status"), flags]
+            return [
+                record.id, field("title"), field("event_type"), field("occurred_at"), field("place_name"), field("status"), flags,
+            ]
         }
         return renderer.render(rows)
     }
@@ -47,7 +49,8 @@ public enum HumanFormat {
             for (field, siblings) in conflicts {
                 out += "  \(field):\n"
                 for sibling in siblings {
-                    out += "    \(sibling.value.serialized())  by \(author(sibling.reporter, sibling.dot)) at \(DateText.rfc3339(epochMilliseconds: sibling.tag.ms))\n"
+                    out +=
+                        "    \(sibling.value.serialized())  by \(author(sibling.reporter, sibling.dot)) at \(DateText.rfc3339(epochMilliseconds: sibling.tag.ms))\n"
                 }
             }
             if conflicts.isEmpty { out += "  a delete is contested by an edit its author had not seen\n" }

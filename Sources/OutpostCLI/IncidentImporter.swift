@@ -108,7 +108,8 @@ public enum IncidentImporter {
                     }
                 } catch {
                     result.problems.append(
-                        ImportProblem(line: line, message: "invalid JSON at column \(start - i + error.offset + 1): \(error.message)"))
+                        ImportProblem(
+                            line: line, message: "invalid JSON at column \(start - i + error.offset + 1): \(error.message)"))
                 }
             }
             i = next
@@ -126,7 +127,8 @@ public enum IncidentImporter {
         for (index, element) in (value.arrayValue ?? []).enumerated() {
             switch input(fromJSON: element) {
             case .success(let input): result.rows.append(ImportedRow(line: index + 1, input: input))
-            case .failure(let problem): result.problems.append(ImportProblem(line: index + 1, message: problem.message, unit: "item"))
+            case .failure(let problem):
+                result.problems.append(ImportProblem(line: index + 1, message: problem.message, unit: "item"))
             }
         }
         return result
@@ -173,7 +175,8 @@ public enum IncidentImporter {
         return finish(id: id, fields: fields, problems: problems)
     }
 
-    private static func finish(id: String?, fields: [String: JSONValue], problems: [String]) -> Result<IncidentInput, RowProblem> {
+    private static func finish(id: String?, fields: [String: JSONValue], problems: [String]) -> Result<IncidentInput, RowProblem>
+    {
         var problems = problems
         if let id, let problem = idProblem(id) { problems.append(problem) }
         if fields["title"] == nil && !problems.contains(where: { $0.hasPrefix("title:") }) {
@@ -225,7 +228,8 @@ public enum IncidentImporter {
                 }
                 guard cells.count == header.count else {
                     result.problems.append(
-                        ImportProblem(line: line, message: "expected \(header.count) cells like the header, found \(cells.count)"))
+                        ImportProblem(line: line, message: "expected \(header.count) cells like the header, found \(cells.count)")
+                    )
                     return
                 }
                 var problems: [String] = []

@@ -5,8 +5,10 @@ import OutpostStore
 /// The `--store DIR` option every command shares.
 public struct StoreOptions: ParsableArguments {
     /// The store folder given on the command line.
-    @Option(name: .customLong("store"), help: ArgumentHelp(
-        "The store folder (default: $OUTPOST_STORE, else ~/.outpost).", valueName: "dir"))
+    @Option(
+        name: .customLong("store"),
+        help: ArgumentHelp(
+            "The store folder (default: $OUTPOST_STORE, else ~/.outpost).", valueName: "dir"))
     public var store: String?
 
     /// Makes empty options.

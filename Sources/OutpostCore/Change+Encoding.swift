@@ -84,7 +84,11 @@ extension RecordState {
                 out.append(UInt8(ascii: ","))
                 if let deps = s.deps { deps.write(to: &out) } else { out.append(contentsOf: "null".utf8) }
                 out.append(UInt8(ascii: ","))
-                if let reporter = s.reporter { JSONValue.writeString(reporter, to: &out) } else { out.append(contentsOf: "null".utf8) }
+                if let reporter = s.reporter {
+                    JSONValue.writeString(reporter, to: &out)
+                } else {
+                    out.append(contentsOf: "null".utf8)
+                }
                 out.append(UInt8(ascii: "]"))
             }
             out.append(UInt8(ascii: "]"))

@@ -156,7 +156,8 @@ private struct ChangeWireReader {
         repeat {
             guard let field = try string(), writes[field] == nil, expect(UInt8(ascii: ":")) else { return nil }
             parser.skipWhitespace()
-            guard parser.index < buffer.count, buffer[parser.index] != UInt8(ascii: "{"), buffer[parser.index] != UInt8(ascii: "[")
+            guard parser.index < buffer.count, buffer[parser.index] != UInt8(ascii: "{"),
+                buffer[parser.index] != UInt8(ascii: "[")
             else { return nil }
             writes[field] = try parser.parseValue(depth: 2)
         } while expect(UInt8(ascii: ","))
@@ -194,7 +195,9 @@ private struct ChangeWireReader {
                 id = s
             case 4:
                 parser.skipWhitespace()
-                guard parser.index < buffer.count, let v = try? VersionVector(json: try parser.parseValue(depth: 1)) else { return nil }
+                guard parser.index < buffer.count, let v = try? VersionVector(json: try parser.parseValue(depth: 1)) else {
+                    return nil
+                }
                 deps = v
             case 5:
                 guard let n = try int() else { return nil }

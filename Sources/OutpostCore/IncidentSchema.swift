@@ -199,7 +199,9 @@ public enum IncidentSchema {
         }
         switch spec.kind {
         case .text(let min, let max, let trimmed):
-            guard case .string(let s) = value else { throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)") }
+            guard case .string(let s) = value else {
+                throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)")
+            }
             // Characters never outnumber UTF-8 bytes, and text is non-empty exactly when its
             // bytes are: most values are decided without counting Characters. Text that starts
             // with a printable ASCII character is not empty after trimming.
@@ -212,30 +214,45 @@ public enum IncidentSchema {
             if countedBytes <= max && (min == 0 || (min == 1 && countedBytes >= 1)) { return }
             let count = counted.count
             if count < min {
-                throw ValidationError(field: field, rule: trimmed ? "must not be empty or only white space" : "must have at least \(min) characters")
+                throw ValidationError(
+                    field: field, rule: trimmed ? "must not be empty or only white space" : "must have at least \(min) characters"
+                )
             }
             if count > max { throw ValidationError(field: field, rule: "must be at most \(max) characters (got \(count))") }
         case .choice(let options):
             guard case .string(let s) = value, options.contains(s) else {
-                throw ValidationError(field: field, rule: "must be one of \(options.joined(separator: ", ")) (got \(value.serialized()))")
+                throw ValidationError(
+                    field: field, rule: "must be one of \(options.joined(separator: ", ")) (got \(value.serialized()))")
             }
         case .integer(let range):
             guard case .int(let i) = value else {
-                throw ValidationError(field: field, rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \(value.serialized()))")
+                throw ValidationError(
+                    field: field,
+                    rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \(value.serialized()))")
             }
             guard range.contains(i) else {
                 throw ValidationError(field: field, rule: "must be from \(range.lowerBound) to \(range.upperBound) (got \(i))")
             }
         case .number(let range):
-            guard let d = value.doubleValue else { throw ValidationError(field: field, rule: "must be a number, not \(value.typeName)") }
+            guard let d = value.doubleValue else {
+                throw ValidationError(field: field, rule: "must be a number, not \(value.typeName)")
+            }
             guard d.isFinite, range.contains(d) else {
-                throw ValidationError(field: field, rule: "must be a finite number from \(Int(range.lowerBound)) to \(Int(range.upperBound)) (got \(value.serialized()))")
+                throw ValidationError(
+                    field: field,
+                    rule:
+                        "must be a finite number from \(Int(range.lowerBound)) to \(Int(range.upperBound)) (got \(value.serialized()))"
+                )
             }
         case .dateTime:
-            guard case .string(let s) = value else { throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)") }
+            guard case .string(let s) = value else {
+                throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)")
+            }
             if isCommonDate(s) { return }
             if let problem = DateText.problem(s) {
-                throw ValidationError(field: field, rule: "must be an RFC 3339 date-time or a YYYY-MM-DD date, years 1900–2100: \(problem) (got \"\(s)\")")
+                throw ValidationError(
+                    field: field,
+                    rule: "must be an RFC 3339 date-time or a YYYY-MM-DD date, years 1900–2100: \(problem) (got \"\(s)\")")
             }
         }
     }
@@ -322,7 +339,9 @@ public enum IncidentSchema {
         switch fields[index].kind {
         case .integer(let range):
             guard let i = Int64(text) else {
-                throw ValidationError(field: field, rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \"\(text)\")")
+                throw ValidationError(
+                    field: field, rule: "must be a whole number from \(range.lowerBound) to \(range.upperBound) (got \"\(text)\")"
+                )
             }
             value = .int(i)
         case .number:

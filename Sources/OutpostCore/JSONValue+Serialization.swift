@@ -20,7 +20,11 @@ extension JSONValue {
         switch self {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(let b):
-            if b { out.append(contentsOf: [0x74, 0x72, 0x75, 0x65]) } else { out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65]) }
+            if b {
+                out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+            } else {
+                out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+            }
         case .int(let i): JSONValue.writeInt(i, to: &out)
         case .double(let d): JSONValue.writeDouble(d, to: &out)
         case .string(let s): JSONValue.writeString(s, to: &out)
@@ -85,7 +89,9 @@ extension JSONValue {
             var runStart = 0
             var start = 0
             if let base = UnsafeRawPointer(buffer.baseAddress) {
-                while start + 8 <= buffer.count, !ByteWords.hasJSONSpecialByte(base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
+                while start + 8 <= buffer.count,
+                    !ByteWords.hasJSONSpecialByte(base.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+                {
                     start += 8
                 }
             }

@@ -44,7 +44,9 @@ public struct SyncSummary: Hashable, Sendable {
         guard case .object(let o) = json else { throw ChangeFormatError("a summary must be a JSON object") }
         var entries: [ReplicaID: Entry] = [:]
         for (key, value) in o {
-            guard let replica = ReplicaID(hex: key) else { throw ChangeFormatError("summary key \"\(key)\" is not a hex replica id") }
+            guard let replica = ReplicaID(hex: key) else {
+                throw ChangeFormatError("summary key \"\(key)\" is not a hex replica id")
+            }
             guard case .int(let contiguous)? = value["contiguous"], contiguous >= 0 else {
                 throw ChangeFormatError("summary[\(key)].contiguous must be a whole number ≥ 0")
             }

@@ -50,7 +50,9 @@ public struct VersionVector: Hashable, Sendable {
         guard case .object(let members) = json else { throw ChangeFormatError("deps must be an object") }
         var entries: [ReplicaID: UInt64] = [:]
         for (key, value) in members {
-            guard let replica = ReplicaID(hex: key) else { throw ChangeFormatError("deps key \"\(key)\" is not a hex replica id") }
+            guard let replica = ReplicaID(hex: key) else {
+                throw ChangeFormatError("deps key \"\(key)\" is not a hex replica id")
+            }
             guard case .int(let n) = value, n >= 0 else { throw ChangeFormatError("deps[\(key)] must be a whole number ≥ 0") }
             if n > 0 { entries[replica] = UInt64(n) }
         }

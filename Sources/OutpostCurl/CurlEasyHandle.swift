@@ -71,7 +71,8 @@ final class CurlEasyHandle {
             return .response(response)
         }
         let kind = Self.kind(of: code, cancelled: cancellation.isCancelled)
-        let detail = errorBuffer[0] != 0
+        let detail =
+            errorBuffer[0] != 0
             ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
         return .failure(kind: kind, message: "\(label): \(detail)", curlCode: Int(code.rawValue))
     }
@@ -131,33 +132,37 @@ final class CurlEasyHandle {
     /// Routes body, header and progress callbacks to `context`.
     private func installCallbacks(_ setup: inout Setup, context: TransferContext) {
         let userdata = Unmanaged.passUnretained(context).toOpaque()
-        setup.check(outpost_curl_setopt_data_callback(curl, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
-            let length = size * count
-            guard let data, let userdata else { return 0 }
-            let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
-            context.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-            return length
-        })
+        setup.check(
+            outpost_curl_setopt_data_callback(curl, CURLOPT_WRITEFUNCTION) { data, size, count, userdata in
+                let length = size * count
+                guard let data, let userdata else { return 0 }
+                let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
+                context.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+                return length
+            })
         setup.pointer(CURLOPT_WRITEDATA, userdata)
-        setup.check(outpost_curl_setopt_data_callback(curl, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
-            let length = size * count
-            guard let data, let userdata else { return 0 }
-            let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
-            context.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length))
-            return length
-        })
+        setup.check(
+            outpost_curl_setopt_data_callback(curl, CURLOPT_HEADERFUNCTION) { data, size, count, userdata in
+                let length = size * count
+                guard let data, let userdata else { return 0 }
+                let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
+                context.receiveHeaderLine(UnsafeRawBufferPointer(start: data, count: length))
+                return length
+            })
         setup.pointer(CURLOPT_HEADERDATA, userdata)
         // The progress callback also polls for task cancellation (returning non-zero aborts).
-        setup.check(outpost_curl_setopt_xferinfo_callback(curl, CURLOPT_XFERINFOFUNCTION) {
-            userdata, downloadTotal, downloadNow, uploadTotal, uploadNow in
-            guard let userdata else { return 0 }
-            let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
-            if context.cancellation.isCancelled { return 1 }
-            context.progress?(TransferProgress(
-                bytesSent: Int64(uploadNow), bytesToSend: Int64(uploadTotal),
-                bytesReceived: Int64(downloadNow), bytesToReceive: Int64(downloadTotal)))
-            return 0
-        })
+        setup.check(
+            outpost_curl_setopt_xferinfo_callback(curl, CURLOPT_XFERINFOFUNCTION) {
+                userdata, downloadTotal, downloadNow, uploadTotal, uploadNow in
+                guard let userdata else { return 0 }
+                let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
+                if context.cancellation.isCancelled { return 1 }
+                context.progress?(
+                    TransferProgress(
+                        bytesSent: Int64(uploadNow), bytesToSend: Int64(uploadTotal),
+                        bytesReceived: Int64(downloadNow), bytesToReceive: Int64(downloadTotal)))
+                return 0
+            })
         setup.pointer(CURLOPT_XFERINFODATA, userdata)
         setup.long(CURLOPT_NOPROGRESS, 0)
     }

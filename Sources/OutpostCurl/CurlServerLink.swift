@@ -64,7 +64,8 @@ public struct CurlServerLink: ServerLink {
         do {
             return try ServerSyncResponse.decode(try JSONParser.parse(bytes))
         } catch {
-            throw ServerLinkError(.invalidResponse, "the server's answer is not a sync response: \(error)", status: response.status)
+            throw ServerLinkError(
+                .invalidResponse, "the server's answer is not a sync response: \(error)", status: response.status)
         }
     }
 
@@ -77,7 +78,9 @@ public struct CurlServerLink: ServerLink {
             switch status {
             case 401: return ServerLinkError(.unauthorized, "the server refused the token: \(detail)", status: status)
             case 403: return ServerLinkError(.forbidden, "the server refused this device: \(detail)", status: status)
-            case 500...: return ServerLinkError(.serverError, "the server failed after \(error.attempts) attempts: \(detail)", status: status)
+            case 500...:
+                return ServerLinkError(
+                    .serverError, "the server failed after \(error.attempts) attempts: \(detail)", status: status)
             default: return ServerLinkError(.rejected, "the server refused the request: \(detail)", status: status)
             }
         case .invalidURL, .invalidRequest:

@@ -74,7 +74,9 @@ final class ChangeApplier {
     private let receivedMs: Int64
     private(set) var report = ApplyReport()
     /// One buffer reused for every encoded change body and record state (no allocation per row).
-    private var scratch: [UInt8] = { var buffer: [UInt8] = []; buffer.reserveCapacity(4096); return buffer }()
+    private var scratch: [UInt8] = {
+        var buffer: [UInt8] = []; buffer.reserveCapacity(4096); return buffer
+    }()
     /// Whether any change is held back in the store (or this batch); when not, no record needs a look.
     private var anyHeldBack: Bool
 
@@ -184,11 +186,13 @@ final class ChangeApplier {
         while progress {
             progress = false
             var held: [HeldChange] = []
-            try db.cached("SELECT seq, replica, body FROM changes WHERE applied = 0 AND collection = ? AND record = ? ORDER BY seq")
-                .bind(.text(key.collection), .text(key.id)).forEach { row in
-                    let change = try row.withBytes(2) { try Change(jsonBytes: $0) }
-                    held.append(HeldChange(seq: row.int(0), replicaIdx: row.int(1), change: change))
-                }
+            try db.cached(
+                "SELECT seq, replica, body FROM changes WHERE applied = 0 AND collection = ? AND record = ? ORDER BY seq"
+            )
+            .bind(.text(key.collection), .text(key.id)).forEach { row in
+                let change = try row.withBytes(2) { try Change(jsonBytes: $0) }
+                held.append(HeldChange(seq: row.int(0), replicaIdx: row.int(1), change: change))
+            }
             if held.isEmpty {
                 record.mayHavePending = false
                 break
@@ -356,7 +360,8 @@ extension Store {
 
     /// Moves a replica's contiguous counter past every change now present.
     func advanceContiguous(replicaIdx: Int64) throws {
-        var contiguous = try db.cached("SELECT contiguous FROM replicas WHERE idx = ?").bind(.integer(replicaIdx))
+        var contiguous =
+            try db.cached("SELECT contiguous FROM replicas WHERE idx = ?").bind(.integer(replicaIdx))
             .first { $0.int(0) } ?? 0
         let start = contiguous
         let next = try db.cached("SELECT counter FROM changes WHERE replica = ? AND counter > ? ORDER BY counter")
@@ -365,7 +370,8 @@ extension Store {
             if row.int(0) == contiguous + 1 { contiguous += 1 }
         }
         if contiguous != start {
-            try db.cached("UPDATE replicas SET contiguous = ? WHERE idx = ?").bind(.integer(contiguous), .integer(replicaIdx)).run()
+            try db.cached("UPDATE replicas SET contiguous = ? WHERE idx = ?").bind(.integer(contiguous), .integer(replicaIdx))
+                .run()
         }
     }
 }

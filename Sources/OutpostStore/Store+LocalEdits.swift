@@ -28,7 +28,8 @@ extension Store {
     private func loadAuthor() throws -> LocalAuthor {
         LocalAuthor(
             counter: try metaInt("counter"),
-            clock: HybridClock(last: HLCTag(ms: try metaInt("clock_ms"), seq: UInt32(truncatingIfNeeded: try metaInt("clock_seq")))),
+            clock: HybridClock(
+                last: HLCTag(ms: try metaInt("clock_ms"), seq: UInt32(truncatingIfNeeded: try metaInt("clock_seq")))),
             reporter: try metaText("reporter"), offsetMs: try metaInt("clock_offset_ms"))
     }
 

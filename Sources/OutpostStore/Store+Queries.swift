@@ -54,7 +54,8 @@ extension Store {
     public func history(id: String) throws(StoreError) -> [HistoryEntry] {
         try read {
             var out: [HistoryEntry] = []
-            let log = try db.cached("SELECT log FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id))
+            let log =
+                try db.cached("SELECT log FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id))
                 .first { $0.text(0) } ?? nil
             let byDot = try db.cached("SELECT body FROM changes WHERE replica = ? AND counter = ?")
             for entry in (log ?? "").split(separator: " ") {
@@ -62,9 +63,11 @@ extension Store {
                 guard parts.count == 2, let idx = Int64(parts[0]), let counter = Int64(parts[1]) else {
                     throw StoreError(.storage, "incident \(id) has a damaged change list (\(entry))")
                 }
-                guard let change = try byDot.bind(.integer(idx), .integer(counter)).first({ row in
-                    try row.withBytes(0) { try Change(jsonBytes: $0) }
-                }) else { throw StoreError(.storage, "incident \(id) lists a change the log does not hold (\(entry))") }
+                guard
+                    let change = try byDot.bind(.integer(idx), .integer(counter)).first({ row in
+                        try row.withBytes(0) { try Change(jsonBytes: $0) }
+                    })
+                else { throw StoreError(.storage, "incident \(id) lists a change the log does not hold (\(entry))") }
                 out.append(HistoryEntry(change: change, applied: true))
             }
             try db.cached("SELECT body FROM changes WHERE applied = 0 AND collection = 'incidents' AND record = ? ORDER BY seq")
@@ -84,7 +87,9 @@ extension Store {
                 .forEach { row in
                     let state = try decodeState(row, column: 1)
                     if state.isDeleted { return }
-                    let fields = state.conflicts.sorted { $0.key < $1.key }.map { FieldConflict(field: $0.key, siblings: $0.value) }
+                    let fields = state.conflicts.sorted { $0.key < $1.key }.map {
+                        FieldConflict(field: $0.key, siblings: $0.value)
+                    }
                     out.append(
                         RecordConflicts(
                             id: row.text(0) ?? "", title: state.visibleValue("title")?.stringValue, fields: fields,
@@ -99,12 +104,14 @@ extension Store {
         try read {
             let own = try metaInt("counter")
             let acked = try metaInt("server_acked_counter")
-            let counts = try db.cached(
-                "SELECT count(*), coalesce(sum(applied = 0), 0) FROM changes"
-            ).first { ($0.int(0), $0.int(1)) } ?? (0, 0)
-            let records = try db.cached(
-                "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 0 AND conflict = 1), 0) FROM records"
-            ).first { ($0.int(0), $0.int(1)) } ?? (0, 0)
+            let counts =
+                try db.cached(
+                    "SELECT count(*), coalesce(sum(applied = 0), 0) FROM changes"
+                ).first { ($0.int(0), $0.int(1)) } ?? (0, 0)
+            let records =
+                try db.cached(
+                    "SELECT coalesce(sum(deleted = 0), 0), coalesce(sum(deleted = 0 AND conflict = 1), 0) FROM records"
+                ).first { ($0.int(0), $0.int(1)) } ?? (0, 0)
             return StoreStatus(
                 replica: replica, reporter: try metaText("reporter") ?? "", ownChanges: own,
                 unsyncedChanges: max(0, own - acked), heldBackChanges: counts.1, totalChanges: counts.0,

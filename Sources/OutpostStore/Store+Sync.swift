@@ -95,12 +95,14 @@ extension Store {
     }
 
     /// This store's own changes with counter above `afterCounter`, in counter order.
-    public func ownChanges(afterCounter: UInt64, limit: Int = 1000, maxBytes: Int = 1 << 20) throws(StoreError) -> [StoredChange] {
+    public func ownChanges(afterCounter: UInt64, limit: Int = 1000, maxBytes: Int = 1 << 20) throws(StoreError) -> [StoredChange]
+    {
         try read {
             var out: [StoredChange] = []
             var bytes = 0
             guard let idx = replicaIndex[replica] else { return [] }
-            let statement = try db.cached("SELECT seq, counter, body FROM changes WHERE replica = ? AND counter > ? ORDER BY counter LIMIT ?")
+            let statement = try db.cached(
+                "SELECT seq, counter, body FROM changes WHERE replica = ? AND counter > ? ORDER BY counter LIMIT ?")
             try statement.bind(.integer(idx), .integer(Int64(afterCounter)), .integer(Int64(limit)))
             try statement.scan { row in
                 let body = row.bytes(2)
@@ -116,7 +118,8 @@ extension Store {
     public func contiguousCounter(of replica: ReplicaID) throws(StoreError) -> UInt64 {
         try read {
             guard let idx = replicaIndex[replica] else { return 0 }
-            return UInt64(try db.cached("SELECT contiguous FROM replicas WHERE idx = ?").bind(.integer(idx)).first { $0.int(0) } ?? 0)
+            return UInt64(
+                try db.cached("SELECT contiguous FROM replicas WHERE idx = ?").bind(.integer(idx)).first { $0.int(0) } ?? 0)
         }
     }
 

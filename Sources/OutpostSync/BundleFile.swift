@@ -35,7 +35,9 @@ public enum BundleFile {
     public static let maxBytes = 1 << 30
 
     /// Encodes changes (wire-format JSON) as a bundle file.
-    public static func encode(changes: [StoredChange], replica: ReplicaID, reporter: String, createdMs: Int64) throws(BundleError) -> [UInt8] {
+    public static func encode(changes: [StoredChange], replica: ReplicaID, reporter: String, createdMs: Int64) throws(BundleError)
+        -> [UInt8]
+    {
         var body = header(kind: "changes", replica: replica, reporter: reporter, createdMs: createdMs, count: changes.count)
         for change in changes {
             body.append(contentsOf: change.body)
@@ -45,7 +47,9 @@ public enum BundleFile {
     }
 
     /// Encodes a summary as a summary file.
-    public static func encode(summary: SyncSummary, replica: ReplicaID, reporter: String, createdMs: Int64) throws(BundleError) -> [UInt8] {
+    public static func encode(summary: SyncSummary, replica: ReplicaID, reporter: String, createdMs: Int64) throws(BundleError)
+        -> [UInt8]
+    {
         var body = header(kind: "summary", replica: replica, reporter: reporter, createdMs: createdMs, count: 1)
         summary.json.write(to: &body)
         body.append(0x0A)
@@ -87,7 +91,9 @@ public enum BundleFile {
         guard actual == expected else { throw BundleError("the bundle was altered or damaged (checksum mismatch)") }
         let headerJSON: JSONValue
         do { headerJSON = try JSONParser.parse(Array(lines[0])) } catch { throw BundleError("bundle header: \(error)") }
-        guard headerJSON["format"] == .string(format) else { throw BundleError("not an Outpost bundle (format is not \(format))") }
+        guard headerJSON["format"] == .string(format) else {
+            throw BundleError("not an Outpost bundle (format is not \(format))")
+        }
         guard case .int(let v)? = headerJSON["version"] else { throw BundleError("bundle header has no version") }
         guard v <= version else {
             throw BundleError("the bundle is format version \(v); this Outpost reads up to \(version): upgrade to apply it")

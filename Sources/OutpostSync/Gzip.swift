@@ -57,7 +57,8 @@ public enum Gzip {
     /// Raw deflate (no header or trailer) of `input`, ended by `flush`.
     private static func rawDeflate(_ input: [UInt8], level: Int32, flush: Int32) throws(GzipError) -> [UInt8] {
         try deflateAll(input, flush: flush) { stream in
-            deflateInit2_(&stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+            deflateInit2_(
+                &stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         }
     }
 

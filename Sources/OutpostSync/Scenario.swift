@@ -174,7 +174,8 @@ private struct ScenarioParser {
 
     mutating func scenario(_ json: JSONValue) throws(ScenarioError) -> Scenario {
         let top = try object(
-            json, "the scenario", keys: ["name", "replicas", "steps", "expect"], required: ["name", "replicas", "steps", "expect"])
+            json, "the scenario", keys: ["name", "replicas", "steps", "expect"],
+            required: ["name", "replicas", "steps", "expect"])
         let name = try string(top["name"], "\"name\"")
         guard case .array(let replicaList)? = top["replicas"], !replicaList.isEmpty else {
             throw fail("\"replicas\" must be a non-empty array of names")
@@ -316,7 +317,8 @@ private struct ScenarioParser {
                 var perField: [String: [JSONValue]] = [:]
                 for (field, list) in f {
                     guard IncidentSchema.byName[field] != nil else {
-                        throw fail("expect.conflicts.\(id) names unknown field \"\(field)\" (\(Change.deletedField) is not reported)")
+                        throw fail(
+                            "expect.conflicts.\(id) names unknown field \"\(field)\" (\(Change.deletedField) is not reported)")
                     }
                     guard case .array(let values) = list, values.count >= 2, values.allSatisfy(\.isScalar) else {
                         throw fail("expect.conflicts.\(id).\(field) must be an array of at least two scalar values")

@@ -200,7 +200,8 @@ public struct ScenarioRunner: Sendable {
                                 failures.append(
                                     "record \(id) field \(field): expected \(ev.serialized()), got \(av.serialized()) \(at)")
                             case (let ev?, nil):
-                                failures.append("record \(id) field \(field): expected \(ev.serialized()), but it has no value \(at)")
+                                failures.append(
+                                    "record \(id) field \(field): expected \(ev.serialized()), but it has no value \(at)")
                             case (nil, let av?):
                                 failures.append("record \(id) has unexpected field \(field) = \(av.serialized()) \(at)")
                             default: break
@@ -220,7 +221,9 @@ public struct ScenarioRunner: Sendable {
                             failures.append(
                                 "conflict on \(id).\(field): expected siblings \(ev.serialized()), got \(av.serialized()) \(at)")
                         case (let ev?, nil):
-                            failures.append("conflict on \(id).\(field): expected siblings \(ev.serialized()), but there is no conflict \(at)")
+                            failures.append(
+                                "conflict on \(id).\(field): expected siblings \(ev.serialized()), but there is no conflict \(at)"
+                            )
                         case (nil, let av?):
                             failures.append("unexpected conflict on \(id).\(field): siblings \(av.serialized()) \(at)")
                         default: break
@@ -240,14 +243,16 @@ public struct ScenarioRunner: Sendable {
             let x = a.records[id]?.serializedBytes(), y = b.records[id]?.serializedBytes()
             if x != y {
                 parts.append(
-                    "record \(id) is \(b.records[id]?.serialized() ?? "absent") at \(bName) but \(a.records[id]?.serialized() ?? "absent") at \(aName)")
+                    "record \(id) is \(b.records[id]?.serialized() ?? "absent") at \(bName) but \(a.records[id]?.serialized() ?? "absent") at \(aName)"
+                )
             }
         }
         for id in Set(a.conflicts.keys).union(b.conflicts.keys).sorted() {
             let x = a.conflicts[id]?.serializedBytes(), y = b.conflicts[id]?.serializedBytes()
             if x != y {
                 parts.append(
-                    "conflicts of \(id) are \(b.conflicts[id]?.serialized() ?? "none") at \(bName) but \(a.conflicts[id]?.serialized() ?? "none") at \(aName)")
+                    "conflicts of \(id) are \(b.conflicts[id]?.serialized() ?? "none") at \(bName) but \(a.conflicts[id]?.serialized() ?? "none") at \(aName)"
+                )
             }
         }
         return parts.joined(separator: "; ")

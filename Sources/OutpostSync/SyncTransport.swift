@@ -35,7 +35,8 @@ public struct StoreTransport: SyncTransport {
 
     public func summary() async throws -> SyncSummary { try store.summary() }
 
-    public func changes(missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int) async throws -> ChangeBatch {
+    public func changes(missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int) async throws -> ChangeBatch
+    {
         let (stored, next) = try store.changes(missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
         return ChangeBatch(changes: try stored.map { try $0.change() }, nextSeq: next)
     }

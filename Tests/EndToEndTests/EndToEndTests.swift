@@ -74,7 +74,9 @@ struct EndToEndTests {
         func incidents(_ count: Int, prefix: String) -> String {
             var text = ""
             for i in 0..<count {
-                text += #"{"id":"\#(prefix)-\#(i)","title":"Report \#(i) from \#(prefix)","killed":\#(i % 9),"lat":16.2\#(i % 10),"lon":-0.0\#(i % 10)}"# + "\n"
+                text +=
+                    #"{"id":"\#(prefix)-\#(i)","title":"Report \#(i) from \#(prefix)","killed":\#(i % 9),"lat":16.2\#(i % 10),"lon":-0.0\#(i % 10)}"#
+                    + "\n"
             }
             let path = folder.sub("\(prefix).ndjson")
             _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
@@ -194,7 +196,8 @@ struct EndToEndTests {
         try world.ok("alice", ["new", "--title", "Alice's report"])
         try world.ok("alice", ["sync"])
         // Mallory's device uses alice's token: its changes are authored by another replica.
-        try world.ok("mallory", ["init", "--reporter", "mallory", "--server", world.server.url, "--token=" + world.tokens["alice"]!])
+        try world.ok(
+            "mallory", ["init", "--reporter", "mallory", "--server", world.server.url, "--token=" + world.tokens["alice"]!])
         try world.ok("mallory", ["new", "--title", "Forged report"])
         let forged = try world.outpost("mallory", ["sync"])
         #expect(forged.status == 12, "\(forged.stderr)")

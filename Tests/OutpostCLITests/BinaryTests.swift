@@ -45,10 +45,12 @@ struct BinaryTests {
         let folder = try TempFolder.make()
         defer { folder.remove() }
         try initStore(folder)
-        let id = try new(folder, [
-            "--title", "Shelling near market", "--event-type", "explosion_remote_violence", "--lat", "-12.5", "--lon", "30",
-            "--occurred-at", "2024-05-01T06:30:00Z", "--killed", "3", "--place-name", "Goma",
-        ])
+        let id = try new(
+            folder,
+            [
+                "--title", "Shelling near market", "--event-type", "explosion_remote_violence", "--lat", "-12.5", "--lon", "30",
+                "--occurred-at", "2024-05-01T06:30:00Z", "--killed", "3", "--place-name", "Goma",
+            ])
         #expect(UUID(uuidString: id) != nil)
 
         var shown = try json(try CLIRunner.run(["show", id, "--json"], store: folder.store))
@@ -59,7 +61,8 @@ struct BinaryTests {
         #expect(shown["conflict"] == false)
         #expect(shown["conflicts"] == [:])
 
-        let edit = try CLIRunner.run(["edit", id, "--killed", "4", "--clear", "place-name", "--status", "verified"], store: folder.store)
+        let edit = try CLIRunner.run(
+            ["edit", id, "--killed", "4", "--clear", "place-name", "--status", "verified"], store: folder.store)
         #expect(edit.status == 0, "\(edit.stderr)")
         shown = try json(try CLIRunner.run(["show", id, "--json"], store: folder.store))
         #expect(shown["fields"]?["killed"] == 4)
@@ -118,26 +121,27 @@ struct BinaryTests {
         #expect(status["incidents"] == 1)
     }
 
-    @Test(arguments: [
-        (["show", "nope"], Int32(5), "no incident with id nope"),
-        (["edit", "nope", "--killed", "1"], 5, "no incident with id nope"),
-        (["delete", "nope"], 5, "no incident with id nope"),
-        (["history", "nope"], 5, "no incident with id nope"),
-        (["new", "--title", "x", "--event-type", "party"], 6, "event_type: must be one of"),
-        (["new", "--title", "x", "--lat", "-91"], 6, "lat: must be a finite number from -90 to 90 (got -91)"),
-        (["new", "--title", "x", "--lon", "abc"], 6, "lon: must be a number"),
-        (["new", "--title", String(repeating: "t", count: 201)], 6, "title: must be at most 200 characters (got 201)"),
-        (["new", "--title", "   "], 6, "title: must not be empty"),
-        (["new", "--title", "x", "--occurred-at", "2024-02-30"], 6, "occurred_at: must be an RFC 3339"),
-        (["new", "--title", "x", "--killed", "-1"], 6, "killed: must be from 0"),
-        (["new"], 2, "--title is required"),
-        (["new", "--title", "x", "--bogus", "1"], 2, "--bogus"),
-        (["edit", "ID", "--clear", "colour"], 6, "colour: unknown field"),
-        (["edit", "ID", "--clear", "title"], 6, "title: cannot be cleared"),
-        (["edit", "ID"], 2, "nothing to change"),
-        (["import", "/nonexistent/file.csv"], 6, "cannot read /nonexistent/file.csv"),
-        (["export", "--format", "xml"], 2, "xml"),
-    ] as [([String], Int32, String)])
+    @Test(
+        arguments: [
+            (["show", "nope"], Int32(5), "no incident with id nope"),
+            (["edit", "nope", "--killed", "1"], 5, "no incident with id nope"),
+            (["delete", "nope"], 5, "no incident with id nope"),
+            (["history", "nope"], 5, "no incident with id nope"),
+            (["new", "--title", "x", "--event-type", "party"], 6, "event_type: must be one of"),
+            (["new", "--title", "x", "--lat", "-91"], 6, "lat: must be a finite number from -90 to 90 (got -91)"),
+            (["new", "--title", "x", "--lon", "abc"], 6, "lon: must be a number"),
+            (["new", "--title", String(repeating: "t", count: 201)], 6, "title: must be at most 200 characters (got 201)"),
+            (["new", "--title", "   "], 6, "title: must not be empty"),
+            (["new", "--title", "x", "--occurred-at", "2024-02-30"], 6, "occurred_at: must be an RFC 3339"),
+            (["new", "--title", "x", "--killed", "-1"], 6, "killed: must be from 0"),
+            (["new"], 2, "--title is required"),
+            (["new", "--title", "x", "--bogus", "1"], 2, "--bogus"),
+            (["edit", "ID", "--clear", "colour"], 6, "colour: unknown field"),
+            (["edit", "ID", "--clear", "title"], 6, "title: cannot be cleared"),
+            (["edit", "ID"], 2, "nothing to change"),
+            (["import", "/nonexistent/file.csv"], 6, "cannot read /nonexistent/file.csv"),
+            (["export", "--format", "xml"], 2, "xml"),
+        ] as [([String], Int32, String)])
     func badInput(arguments: [String], code: Int32, message: String) throws {
         let folder = try TempFolder.make()
         defer { folder.remove() }
@@ -166,7 +170,8 @@ struct BinaryTests {
         let folder = try TempFolder.make()
         defer { folder.remove() }
         try initStore(folder)
-        let csv = folder.write("in.csv", "title,lat,event_type\nGood,1,riot\nBad lat,100,riot\n\"multi\nline\",2,riot\nBad type,3,party\n")
+        let csv = folder.write(
+            "in.csv", "title,lat,event_type\nGood,1,riot\nBad lat,100,riot\n\"multi\nline\",2,riot\nBad type,3,party\n")
         let r = try CLIRunner.run(["import", csv], store: folder.store)
         #expect(r.status == 6)
         #expect(r.stderr.contains("in.csv: line 3: lat: must be a finite number"))
@@ -245,7 +250,8 @@ struct BinaryTests {
         let r = try CLIRunner.run(["new", "--title", "x", "--narrative-file", "-"], store: folder.store, stdin: Array(text.utf8))
         #expect(r.status == 0, "\(r.stderr)")
         let id = r.stdout.trimmingCharacters(in: .newlines)
-        #expect(try json(try CLIRunner.run(["show", id, "--json"], store: folder.store))["fields"]?["narrative"] == .string(text))
+        #expect(
+            try json(try CLIRunner.run(["show", id, "--json"], store: folder.store))["fields"]?["narrative"] == .string(text))
     }
 
     @Test func helpListsExitCodes() throws {

@@ -29,14 +29,16 @@ enum CLIRunner {
             for _ in 0..<5 {
                 let candidate = dir.appendingPathComponent("outpost").path
                 var isDir: ObjCBool = false
-                if fm.fileExists(atPath: candidate, isDirectory: &isDir), !isDir.boolValue, fm.isExecutableFile(atPath: candidate) {
+                if fm.fileExists(atPath: candidate, isDirectory: &isDir), !isDir.boolValue, fm.isExecutableFile(atPath: candidate)
+                {
                     return candidate
                 }
                 dir = dir.deletingLastPathComponent()
             }
         }
         // Fall back to the newest debug build under the package root.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let builds = (try? fm.contentsOfDirectory(atPath: root.path))?.filter { $0.hasPrefix(".build") } ?? []
         var best: (String, Date)?
         for build in builds {
@@ -55,7 +57,9 @@ enum CLIRunner {
     /// The binary, or a test failure explaining how to build it.
     static func requireBinary() throws -> String {
         try #require(
-            binary, "the outpost binary was not found next to the tests; build it with `swift build --build-tests` or set OUTPOST_CLI_BINARY")
+            binary,
+            "the outpost binary was not found next to the tests; build it with `swift build --build-tests` or set OUTPOST_CLI_BINARY"
+        )
     }
 
     /// Runs `outpost` with `arguments` (and `--store store` first when given).

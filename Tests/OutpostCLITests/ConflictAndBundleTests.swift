@@ -93,7 +93,8 @@ struct ConflictAndBundleTests {
             _ = FileManager.default.createFile(atPath: file, contents: Data(content))
             let r = try CLIRunner.run(["bundle", "apply", file], store: b)
             #expect(r.status == 6, "\(name)")
-            #expect(r.stderr.contains("nothing was applied") || r.stderr.contains("not an Outpost bundle"), "\(name): \(r.stderr)")
+            #expect(
+                r.stderr.contains("nothing was applied") || r.stderr.contains("not an Outpost bundle"), "\(name): \(r.stderr)")
         }
         #expect(try ok(["list", "--json"], store: b) == "[]\n")
         let summary = folder.path + "/b.summary"

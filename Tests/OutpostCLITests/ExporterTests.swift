@@ -1,8 +1,8 @@
 import OutpostCore
-@testable import OutpostStore
 import Testing
 
 @testable import OutpostCLI
+@testable import OutpostStore
 
 @Suite("Exporter")
 struct ExporterTests {
@@ -55,7 +55,8 @@ struct ExporterTests {
     }
 
     @Test func geojsonHasPointsAndNullGeometry() throws {
-        let text = export([record("a", ["title": "T", "lat": 1.5, "lon": -2]), record("b", ["title": "U", "lat": 3])], .geojson)
+        let text = export(
+            [record("a", ["title": "T", "lat": 1.5, "lon": -2]), record("b", ["title": "U", "lat": 3])], .geojson)
         let json = try JSONParser.parse(text)
         #expect(json["type"] == "FeatureCollection")
         let features = try #require(json["features"]?.arrayValue)

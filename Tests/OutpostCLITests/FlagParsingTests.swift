@@ -52,7 +52,8 @@ struct FlagParsingTests {
         #expect(OutpostCommand.hoistingStoreOption(["--store", "/s", "list", "--json"]) == ["list", "--store", "/s", "--json"])
         #expect(OutpostCommand.hoistingStoreOption(["--store=/s", "show", "x"]) == ["show", "--store=/s", "x"])
         #expect(OutpostCommand.hoistingStoreOption(["list", "--store", "/s"]) == ["list", "--store", "/s"])
-        let list = try #require(try OutpostCommand.parseAsRoot(OutpostCommand.hoistingStoreOption(["--store", "/s", "list"])) as? OutpostCommand.List)
+        let list = try #require(
+            try OutpostCommand.parseAsRoot(OutpostCommand.hoistingStoreOption(["--store", "/s", "list"])) as? OutpostCommand.List)
         #expect(list.storeOptions.resolvedPath(environment: [:]) == "/s")
     }
 

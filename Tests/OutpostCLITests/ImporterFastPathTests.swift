@@ -43,7 +43,9 @@ struct ImporterFastPathTests {
             #expect(a.input.id.map { Array($0.utf8) } == b.input.id.map { Array($0.utf8) })
             #expect(a.input.fields == b.input.fields)
             for (key, value) in a.input.fields {
-                if case .string(let s) = value { #expect(Array(s.utf8) == b.input.fields[key]?.stringValue.map { Array($0.utf8) }) }
+                if case .string(let s) = value {
+                    #expect(Array(s.utf8) == b.input.fields[key]?.stringValue.map { Array($0.utf8) })
+                }
             }
         }
         #expect(result.problems == problems)
@@ -53,7 +55,8 @@ struct ImporterFastPathTests {
     @Test func linesOfEveryLengthAreSplitAtLineFeeds() {
         for length in 0..<40 {
             let filler = String(repeating: "x", count: length)
-            let text = "{\"title\":\"\(filler)a\"}\n\n{\"title\":\"\(filler)b\"}\r\n" + String(repeating: " ", count: length)
+            let text =
+                "{\"title\":\"\(filler)a\"}\n\n{\"title\":\"\(filler)b\"}\r\n" + String(repeating: " ", count: length)
                 + "\n{\"title\":\"\(filler)c\"}"
             let result = IncidentImporter.parse(Array(text.utf8), format: .ndjson)
             #expect(result.problems.isEmpty)

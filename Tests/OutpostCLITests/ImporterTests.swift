@@ -53,7 +53,8 @@ struct ImporterTests {
     }
 
     @Test func ndjsonAcceptsTheExportShape() throws {
-        let text = #"{"id":"a","fields":{"title":"T","lat":1},"deleted":false,"conflict":false,"conflicts":{},"created_at":"x","updated_at":"y"}"#
+        let text =
+            #"{"id":"a","fields":{"title":"T","lat":1},"deleted":false,"conflict":false,"conflicts":{},"created_at":"x","updated_at":"y"}"#
         let result = parse(text, .ndjson)
         #expect(result.problems.isEmpty)
         #expect(result.rows.first?.input == IncidentInput(id: "a", fields: ["title": "T", "lat": 1]))
@@ -72,7 +73,8 @@ struct ImporterTests {
     }
 
     @Test func csvHandlesQuotesCommasNewlinesAndCRLF() throws {
-        let text = "id,title,narrative,lat,killed\r\n"
+        let text =
+            "id,title,narrative,lat,killed\r\n"
             + "a,\"Clash, north\",\"Line 1\r\nLine \"\"2\"\"\",-12.345678901234567,4\r\n"
             + "b,Plain,,,\r\n"
         let result = parse(text, .csv)

@@ -69,7 +69,8 @@ import Testing
             #expect(treeChange(spaced) == change)
         }
         // Missing collection, seq and deps take their defaults, as in the tree path.
-        let bare = Array(#"{"replica":"0123456789abcdef0123456789abcdef","counter":2,"id":"a","ms":5,"writes":{"title":"T"}}"#.utf8)
+        let bare = Array(
+            #"{"replica":"0123456789abcdef0123456789abcdef","counter":2,"id":"a","ms":5,"writes":{"title":"T"}}"#.utf8)
         #expect(wireChange(bare) != nil)
         #expect(wireChange(bare) == treeChange(bare))
     }

@@ -44,7 +44,8 @@ import Testing
         return true
     }
 
-    private static let valid = #"{"title": "Market attack, Gao", "narrative": "Line 1\nLine \"2\" \u00e9 \ud83d\ude00", "event_type": "violence_against_civilians", "occurred_at": "2026-03-01T10:00:00Z", "date_precision": "exact", "lat": 16.27, "lon": -0.04, "geo_precision": "near", "place_name": "الفاشر", "admin1": "Gao", "admin2": "Mocímboa da Praia", "killed": 3, "injured": 0, "abducted": 10000000, "displaced": 120, "perpetrator": "unknown", "target": "market", "source_type": "witness", "confidence": "high", "sensitivity": "restricted", "status": "draft"}"#
+    private static let valid =
+        #"{"title": "Market attack, Gao", "narrative": "Line 1\nLine \"2\" \u00e9 \ud83d\ude00", "event_type": "violence_against_civilians", "occurred_at": "2026-03-01T10:00:00Z", "date_precision": "exact", "lat": 16.27, "lon": -0.04, "geo_precision": "near", "place_name": "الفاشر", "admin1": "Gao", "admin2": "Mocímboa da Praia", "killed": 3, "injured": 0, "abducted": 10000000, "displaced": 120, "perpetrator": "unknown", "target": "market", "source_type": "witness", "confidence": "high", "sensitivity": "restricted", "status": "draft"}"#
 
     @Test func takesCommonRowsAndGivesWhatTheGeneralPathGives() throws {
         var reader = IncidentJSONReader()
@@ -64,13 +65,17 @@ import Testing
     @Test func leavesUnusualOrInvalidRowsToTheGeneralPath() {
         var reader = IncidentJSONReader()
         let rows = [
-            #"{"title":"A","title":"B"}"#, #"{"ti\u0074le":"A"}"#, #"{"title":"A","fields":{}}"#, #"{"id":"a","fields":{"title":"T"}}"#,
-            #"{"title":"A","colour":"red"}"#, #"{"title":"A","lat":91}"#, #"{"title":"A","killed":2.5}"#, #"{"title":"A","killed":-1}"#,
+            #"{"title":"A","title":"B"}"#, #"{"ti\u0074le":"A"}"#, #"{"title":"A","fields":{}}"#,
+            #"{"id":"a","fields":{"title":"T"}}"#,
+            #"{"title":"A","colour":"red"}"#, #"{"title":"A","lat":91}"#, #"{"title":"A","killed":2.5}"#,
+            #"{"title":"A","killed":-1}"#,
             #"{"title":"   "}"#, #"{"title":""}"#, #"{"title":null,"narrative":true}"#, #"{"title":"A","lat":"1"}"#,
-            #"{"title":"A","event_type":"massacre"}"#, #"{"title":"A","event_type":"ri\u006ft"}"#, #"{"title":"A","status":"Draft"}"#,
+            #"{"title":"A","event_type":"massacre"}"#, #"{"title":"A","event_type":"ri\u006ft"}"#,
+            #"{"title":"A","status":"Draft"}"#,
             #"{"title":"A","occurred_at":"2026-02-30"}"#, #"{"title":"A","occurred_at":"2026-03-01T10:00:00"}"#,
             #"{"title":"A","admin1":["x"]}"#, #"{"title":"A","admin1":{"x":1}}"#, #"{"title":"A"} x"#, #"{"title":"A""#,
-            #"{"title":"A",}"#, #"{"title" "A"}"#, #"{"title":"A"]"#, #"["title"]"#, #""title""#, "", "  ", #"{"id":5,"title":"A"}"#,
+            #"{"title":"A",}"#, #"{"title" "A"}"#, #"{"title":"A"]"#, #"["title"]"#, #""title""#, "", "  ",
+            #"{"id":5,"title":"A"}"#,
             #"{"id":"a","id":"b","title":"A"}"#, #"{"title":"A","lat":1e400}"#, #"{"title":"A","narrative":"\x"}"#,
             "{\"title\":\"A\u{1}\"}", "{\"title\":\"\u{FF}\"}", #"{"title":"A","narrative":nul}"#, #"{"title":"A","lat":01}"#,
             #"{"title":"A","_deleted":true}"#, #"{"title":"A","deleted":false}"#, #"{"title":"A","killed":null,"killed":1}"#,
@@ -107,7 +112,9 @@ import Testing
                     object[key] = replacements[Int(generator.next() % UInt64(replacements.count))]
                 }
             }
-            if generator.next() % 5 == 0 { object["id"] = generator.next() % 2 == 0 ? .string("id-\(generator.next() % 100)") : .null }
+            if generator.next() % 5 == 0 {
+                object["id"] = generator.next() % 2 == 0 ? .string("id-\(generator.next() % 100)") : .null
+            }
             let text = JSONValue.object(object).serialized()
             let row = read(&reader, text)
             let expected = reference(text)
@@ -126,7 +133,8 @@ import Testing
                 for (bit, name) in ["narrative", "place_name", "admin1", "admin2", "perpetrator", "target", "killed", "injured"]
                     .enumerated() where mask & (1 << bit) != 0
                 {
-                    members.append(name == "killed" || name == "injured" ? #""\#(name)":\#(bit + round)"# : #""\#(name)":"v\#(round)""#)
+                    members.append(
+                        name == "killed" || name == "injured" ? #""\#(name)":\#(bit + round)"# : #""\#(name)":"v\#(round)""#)
                 }
                 let text = "{" + members.joined(separator: ",") + "}"
                 let row = read(&reader, text)

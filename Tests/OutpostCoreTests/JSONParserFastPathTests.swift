@@ -82,7 +82,9 @@ import Testing
 
     @Test func randomBytesAreAcceptedExactlyWhenTheyAreUTF8() {
         var generator = SplitMix64(seed: 42)
-        let alphabet: [UInt8] = [0x41, 0x7A, 0x20, 0x7F, 0x80, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xA0, 0x9F, 0x90]
+        let alphabet: [UInt8] = [
+            0x41, 0x7A, 0x20, 0x7F, 0x80, 0xBF, 0xC2, 0xC3, 0xDF, 0xE0, 0xE2, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xA0, 0x9F, 0x90,
+        ]
         for _ in 0..<20_000 {
             let length = Int(generator.next() % 14)
             let bytes = (0..<length).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] }
@@ -148,9 +150,11 @@ import Testing
 
     @Test func longDecimalsRoundLikeTextConversion() {
         var generator = SplitMix64(seed: 53)
-        var texts = ["9007199254740993.0", "9007199254740995.0", "9007199254740997.0", "18014398509481985.0",
+        var texts = [
+            "9007199254740993.0", "9007199254740995.0", "9007199254740997.0", "18014398509481985.0",
             "1844674407370955.1615", "0.9999999999999999999", "1.000000000000000111", "1.000000000000000222",
-            "16.283456000000001", "-0.030648000000000001", "179.99999999999997"]
+            "16.283456000000001", "-0.030648000000000001", "179.99999999999997",
+        ]
         for _ in 0..<50_000 {
             let digits = 16 + Int(generator.next() % 4)
             let fraction = 1 + Int(generator.next() % UInt64(min(digits, 22)))

@@ -1,12 +1,12 @@
 import Foundation
 import Testing
 
+@testable import OutpostCurl
+
 // No test here asserts how fast anything is: the whole test run shares two cores, so wall-clock
 // upper bounds would fail on a busy machine. A stalled server never answers and a Retry-After is
 // an hour long, so the suite's time limit is what proves the client gave up; the assertions check
 // what it gave up with (kind, attempts), and lower bounds check that it did wait when it should.
-
-@testable import OutpostCurl
 
 /// Short timeouts and tiny backoff so the suite stays fast; the local server is never proxied.
 private func makeClient(
@@ -70,9 +70,10 @@ struct CurlHTTPClientTests {
         defer { server.stop() }
         let client = try makeClient()
         let payload = Array((0..<5000).map { UInt8($0 % 251) })
-        let response = try await client.send(HTTPRequest(
-            method: "POST", url: server.baseURL + "/changes",
-            headers: ["Content-Encoding": "gzip", "X-Empty": ""], body: payload))
+        let response = try await client.send(
+            HTTPRequest(
+                method: "POST", url: server.baseURL + "/changes",
+                headers: ["Content-Encoding": "gzip", "X-Empty": ""], body: payload))
         #expect(response.status == 201)
         #expect(response.body == payload)
         let request = try #require(server.requests.first)
@@ -81,9 +82,10 @@ struct CurlHTTPClientTests {
         #expect(request.headers["x-empty"] == "")
         #expect(request.headers["expect"] == nil)
 
-        _ = try await client.send(HTTPRequest(
-            method: "PUT", url: server.baseURL + "/x", headers: ["Content-Type": "application/json"],
-            body: bytes("{}")))
+        _ = try await client.send(
+            HTTPRequest(
+                method: "PUT", url: server.baseURL + "/x", headers: ["Content-Type": "application/json"],
+                body: bytes("{}")))
         _ = try await client.send(HTTPRequest(method: "DELETE", url: server.baseURL + "/x"))
         _ = try await client.send(HTTPRequest(method: "POST", url: server.baseURL + "/empty"))
         let later = server.requests.dropFirst()
@@ -109,9 +111,10 @@ struct CurlHTTPClientTests {
         let server = try TestHTTPServer { _ in .respond(status: 503, body: bytes("maintenance")) }
         defer { server.stop() }
         let client = try makeClient(maxAttempts: 3)
-        let error = try #require(await transportError { () throws(TransportError) in
-            try await client.send(HTTPRequest(url: server.baseURL + "/"))
-        })
+        let error = try #require(
+            await transportError { () throws(TransportError) in
+                try await client.send(HTTPRequest(url: server.baseURL + "/"))
+            })
         #expect(error.kind == .httpStatus(503))
         #expect(error.attempts == 3)
         #expect(error.lastStatus == 503)
@@ -153,9 +156,10 @@ struct CurlHTTPClientTests {
         let server = try TestHTTPServer { _ in .respond(status: status, body: bytes("{\"error\":\"nope\"}")) }
         defer { server.stop() }
         let client = try makeClient(maxAttempts: 5)
-        let error = try #require(await transportError { () throws(TransportError) in
-            try await client.send(HTTPRequest(url: server.baseURL + "/secret"))
-        })
+        let error = try #require(
+            await transportError { () throws(TransportError) in
+                try await client.send(HTTPRequest(url: server.baseURL + "/secret"))
+            })
         #expect(error.kind == .httpStatus(status))
         #expect(error.attempts == 1)
         #expect(error.lastStatus == status)
@@ -188,9 +192,10 @@ struct CurlHTTPClientTests {
         let server = try TestHTTPServer { _ in .partial(declaredLength: 1000, body: bytes("only part")) }
         defer { server.stop() }
         let client = try makeClient(maxAttempts: 2)
-        let error = try #require(await transportError { () throws(TransportError) in
-            try await client.send(HTTPRequest(url: server.baseURL + "/big"))
-        })
+        let error = try #require(
+            await transportError { () throws(TransportError) in
+                try await client.send(HTTPRequest(url: server.baseURL + "/big"))
+            })
         #expect(error.kind == .connectionLost)
         #expect(error.attempts == 2)
         #expect(error.curlCode != nil)
@@ -201,9 +206,10 @@ struct CurlHTTPClientTests {
         let server = try TestHTTPServer { _ in .stall }
         defer { server.stop() }
         let client = try makeClient(maxAttempts: 2, totalTimeout: .seconds(1))
-        let error = try #require(await transportError { () throws(TransportError) in
-            try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
-        })
+        let error = try #require(
+            await transportError { () throws(TransportError) in
+                try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
+            })
         #expect(error.kind == .timedOut)
         #expect(error.attempts == 2)
     }
@@ -212,9 +218,10 @@ struct CurlHTTPClientTests {
         let server = try TestHTTPServer { _ in .stall }
         defer { server.stop() }
         let client = try makeClient(maxAttempts: 1, totalTimeout: nil, lowSpeedTime: .seconds(1))
-        let error = try #require(await transportError { () throws(TransportError) in
-            try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
-        })
+        let error = try #require(
+            await transportError { () throws(TransportError) in
+                try await client.send(HTTPRequest(url: server.baseURL + "/slow"))
+            })
         #expect(error.kind == .timedOut)
         #expect(error.attempts == 1)
         #expect(error.message.lowercased().contains("too slow"))
@@ -261,9 +268,10 @@ struct CurlHTTPClientTests {
         defer { closed.release() }
         let port = closed.port
         let client = try makeClient(maxAttempts: 3)
-        let error = try #require(await transportError { () throws(TransportError) in
-            try await client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
-        })
+        let error = try #require(
+            await transportError { () throws(TransportError) in
+                try await client.send(HTTPRequest(url: "http://127.0.0.1:\(port)/"))
+            })
         #expect(error.kind == .unreachable)
         #expect(error.attempts == 3)
         #expect(error.lastStatus == nil)
@@ -274,15 +282,17 @@ struct CurlHTTPClientTests {
     @Test func invalidURLsAreNotRetried() async throws {
         let client = try makeClient(maxAttempts: 3)
         for url in ["ftp://127.0.0.1/file", "http://exa mple.com:99999999/"] {
-            let error = try #require(await transportError { () throws(TransportError) in
-                try await client.send(HTTPRequest(url: url))
-            })
+            let error = try #require(
+                await transportError { () throws(TransportError) in
+                    try await client.send(HTTPRequest(url: url))
+                })
             #expect(error.kind == .invalidURL, "\(url): \(error)")
             #expect(error.attempts == 1)
         }
-        let error = try #require(await transportError { () throws(TransportError) in
-            try await client.send(HTTPRequest(url: "http://127.0.0.1/", headers: ["X-Bad": "a\r\nInjected: 1"]))
-        })
+        let error = try #require(
+            await transportError { () throws(TransportError) in
+                try await client.send(HTTPRequest(url: "http://127.0.0.1/", headers: ["X-Bad": "a\r\nInjected: 1"]))
+            })
         #expect(error.kind == .invalidRequest)
     }
 
@@ -337,8 +347,10 @@ struct RetryPolicyTests {
     @Test func backoffDoublesUpToTheCapWithJitter() {
         let policy = RetryPolicy(baseDelay: .milliseconds(100), maxDelay: .seconds(1), jitter: 0.25)
         var rng = SeededRandom(state: 42)
-        let expected: [Duration] = [.milliseconds(100), .milliseconds(200), .milliseconds(400),
-                                    .milliseconds(800), .seconds(1), .seconds(1)]
+        let expected: [Duration] = [
+            .milliseconds(100), .milliseconds(200), .milliseconds(400),
+            .milliseconds(800), .seconds(1), .seconds(1),
+        ]
         for (index, ceiling) in expected.enumerated() {
             let delay = policy.delay(afterAttempt: index + 1, retryAfter: nil, using: &rng)
             #expect(delay <= ceiling)
@@ -370,12 +382,16 @@ struct RetryPolicyTests {
 
     @Test func retriesOnlyTransientFailures() {
         let policy = RetryPolicy.standard
-        for kind in [TransportError.Kind.unreachable, .connectionLost, .timedOut, .httpStatus(429),
-                     .httpStatus(500), .httpStatus(503)] {
+        for kind in [
+            TransportError.Kind.unreachable, .connectionLost, .timedOut, .httpStatus(429),
+            .httpStatus(500), .httpStatus(503),
+        ] {
             #expect(policy.isRetryable(kind), "\(kind)")
         }
-        for kind in [TransportError.Kind.httpStatus(400), .httpStatus(401), .httpStatus(403), .httpStatus(404),
-                     .httpStatus(409), .tls, .invalidURL, .invalidRequest, .protocolError, .cancelled, .other] {
+        for kind in [
+            TransportError.Kind.httpStatus(400), .httpStatus(401), .httpStatus(403), .httpStatus(404),
+            .httpStatus(409), .tls, .invalidURL, .invalidRequest, .protocolError, .cancelled, .other,
+        ] {
             #expect(!policy.isRetryable(kind), "\(kind)")
         }
         #expect(RetryPolicy.none.maxAttempts == 1)

@@ -163,11 +163,14 @@ final class FirstFlag: @unchecked Sendable {
         let alice = try fixture.replica("alice")
         let bob = try fixture.replica("bob")
         var ids: [String] = []
-        for i in 0..<40 { ids.append(try alice.create(fields: ["title": .string("A \(i)"), "killed": .int(Int64(i))]).record.id) }
+        for i in 0..<40 {
+            ids.append(try alice.create(fields: ["title": .string("A \(i)"), "killed": .int(Int64(i))]).record.id)
+        }
         for i in 0..<10 { _ = try alice.update(id: ids[i], fields: ["injured": .int(Int64(i))]) }
         for i in 0..<23 { try bob.create(fields: ["title": .string("B \(i)")]) }
         try await fixture.test { client in
-            let a = ServerSyncClient(store: alice, link: RouterLink(client: client, token: aliceToken), pushLimit: 3, pullLimit: 4)
+            let a = ServerSyncClient(
+                store: alice, link: RouterLink(client: client, token: aliceToken), pushLimit: 3, pullLimit: 4)
             let b = ServerSyncClient(store: bob, link: RouterLink(client: client, token: bobToken), pushLimit: 4, pullLimit: 3)
             let r1 = try await a.run()
             #expect(r1.sent == 50 && r1.received == 0)

@@ -61,8 +61,17 @@ import Testing
         }
         let refused: [(String, [UInt8], Int)] = [
             ("too many changes", good, 79),
-            ("invalid field", ServerSyncRequest(replica: alice.replica, reporter: "alice", changes: invalidField, pullAfter: 0).encoded(), 5000),
-            ("bad change", Array(text.replacingOccurrences(of: String(decoding: changes[3].encodedJSON(), as: UTF8.self), with: badChange.serialized()).utf8), 5000),
+            (
+                "invalid field",
+                ServerSyncRequest(replica: alice.replica, reporter: "alice", changes: invalidField, pullAfter: 0).encoded(), 5000
+            ),
+            (
+                "bad change",
+                Array(
+                    text.replacingOccurrences(
+                        of: String(decoding: changes[3].encodedJSON(), as: UTF8.self), with: badChange.serialized()
+                    ).utf8), 5000
+            ),
             ("truncated", Array(good.dropLast(2)), 5000),
             ("trailing text", good + Array(" x".utf8), 5000),
             ("two changes keys", Array(text.replacingOccurrences(of: "\"pull\":", with: "\"changes\":[],\"pull\":").utf8), 5000),

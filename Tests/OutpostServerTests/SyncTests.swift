@@ -273,7 +273,8 @@ import Testing
                 Int(Double(count) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18))
             }
             print(
-                "bulk sync: push \(rate(pushed - start)) changes/s, pull \(rate(pulled - pushed)) changes/s (gzip, both stores on this machine)")
+                "bulk sync: push \(rate(pushed - start)) changes/s, pull \(rate(pulled - pushed)) changes/s (gzip, both stores on this machine)"
+            )
         }
         #expect(try bob.incidents().count == count)
         #expect(try fixture.store.lastSeq() == Int64(count))

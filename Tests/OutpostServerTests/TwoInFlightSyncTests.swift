@@ -75,7 +75,9 @@ final class RequestCounter: @unchecked Sendable {
         let alice = try fixture.replica("alice")
         let bob = try fixture.replica("bob")
         var ids: [String] = []
-        for i in 0..<40 { ids.append(try alice.create(fields: ["title": .string("A \(i)"), "killed": .int(Int64(i))]).record.id) }
+        for i in 0..<40 {
+            ids.append(try alice.create(fields: ["title": .string("A \(i)"), "killed": .int(Int64(i))]).record.id)
+        }
         for i in 0..<10 { _ = try alice.update(id: ids[i], fields: ["injured": .int(Int64(i))]) }
         for i in 0..<23 { try bob.create(fields: ["title": .string("B \(i)")]) }
         try await fixture.test { client in
@@ -119,7 +121,8 @@ final class RequestCounter: @unchecked Sendable {
             for i in 0..<6 { _ = try alice.update(id: ids[i], fields: ["killed": .int(Int64(i))]) }
             try await fixture.test { client in
                 let flaky = TwoLaneLink(
-                    FailingLink(inner: RouterLink(client: client, token: aliceToken), allowed: 4, deliverThenFail: deliverThenFail))
+                    FailingLink(
+                        inner: RouterLink(client: client, token: aliceToken), allowed: 4, deliverThenFail: deliverThenFail))
                 await #expect(throws: LinkError.self) {
                     _ = try await ServerSyncClient(store: alice, link: flaky, pushLimit: 4).run()
                 }

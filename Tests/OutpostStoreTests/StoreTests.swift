@@ -33,12 +33,14 @@ func temporaryStoreDirectory() -> String {
         let bob = ReplicaID.random()
         let deps = VersionVector([first.replica: 1])
         try first.applyRemote([
-            Change(dot: Dot(replica: bob, counter: 1), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 2, seq: 0),
+            Change(
+                dot: Dot(replica: bob, counter: 1), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 2, seq: 0),
                 writes: ["killed": 1], reporter: "bob")
         ])
         // The second connection meets bob through a change first (index lookup), then reads.
         try second.applyRemote([
-            Change(dot: Dot(replica: bob, counter: 2), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 3, seq: 0),
+            Change(
+                dot: Dot(replica: bob, counter: 2), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 3, seq: 0),
                 writes: ["injured": 2], reporter: "bob")
         ])
         for store in [first, second] {

@@ -107,8 +107,10 @@ func fullState(_ store: Store) throws -> [String: [UInt8]] {
 
     /// Delivers some of `from`'s changes to `to` one at a time, shuffled: exercises causal hold-back.
     static func deliverOutOfOrder(_ from: Store, _ to: Store, _ rng: inout SplitMix64) throws {
-        var changes = Bool.random(using: &rng) ? try allChanges(from) :
-            try from.changes(missingFrom: try to.summary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max).changes
+        var changes =
+            Bool.random(using: &rng)
+            ? try allChanges(from)
+            : try from.changes(missingFrom: try to.summary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max).changes
                 .map { try $0.change() }
         changes.shuffle(using: &rng)
         let keep = Int.random(in: 0...changes.count, using: &rng)
@@ -237,10 +239,13 @@ func fullState(_ store: Store) throws -> [String: [UInt8]] {
         for id in Self.recordIDs {
             guard let state = try cluster.store(0).recordState(id: id) else { continue }
             for (field, siblings) in state.fields {
-                #expect(zip(siblings, siblings.dropFirst()).allSatisfy { $0.order > $1.order }, "seed \(seed): \(id).\(field) order")
+                #expect(
+                    zip(siblings, siblings.dropFirst()).allSatisfy { $0.order > $1.order }, "seed \(seed): \(id).\(field) order")
                 for s in siblings {
                     let deps = try #require(byDot[s.dot]).deps
-                    #expect(!siblings.contains { $0.dot != s.dot && deps.covers($0.dot) }, "seed \(seed): \(id).\(field) covered sibling")
+                    #expect(
+                        !siblings.contains { $0.dot != s.dot && deps.covers($0.dot) },
+                        "seed \(seed): \(id).\(field) covered sibling")
                 }
             }
         }

@@ -67,7 +67,8 @@ func temporaryPath(_ label: String) -> String {
         #expect(line["replicas"]?["alice"]?["records"]?["r1"] != nil)
 
         lines = []
-        #expect(await runner.main(arguments: [good, malformed], output: { lines.append($0) }, errors: { errors.append($0) }) == 2)
+        #expect(
+            await runner.main(arguments: [good, malformed], output: { lines.append($0) }, errors: { errors.append($0) }) == 2)
         #expect(lines.count == 1)
         #expect(errors.count == 1 && errors[0].contains(malformed) && errors[0].contains("steps[1]"))
 
@@ -94,26 +95,57 @@ func temporaryPath(_ label: String) -> String {
     }
 
     /// Each text must be refused, and the message must name the step index when one is given.
-    @Test(arguments: [
-        (#"{"name":"x","replicas":["a"],"steps":[],"expect":{},"extra":1}"#, nil, "unknown key"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","create":{"id":"r1","fields":{"title":"t"}},"note":"hi"}],"expect":{}}"#, 0, "several kinds"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","clock":"yesterday","create":{"id":"r1","fields":{"title":"t"}}}],"expect":{}}"#, 0, "clock"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","clock":"2026-02-30T00:00:00Z","create":{"id":"r1","fields":{"title":"t"}}}],"expect":{}}"#, 0, "clock"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"b","create":{"id":"r1","fields":{"title":"t"}}}],"expect":{}}"#, 0, "unknown replica"),
-        (#"{"name":"x","replicas":["a","b"],"steps":[{"sync":["a","a"]}],"expect":{}}"#, 0, "twice"),
-        (#"{"name":"x","replicas":["a","b"],"steps":[{"send":{"from":"a","to":"c"}}],"expect":{}}"#, 0, "unknown replica"),
-        (#"{"name":"x","replicas":["a","b"],"steps":[{"sync":["a","b"]},{"replay":{"from":"a","to":"b","all":true}}],"expect":{}}"#, 1, "unknown key"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","create":{"id":"r1","fields":{"killed":1}}}],"expect":{}}"#, 0, "title"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","create":{"id":"r1","fields":{"title":"t","colour":"red"}}}],"expect":{}}"#, 0, "unknown field"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","update":{"id":"r1","fields":{"lat":91}}}],"expect":{}}"#, 0, "lat"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","update":{"id":"r1","fields":{"_deleted":true}}}],"expect":{}}"#, 0, "_deleted"),
-        (#"{"name":"x","replicas":["a"],"steps":[{"at":"a","delete":{"id":"r1","why":"dup"}}],"expect":{}}"#, 0, "unknown key"),
-        (#"{"name":"x","replicas":["a"],"steps":[],"expect":{"converged":["z"]}}"#, nil, "unknown replica"),
-        (#"{"name":"x","replicas":["a"],"steps":[],"expect":{"conflicts":{"r1":{"killed":[1]}}}}"#, nil, "at least two"),
-        (#"{"name":"x","replicas":["a","a"],"steps":[],"expect":{}}"#, nil, "twice"),
-        (#"{"name":"x","replicas":["a"],"steps":[]}"#, nil, "expect"),
-        (#"{"name":"x","replicas":["\#(String(repeating: "é", count: 33))"],"steps":[],"expect":{}}"#, nil, "64 UTF-8 bytes"),
-    ] as [(String, Int?, String)])
+    @Test(
+        arguments: [
+            (#"{"name":"x","replicas":["a"],"steps":[],"expect":{},"extra":1}"#, nil, "unknown key"),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","create":{"id":"r1","fields":{"title":"t"}},"note":"hi"}],"expect":{}}"#,
+                0, "several kinds"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","clock":"yesterday","create":{"id":"r1","fields":{"title":"t"}}}],"expect":{}}"#,
+                0, "clock"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","clock":"2026-02-30T00:00:00Z","create":{"id":"r1","fields":{"title":"t"}}}],"expect":{}}"#,
+                0, "clock"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"b","create":{"id":"r1","fields":{"title":"t"}}}],"expect":{}}"#, 0,
+                "unknown replica"
+            ),
+            (#"{"name":"x","replicas":["a","b"],"steps":[{"sync":["a","a"]}],"expect":{}}"#, 0, "twice"),
+            (#"{"name":"x","replicas":["a","b"],"steps":[{"send":{"from":"a","to":"c"}}],"expect":{}}"#, 0, "unknown replica"),
+            (
+                #"{"name":"x","replicas":["a","b"],"steps":[{"sync":["a","b"]},{"replay":{"from":"a","to":"b","all":true}}],"expect":{}}"#,
+                1, "unknown key"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","create":{"id":"r1","fields":{"killed":1}}}],"expect":{}}"#, 0,
+                "title"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","create":{"id":"r1","fields":{"title":"t","colour":"red"}}}],"expect":{}}"#,
+                0, "unknown field"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","update":{"id":"r1","fields":{"lat":91}}}],"expect":{}}"#, 0,
+                "lat"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","update":{"id":"r1","fields":{"_deleted":true}}}],"expect":{}}"#,
+                0, "_deleted"
+            ),
+            (
+                #"{"name":"x","replicas":["a"],"steps":[{"at":"a","delete":{"id":"r1","why":"dup"}}],"expect":{}}"#, 0,
+                "unknown key"
+            ),
+            (#"{"name":"x","replicas":["a"],"steps":[],"expect":{"converged":["z"]}}"#, nil, "unknown replica"),
+            (#"{"name":"x","replicas":["a"],"steps":[],"expect":{"conflicts":{"r1":{"killed":[1]}}}}"#, nil, "at least two"),
+            (#"{"name":"x","replicas":["a","a"],"steps":[],"expect":{}}"#, nil, "twice"),
+            (#"{"name":"x","replicas":["a"],"steps":[]}"#, nil, "expect"),
+            (#"{"name":"x","replicas":["\#(String(repeating: "é", count: 33))"],"steps":[],"expect":{}}"#, nil, "64 UTF-8 bytes"),
+        ] as [(String, Int?, String)])
     func strictParsingRefuses(text: String, step: Int?, mentions: String) {
         #expect {
             try Scenario.parse(Array(text.utf8), file: "inline.json")
@@ -124,7 +156,8 @@ func temporaryPath(_ label: String) -> String {
     }
 
     @Test func aStepThatCannotBeCarriedOutNamesTheStep() async throws {
-        let text = #"{"name":"x","replicas":["a","b"],"steps":[{"at":"a","create":{"id":"r1","fields":{"title":"t"}}},{"at":"b","update":{"id":"r1","fields":{"killed":1}}}],"expect":{}}"#
+        let text =
+            #"{"name":"x","replicas":["a","b"],"steps":[{"at":"a","create":{"id":"r1","fields":{"title":"t"}}},{"at":"b","update":{"id":"r1","fields":{"killed":1}}}],"expect":{}}"#
         let scenario = try Scenario.parse(Array(text.utf8), file: "inline.json")
         await #expect {
             try await ScenarioRunner(temporaryRoot: testRoot).run(scenario)
@@ -144,7 +177,8 @@ func temporaryPath(_ label: String) -> String {
               {"sync":["a","b"]}],
              "expect":{"converged":["a","b"],"records":{"r1":{"title":"t","killed":2}},"conflicts":{"r1":{"killed":[2,1]}}}}
             """
-        let outcome = try await ScenarioRunner(temporaryRoot: testRoot).run(try Scenario.parse(Array(text.utf8), file: "inline.json"))
+        let outcome = try await ScenarioRunner(temporaryRoot: testRoot).run(
+            try Scenario.parse(Array(text.utf8), file: "inline.json"))
         #expect(outcome.pass, "\(outcome.failures)")
     }
 

@@ -79,14 +79,16 @@ func twoStores(records: Int = 5, label: String) throws -> (Cluster, total: Int) 
         #expect(try cluster.store(1).summary() == cluster.store(0).summary())
         #expect(try fullState(cluster.store(1)) == fullState(cluster.store(0)))
         // Nothing left to send.
-        let again = try await SyncSession(batchLimit: 3).run(StoreTransport(store: cluster.store(0)), StoreTransport(store: cluster.store(1)))
+        let again = try await SyncSession(batchLimit: 3).run(
+            StoreTransport(store: cluster.store(0)), StoreTransport(store: cluster.store(1)))
         #expect(again.sent == 0 && again.received == 0)
     }
 
     @Test func aByteBoundAlsoSplitsBatches() async throws {
         let (cluster, total) = try twoStores(label: "bytes")
         let receiver = FlakyTransport(cluster.store(1))
-        let result = try await SyncSession(batchLimit: 1000, batchBytes: 1).send(from: StoreTransport(store: cluster.store(0)), to: receiver)
+        let result = try await SyncSession(batchLimit: 1000, batchBytes: 1).send(
+            from: StoreTransport(store: cluster.store(0)), to: receiver)
         #expect(result.count == total)
         #expect(receiver.batchCount == total)
     }

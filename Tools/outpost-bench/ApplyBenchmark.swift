@@ -9,7 +9,9 @@ import OutpostSync
 /// replicas (each edit's deps are what its author had seen, so some edits race each other and
 /// become conflicts), applied in batches of `batch`: all at once as a bundle is, or as a sync session commits them.
 enum ApplyBenchmark {
-    static func run(incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = SyncSession.defaultBatchLimit) throws {
+    static func run(
+        incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = SyncSession.defaultBatchLimit
+    ) throws {
         let dir = NSTemporaryDirectory() + "outpost-bench-apply-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try Store.create(at: dir, reporter: "server")
@@ -63,7 +65,10 @@ enum ApplyBenchmark {
             remote.append(change)
         }
 
-        let mode = batch >= remote.count ? "as one bundle (one transaction, as `outpost bundle apply`)" : "in batches of \(batch) (as a sync session commits them)"
+        let mode =
+            batch >= remote.count
+            ? "as one bundle (one transaction, as `outpost bundle apply`)"
+            : "in batches of \(batch) (as a sync session commits them)"
         print("apply: applying \(mode)…")
         let start = DispatchTime.now().uptimeNanoseconds
         let cpuStart = clock()
@@ -78,8 +83,10 @@ enum ApplyBenchmark {
         let cpuSeconds = Double(clock() - cpuStart) / Double(CLOCKS_PER_SEC)
         print(
             String(
-                format: "apply: %d changes applied in %.2f s = %.0f changes/s (%.2f s of CPU = %.0f changes per CPU-second; applied %d, held back %d, duplicates %d, conflicted records %d)",
-                remote.count, seconds, Double(remote.count) / seconds, cpuSeconds, Double(remote.count) / cpuSeconds, report.applied, report.heldBack, report.duplicates,
+                format:
+                    "apply: %d changes applied in %.2f s = %.0f changes/s (%.2f s of CPU = %.0f changes per CPU-second; applied %d, held back %d, duplicates %d, conflicted records %d)",
+                remote.count, seconds, Double(remote.count) / seconds, cpuSeconds, Double(remote.count) / cpuSeconds,
+                report.applied, report.heldBack, report.duplicates,
                 report.conflictedRecords))
 
         let senderDir = dir + "-bundle"
@@ -92,7 +99,8 @@ enum ApplyBenchmark {
             .reduce(0) { $0 + $1.body.count + 1 }
         print(
             String(
-                format: "bundle: %d changes, %d bytes = %.1f bytes/change (%.1f bytes/change as uncompressed JSON lines); checking and decoding it took %.2f s",
+                format:
+                    "bundle: %d changes, %d bytes = %.1f bytes/change (%.1f bytes/change as uncompressed JSON lines); checking and decoding it took %.2f s",
                 count, file.count, Double(file.count) / Double(count), Double(jsonBytes) / Double(count), decodeSeconds))
     }
 }

@@ -66,7 +66,9 @@ enum ChildProcess {
     static func check(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ChildResult {
         let result = try run(path, arguments, environment: environment)
         guard result.status == 0 else {
-            throw BenchError("\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
+            throw BenchError(
+                "\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)"
+            )
         }
         return result
     }

@@ -40,8 +40,14 @@ enum ImportBenchmark: Benchmark {
 
         guard ids.count == rows, try store.status().incidents == Int64(rows) else { throw BenchError("count mismatch") }
         let total = end - start
-        print(String(format: "read %.3f s, parse+check %.3f s, store %.3f s, total %.3f s (CPU: read+parse+check %.3f s, store %.3f s)",
-            readDone - start, parseDone - readDone, end - parseDone, total, parseCPU, cpu - parseCPU))
-        print(String(format: "import: %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second", Double(rows) / total, cpu, Double(rows) / cpu))
+        print(
+            String(
+                format:
+                    "read %.3f s, parse+check %.3f s, store %.3f s, total %.3f s (CPU: read+parse+check %.3f s, store %.3f s)",
+                readDone - start, parseDone - readDone, end - parseDone, total, parseCPU, cpu - parseCPU))
+        print(
+            String(
+                format: "import: %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second", Double(rows) / total, cpu,
+                Double(rows) / cpu))
     }
 }

@@ -26,8 +26,10 @@ enum NewBenchmark: Benchmark {
         }
         let sorted = times.sorted()
         print("binary: \(binary)")
-        print(String(format: "new: %d runs, median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms",
-            runs, Bench.quantile(sorted, 0.5), Bench.quantile(sorted, 0.95), sorted.first ?? 0, sorted.last ?? 0))
+        print(
+            String(
+                format: "new: %d runs, median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms",
+                runs, Bench.quantile(sorted, 0.5), Bench.quantile(sorted, 0.95), sorted.first ?? 0, sorted.last ?? 0))
     }
 
     /// A binary in the same folder as this executable.

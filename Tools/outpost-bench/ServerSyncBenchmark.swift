@@ -50,15 +50,19 @@ enum ServerSyncBenchmark: Benchmark {
         var url = ""
         for _ in 0..<300 where url.isEmpty {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) { url = String(text[range]) }
+            if let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                url = String(text[range])
+            }
             Thread.sleep(forTimeInterval: 0.05)
         }
         guard !url.isEmpty else { throw BenchError("the server did not start") }
 
         let storeA = dir + "/alice"
         let storeB = dir + "/bob"
-        _ = try ChildProcess.check(outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA])
-        _ = try ChildProcess.check(outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB])
+        _ = try ChildProcess.check(
+            outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA])
+        _ = try ChildProcess.check(
+            outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB])
 
         let file = dir + "/incidents.ndjson"
         var generator = IncidentGenerator()
@@ -94,12 +98,14 @@ enum ServerSyncBenchmark: Benchmark {
         print(String(format: "sync: incident JSON (export ndjson) %.0f bytes/incident", jsonBytesPerIncident))
         print(
             String(
-                format: "sync: push %.0f incidents in %.2f s = %.0f incidents/s; %.1f bytes/incident on the wire up (%.0f%% of JSON); client peak %.1f MB",
+                format:
+                    "sync: push %.0f incidents in %.2f s = %.0f incidents/s; %.1f bytes/incident on the wire up (%.0f%% of JSON); client peak %.1f MB",
                 pushed, push.seconds, pushed / push.seconds, upBytes / pushed, 100 * upBytes / pushed / jsonBytesPerIncident,
                 Double(push.peakBytes) / 1e6))
         print(
             String(
-                format: "sync: pull %.0f incidents in %.2f s = %.0f incidents/s; %.1f bytes/incident on the wire down (%.0f%% of JSON); client peak %.1f MB",
+                format:
+                    "sync: pull %.0f incidents in %.2f s = %.0f incidents/s; %.1f bytes/incident on the wire down (%.0f%% of JSON); client peak %.1f MB",
                 pulled, pull.seconds, pulled / pull.seconds, downBytes / pulled, 100 * downBytes / pulled / jsonBytesPerIncident,
                 Double(pull.peakBytes) / 1e6))
         print(String(format: "sync: server peak %.1f MB", Double(serverPeak) / 1e6))
@@ -128,4 +134,3 @@ enum ServerSyncBenchmark: Benchmark {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
-
