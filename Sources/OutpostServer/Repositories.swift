@@ -87,6 +87,12 @@ public struct IncidentQuery: Hashable, Sendable {
     /// The text fields `q` searches.
     public static let searchedFields = ["title", "narrative", "place_name", "admin1", "admin2", "perpetrator", "target"]
 
+    /// Whether a filter reads the incidents' fields (type, status, place or text), which only a
+    /// scan of every incident can answer.
+    public var filtersFields: Bool {
+        eventTypes != nil || statuses != nil || bbox != nil || !(text ?? "").isEmpty
+    }
+
     /// Whether an incident passes every filter (not the paging).
     public func matches(_ incident: IncidentRecord) -> Bool {
         if !includeDeleted && incident.deleted { return false }

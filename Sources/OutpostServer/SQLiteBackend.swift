@@ -6,9 +6,13 @@ import OutpostStore
 /// The embedded default: the server's own `Store` (reporter "server") plus its token table,
 /// in one SQLite file. Every call runs on `NIOThreadPool.singleton`, never on the cooperative pool.
 public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepository, @unchecked Sendable {
-    // @unchecked Sendable: `store` is Sendable and locks itself; `tokens` is only used under `tokenLock`.
+    // @unchecked Sendable: `store` and `reader` are Sendable and lock themselves; `tokens` is only
+    // used under `tokenLock`.
     /// The server's replica store.
     public let store: Store
+    /// A second connection to the same file for analysts' queries: in WAL mode its reads neither
+    /// wait for nor hold up sync batches (a scan of every incident took the store for a second).
+    private let reader: Store
     private let tokens: Database
     private let tokenLock = NSLock()
     /// Held through a whole sync batch (apply, then the reads of its answer), so that a batch
@@ -23,6 +27,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public init(databasePath path: String, create: Bool = true) throws {
         if create { try SQLiteBackend.createIfMissing(path) }
         store = try Store.open(databasePath: path)
+        reader = try Store.open(databasePath: path)
         tokens = try Database(path: path, create: false)
         tokens.setBusyTimeout(milliseconds: 5_000)
         try tokens.execute("PRAGMA foreign_keys = ON")
@@ -74,12 +79,20 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     // MARK: IncidentRepository
 
     public func incidents(matching query: IncidentQuery) async throws -> IncidentPage {
-        try await offload { [store] in
+        try await offload { [reader] in
+            if !query.filtersFields {
+                // Paging and the `since` filter in SQL: only the page's states are read.
+                let (page, total, more) = try reader.incidentPage(
+                    includeDeleted: query.includeDeleted, updatedAfterMs: query.updatedAfterMs,
+                    after: query.after.map { ($0.createdMs, $0.id) }, offset: query.offset, limit: query.limit)
+                let next = more ? page.last.map { IncidentCursor(createdMs: $0.createdMs, id: $0.id) } : nil
+                return IncidentPage(incidents: page, total: total, next: next)
+            }
             var page: [IncidentRecord] = []
             var total = 0
             var skipped = 0
             var hasNext = false
-            try store.forEachIncident(includeDeleted: query.includeDeleted) { incident in
+            try reader.forEachIncident(includeDeleted: query.includeDeleted) { incident in
                 guard query.matches(incident) else { return }
                 total += 1
                 if let after = query.after {
@@ -96,15 +109,15 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     }
 
     public func incidentDetail(id: String) async throws -> IncidentDetail? {
-        try await offload { [store] in
-            guard let incident = try store.incident(id: id) else { return nil }
-            let state = try store.recordState(id: id) ?? RecordState()
+        try await offload { [reader] in
+            guard let incident = try reader.incident(id: id) else { return nil }
+            let state = try reader.recordState(id: id) ?? RecordState()
             let conflicts = state.conflicts.sorted { $0.key < $1.key }.map { field, siblings in
                 ConflictedField(field: field, siblings: siblings.sorted { $0.order > $1.order })
             }
             return IncidentDetail(
                 incident: incident, conflicts: conflicts, keptAliveByConcurrentEdit: state.isKeptAliveByConcurrentEdit,
-                history: try store.history(id: id))
+                history: try reader.history(id: id))
         }
     }
 

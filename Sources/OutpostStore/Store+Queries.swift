@@ -33,6 +33,39 @@ extension Store {
         }
     }
 
+    /// One page of incidents in (created ms, id) order, chosen in SQL so that only the page's
+    /// states are decoded, with the number of all incidents that pass the same filters and
+    /// whether more follow the page. `after` (a keyset cursor) takes precedence over `offset`.
+    public func incidentPage(
+        includeDeleted: Bool, updatedAfterMs: Int64?, after: (createdMs: Int64, id: String)?, offset: Int, limit: Int
+    ) throws(StoreError) -> (incidents: [IncidentRecord], total: Int, more: Bool) {
+        try read {
+            var filter = "collection = 'incidents'"
+            var values: [SQLValue] = []
+            if !includeDeleted { filter += " AND deleted = 0" }
+            if let updatedAfterMs {
+                filter += " AND updated_ms > ?"
+                values.append(.integer(updatedAfterMs))
+            }
+            let total = try db.cached("SELECT count(*) FROM records WHERE \(filter)").bind(values).first { Int($0.int(0)) } ?? 0
+            var pageFilter = filter
+            var pageValues = values
+            if let after {
+                pageFilter += " AND (created_ms > ? OR (created_ms = ? AND id > ?))"
+                pageValues += [.integer(after.createdMs), .integer(after.createdMs), .text(after.id)]
+            }
+            pageValues += [.integer(Int64(limit) + 1), .integer(after == nil ? Int64(offset) : 0)]
+            var page: [IncidentRecord] = []
+            try db.cached(
+                "SELECT \(Store.recordColumns) FROM records WHERE \(pageFilter) ORDER BY created_ms, id LIMIT ? OFFSET ?"
+            )
+            .bind(pageValues).forEach { page.append(try incident(from: $0)) }
+            let more = page.count > limit
+            if more { page.removeLast() }
+            return (page, total, more)
+        }
+    }
+
     /// One incident (deleted ones too), or nil when the id is unknown.
     public func incident(id: String) throws(StoreError) -> IncidentRecord? {
         try read {
