@@ -135,6 +135,38 @@ private struct ChangeWireReader {
         return Self.keys.firstIndex { $0.elementsEqual(text) }
     }
 
+    /// A replica id written as plain lowercase hex at the parser (its opening quote), moved past
+    /// it; nil for anything else (uppercase digits, escapes: the tree path reads those).
+    private mutating func replicaID() -> ReplicaID? {
+        parser.skipWhitespace()
+        guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else { return nil }
+        let start = parser.index + 1
+        var end = start
+        while end < buffer.count, ReplicaID.isLowercaseHexDigit(buffer[end]) { end += 1 }
+        let length = end - start
+        guard end < buffer.count, buffer[end] == UInt8(ascii: "\""), length > 0, length % 2 == 0, length <= 128 else {
+            return nil
+        }
+        parser.index = end + 1
+        return ReplicaID(checkedLowercaseHex: UnsafeBufferPointer(rebasing: buffer[start..<end]))
+    }
+
+    /// A deps object of plain lowercase hex keys and whole numbers ≥ 0, each replica once; nil for
+    /// anything else (the tree path then reads or refuses it).
+    private mutating func readDeps() throws -> VersionVector? {
+        guard expect(UInt8(ascii: "{")) else { return nil }
+        var deps = VersionVector()
+        if expect(UInt8(ascii: "}")) { return deps }
+        var named: [ReplicaID] = []
+        repeat {
+            guard let replica = replicaID(), !named.contains(replica), expect(UInt8(ascii: ":")), let n = try int(), n >= 0
+            else { return nil }
+            named.append(replica)
+            deps[replica] = UInt64(n)
+        } while expect(UInt8(ascii: ","))
+        return expect(UInt8(ascii: "}")) ? deps : nil
+    }
+
     private mutating func string() throws -> String? {
         parser.skipWhitespace()
         guard parser.index < buffer.count, buffer[parser.index] == UInt8(ascii: "\"") else { return nil }
@@ -182,7 +214,7 @@ private struct ChangeWireReader {
             seen |= 1 << k
             switch k {
             case 0:
-                guard let hex = try string(), let r = ReplicaID(hex: hex) else { return nil }
+                guard let r = replicaID() else { return nil }
                 replica = r
             case 1:
                 guard let n = try int(), n >= 1 else { return nil }
@@ -194,10 +226,7 @@ private struct ChangeWireReader {
                 guard let s = try string(), !s.isEmpty, s.utf8.count <= 200 else { return nil }
                 id = s
             case 4:
-                parser.skipWhitespace()
-                guard parser.index < buffer.count, let v = try? VersionVector(json: try parser.parseValue(depth: 1)) else {
-                    return nil
-                }
+                guard let v = try readDeps() else { return nil }
                 deps = v
             case 5:
                 guard let n = try int() else { return nil }

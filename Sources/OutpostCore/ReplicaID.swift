@@ -34,6 +34,26 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
         self.hex = ReplicaID.hexString(out)
     }
 
+    /// Wraps the bytes that `utf8` spells in lowercase hex: `utf8` must hold an even number of
+    /// the digits `0-9a-f` only (the caller checked), and the id is then the same as `init(hex:)`'s.
+    init(checkedLowercaseHex utf8: UnsafeBufferPointer<UInt8>) {
+        var out = [UInt8](repeating: 0, count: utf8.count / 2)
+        for i in out.indices {
+            out[i] = ReplicaID.lowercaseNibble(utf8[2 * i]) << 4 | ReplicaID.lowercaseNibble(utf8[2 * i + 1])
+        }
+        bytes = out
+        hex = String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// Whether `c` is one of the digits `0-9a-f`.
+    static func isLowercaseHexDigit(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
+    }
+
+    private static func lowercaseNibble(_ c: UInt8) -> UInt8 {
+        c <= UInt8(ascii: "9") ? c - UInt8(ascii: "0") : c - UInt8(ascii: "a") + 10
+    }
+
     /// A new random 16-byte replica id.
     public static func random() -> ReplicaID {
         var g = SystemRandomNumberGenerator()

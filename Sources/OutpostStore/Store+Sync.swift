@@ -11,6 +11,14 @@ public struct StoredChange: Hashable, Sendable {
     /// The change's wire-format JSON.
     public var body: [UInt8]
 
+    /// Makes a stored change (a bundle's line, say) from its parts.
+    public init(seq: Int64, replica: ReplicaID, counter: UInt64, body: [UInt8]) {
+        self.seq = seq
+        self.replica = replica
+        self.counter = counter
+        self.body = body
+    }
+
     /// Parses the body.
     public func change() throws(StoreError) -> Change {
         do { return try body.withUnsafeBufferPointer { try Change(jsonBytes: $0) } } catch { throw StoreError.wrap(error) }

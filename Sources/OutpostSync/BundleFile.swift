@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import OutpostCore
 import OutpostStore
 
@@ -81,16 +82,17 @@ public enum BundleFile {
             throw BundleError("the bundle is damaged: \(error.message)")
         }
         guard bytes.last == 0x0A else { throw BundleError("the bundle is truncated (no final line)") }
-        var lines = bytes.dropLast().split(separator: 0x0A, omittingEmptySubsequences: false)
+        var lines = BundleFile.lineRanges(bytes)
         guard lines.count >= 2, let trailer = lines.popLast() else { throw BundleError("the bundle is truncated") }
-        guard let trailerJSON = try? JSONParser.parse(Array(trailer)), case .string(let expected)? = trailerJSON["sha256"] else {
+        guard let trailerJSON = try? JSONParser.parse(Array(bytes[trailer])), case .string(let expected)? = trailerJSON["sha256"]
+        else {
             throw BundleError("the bundle is truncated or altered (no checksum line)")
         }
-        let signedCount = bytes.count - trailer.count - 1
+        let signedCount = trailer.lowerBound
         let actual = hex(SHA256.hash(data: bytes[0..<signedCount]))
         guard actual == expected else { throw BundleError("the bundle was altered or damaged (checksum mismatch)") }
         let headerJSON: JSONValue
-        do { headerJSON = try JSONParser.parse(Array(lines[0])) } catch { throw BundleError("bundle header: \(error)") }
+        do { headerJSON = try JSONParser.parse(Array(bytes[lines[0]])) } catch { throw BundleError("bundle header: \(error)") }
         guard headerJSON["format"] == .string(format) else {
             throw BundleError("not an Outpost bundle (format is not \(format))")
         }
@@ -105,20 +107,38 @@ public enum BundleFile {
         case .string("changes")?:
             var changes: [Change] = []
             changes.reserveCapacity(lines.count - 1)
-            for (i, line) in lines.dropFirst().enumerated() {
-                do { changes.append(try line.withUnsafeBufferPointer { try Change(jsonBytes: $0) }) } catch {
-                    throw BundleError("bundle change \(i + 1): \(error)")
+            try bytes.withUnsafeBufferPointer { buffer throws(BundleError) in
+                for (i, line) in lines.dropFirst().enumerated() {
+                    do { changes.append(try Change(jsonBytes: UnsafeBufferPointer(rebasing: buffer[line]))) } catch {
+                        throw BundleError("bundle change \(i + 1): \(error)")
+                    }
                 }
             }
             return .changes(changes)
         case .string("summary")?:
             guard lines.count == 2 else { throw BundleError("a summary file holds exactly one summary") }
-            do { return .summary(try SyncSummary(json: try JSONParser.parse(Array(lines[1])))) } catch {
+            do { return .summary(try SyncSummary(json: try JSONParser.parse(Array(bytes[lines[1]])))) } catch {
                 throw BundleError("summary: \(error)")
             }
         default:
             throw BundleError("unknown bundle kind \(headerJSON["kind"]?.serialized() ?? "(none)")")
         }
+    }
+
+    /// The byte ranges of the lines of `bytes` (which ends with a line feed), line feeds left out;
+    /// empty lines too.
+    static func lineRanges(_ bytes: [UInt8]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            var start = 0
+            while start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) {
+                let end = base.distance(to: UnsafeRawPointer(found))
+                ranges.append(start..<end)
+                start = end + 1
+            }
+        }
+        return ranges
     }
 
     private static func hex(_ digest: SHA256.Digest) -> String {

@@ -86,6 +86,16 @@ import Testing
         let escaped = Array(base.replacingOccurrences(of: "\"ms\":", with: "\"m\\u0073\":").utf8)
         #expect(wireChange(escaped) == nil)
         #expect(try escaped.withUnsafeBufferPointer { try Change(jsonBytes: $0) } == samples()[0])
+        // Uppercase hex digits: the wire reader declines, the tree path reads the same replica.
+        let upper = Array(
+            base.replacingOccurrences(of: "0123456789abcdef0123456789abcdef", with: "0123456789ABCDEF0123456789ABCDEF").utf8)
+        #expect(wireChange(upper) == nil)
+        #expect(try upper.withUnsafeBufferPointer { try Change(jsonBytes: $0) } == samples()[0])
+        // Deps that name a replica twice are left to the tree path.
+        let twice = String(decoding: samples()[1].encodedJSON(), as: UTF8.self)
+        let doubled = twice.replacingOccurrences(of: #""deps":{"#, with: #""deps":{"fedcba9876543210fedcba9876543210":1,"#)
+        #expect(doubled != twice)
+        #expect(wireChange(Array(doubled.utf8)) == nil)
         // A bad value: the same error either way.
         let bad = Array(base.replacingOccurrences(of: "\"counter\":1", with: "\"counter\":0").utf8)
         var treeError = ""

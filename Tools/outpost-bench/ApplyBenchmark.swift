@@ -9,6 +9,48 @@ import OutpostSync
 /// replicas (each edit's deps are what its author had seen, so some edits race each other and
 /// become conflicts), applied in batches of `batch`: all at once as a bundle is, or as a sync session commits them.
 enum ApplyBenchmark {
+    /// The same changes as a bundle file applied by `Store.applyBundle` (what `outpost bundle
+    /// apply` does: check and decode the file, then apply it in one transaction), into a second
+    /// store made like the first.
+    static func bundleEndToEnd(_ remote: [Change], incidents: Int, origin: ReplicaID, in dir: String) throws {
+        let lines = remote.enumerated().map {
+            StoredChange(
+                seq: Int64($0.offset + 1), replica: $0.element.dot.replica, counter: $0.element.dot.counter,
+                body: $0.element.encodedJSON())
+        }
+        let file = try BundleFile.encode(changes: lines, replica: ReplicaID.random(), reporter: "courier", createdMs: 0)
+        let receiver = try Store.create(at: dir + "-receiver", reporter: "server", replica: origin)
+        defer { try? FileManager.default.removeItem(atPath: dir + "-receiver") }
+        _ = try receiver.importIncidents(incidentInputs(incidents), wallMs: 1_767_225_600_000)
+        let decodeStart = DispatchTime.now().uptimeNanoseconds
+        _ = try BundleFile.decode(file)
+        let decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - decodeStart) / 1e9
+        let start = DispatchTime.now().uptimeNanoseconds
+        let report = try receiver.applyBundle(file)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard report.applied == remote.count else { throw BenchError("the bundle applied \(report.applied) changes") }
+        print(
+            String(
+                format:
+                    "bundle apply, end to end: %d changes (%d KB file) in %.2f s = %.0f changes/s (checking and decoding it: %.2f s)",
+                remote.count, file.count / 1024, seconds, Double(remote.count) / seconds, decodeSeconds))
+    }
+
+    /// The receiving store's incidents (small records, given ids).
+    static func incidentInputs(_ count: Int) -> [IncidentInput] {
+        (0..<count).map { i in
+            var fields: [String: JSONValue] = [:]
+            fields["title"] = .string("Incident \(i) near Gao")
+            fields["event_type"] = .string("battle")
+            fields["killed"] = .int(Int64(i % 7))
+            fields["lat"] = .double(16.0 + Double(i % 1000) / 1000)
+            fields["lon"] = .double(-0.5 + Double(i % 997) / 1000)
+            fields["occurred_at"] = .string("2026-03-01")
+            fields["status"] = .string("submitted")
+            return IncidentInput(id: "inc-\(i)", fields: fields)
+        }
+    }
+
     static func run(
         incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = SyncSession.defaultBatchLimit
     ) throws {
@@ -18,20 +60,7 @@ enum ApplyBenchmark {
 
         print("apply: importing \(incidents) incidents into the receiving store…")
         var generator = SplitMix64(seed: 42)
-        var inputs: [IncidentInput] = []
-        inputs.reserveCapacity(incidents)
-        for i in 0..<incidents {
-            var fields: [String: JSONValue] = [:]
-            fields["title"] = .string("Incident \(i) near Gao")
-            fields["event_type"] = .string("battle")
-            fields["killed"] = .int(Int64(i % 7))
-            fields["lat"] = .double(16.0 + Double(i % 1000) / 1000)
-            fields["lon"] = .double(-0.5 + Double(i % 997) / 1000)
-            fields["occurred_at"] = .string("2026-03-01")
-            fields["status"] = .string("submitted")
-            inputs.append(IncidentInput(id: "inc-\(i)", fields: fields))
-        }
-        let ids = try store.importIncidents(inputs, wallMs: 1_767_225_600_000)
+        let ids = try store.importIncidents(incidentInputs(incidents), wallMs: 1_767_225_600_000)
         // Our create of incident i has counter i + 1: the deps every remote editor starts from.
         let origin = store.replica
 
@@ -88,6 +117,7 @@ enum ApplyBenchmark {
                 remote.count, seconds, Double(remote.count) / seconds, cpuSeconds, Double(remote.count) / cpuSeconds,
                 report.applied, report.heldBack, report.duplicates,
                 report.conflictedRecords))
+        if batch >= remote.count { try bundleEndToEnd(remote, incidents: incidents, origin: store.replica, in: dir) }
 
         let senderDir = dir + "-bundle"
         defer { try? FileManager.default.removeItem(atPath: senderDir) }
