@@ -13,5 +13,6 @@ cc -O2 -o "$work/floor" "$root/Tools/sqlite-floor/floor.c" $(pkg-config --cflags
 cd "$work"
 # Row sizes as `outpost import` stores a ~750-byte NDJSON incident: change body and record state.
 ./floor schema.sql import "$n" 950 620
-# As `outpost-bench apply`: small records, one-field edits, batches as a sync session commits them.
-for batch in 1000 5000; do ./floor schema.sql apply "$n" "$batch"; done
+# As `outpost-bench apply`: small records, one-field edits, in batches as a sync session commits
+# them, and all in one transaction as `outpost bundle apply` commits a bundle.
+for batch in 1000 5000 "$n"; do ./floor schema.sql apply "$n" "$batch"; done
