@@ -1,3 +1,4 @@
+import Foundation
 import OutpostCore
 import OutpostStore
 
@@ -196,16 +197,10 @@ public enum IncidentImporter {
 
     /// The index of the first line feed at or after `start`, or the end of `buffer`.
     static func lineEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
-        let n = buffer.count
-        var end = start
-        if let base = buffer.baseAddress {
-            // Eight bytes at a time while none is a line feed.
-            while end + 8 <= n, !ByteWords.contains(0x0A, in: UnsafeRawPointer(base + end).loadUnaligned(as: UInt64.self)) {
-                end += 8
-            }
-        }
-        while end < n, buffer[end] != 0x0A { end += 1 }
-        return end
+        guard start < buffer.count, let base = buffer.baseAddress,
+            let found = memchr(base + start, 0x0A, buffer.count - start)
+        else { return max(start, buffer.count) }
+        return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
     }
 
     @inline(__always)

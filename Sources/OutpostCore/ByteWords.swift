@@ -1,5 +1,5 @@
 /// Tests on eight bytes at once (one `UInt64` read from text), for the scanners that skip plain
-/// runs of text: the JSON parser and writer, the import row reader and the import line splitter.
+/// runs of text: the JSON parser and writer and the import row reader.
 /// Each is exact about whether a matching byte is present; the byte order of the word is irrelevant.
 public enum ByteWords {
     /// A high bit set in the first zero byte of `x` (and maybe in later ones); 0 when no byte is zero.
@@ -8,10 +8,12 @@ public enum ByteWords {
         (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
     }
 
-    /// Whether any of the eight bytes of `word` equals `byte`.
+    /// The first eight of `bytes` (fewer when there are fewer) as a little-endian word, zero-padded.
     @inlinable
-    public static func contains(_ byte: UInt8, in word: UInt64) -> Bool {
-        zeroBytes(word ^ (0x0101_0101_0101_0101 &* UInt64(byte))) != 0
+    public static func littleEndianWord<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> UInt64 {
+        var word: UInt64 = 0
+        for (i, byte) in bytes.prefix(8).enumerated() { word |= UInt64(byte) << UInt64(8 * i) }
+        return word
     }
 
     /// Whether any of the eight bytes needs care inside a JSON string: `"`, `\` or a control

@@ -67,10 +67,11 @@ extension Change {
             deps: deps, tag: HLCTag(ms: ms, seq: UInt32(seq)), writes: writes, reporter: reporter)
     }
 
+    /// The keys a wire-format change may carry, in the order `ChangeWireReader` numbers them.
+    static let wireKeyList = ["replica", "counter", "collection", "id", "deps", "ms", "seq", "writes", "reporter"]
+
     /// The keys a wire-format change may carry.
-    public static let wireKeys: Set<String> = [
-        "replica", "counter", "collection", "id", "deps", "ms", "seq", "writes", "reporter",
-    ]
+    public static let wireKeys = Set(wireKeyList)
 }
 
 extension Change {
@@ -104,8 +105,7 @@ private struct ChangeWireReader {
     var parser: JSONParser
 
     /// The keys, by position (bit `1 << k` marks key `k` as seen).
-    private static let keys: [[UInt8]] = ["replica", "counter", "collection", "id", "deps", "ms", "seq", "writes", "reporter"]
-        .map { Array($0.utf8) }
+    private static let keys: [[UInt8]] = Change.wireKeyList.map { Array($0.utf8) }
 
     /// Room for every incident field and `_deleted`: a change's writes never grow the table.
     private static let writesCapacity = IncidentSchema.fields.count + 1
@@ -143,12 +143,9 @@ private struct ChangeWireReader {
         let start = parser.index + 1
         var end = start
         while end < buffer.count, ReplicaID.isLowercaseHexDigit(buffer[end]) { end += 1 }
-        let length = end - start
-        guard end < buffer.count, buffer[end] == UInt8(ascii: "\""), length > 0, length % 2 == 0, length <= 128 else {
-            return nil
-        }
+        guard end < buffer.count, buffer[end] == UInt8(ascii: "\"") else { return nil }
         parser.index = end + 1
-        return ReplicaID(checkedLowercaseHex: UnsafeBufferPointer(rebasing: buffer[start..<end]))
+        return ReplicaID(hexUTF8: UnsafeBufferPointer(rebasing: buffer[start..<end]))
     }
 
     /// A deps object of plain lowercase hex keys and whole numbers ≥ 0, each replica once; nil for
@@ -186,12 +183,13 @@ private struct ChangeWireReader {
         var writes: [String: JSONValue] = Dictionary(minimumCapacity: Self.writesCapacity)
         if expect(UInt8(ascii: "}")) { return writes }
         repeat {
-            guard let field = try string(), writes[field] == nil, expect(UInt8(ascii: ":")) else { return nil }
+            guard let field = try string(), expect(UInt8(ascii: ":")) else { return nil }
             parser.skipWhitespace()
             guard parser.index < buffer.count, buffer[parser.index] != UInt8(ascii: "{"),
                 buffer[parser.index] != UInt8(ascii: "[")
             else { return nil }
-            writes[field] = try parser.parseValue(depth: 2)
+            // A field written twice is left to the tree path.
+            guard writes.updateValue(try parser.parseValue(depth: 2), forKey: field) == nil else { return nil }
         } while expect(UInt8(ascii: ","))
         return expect(UInt8(ascii: "}")) ? writes : nil
     }

@@ -213,8 +213,7 @@ public struct IncidentJSONReader {
         }
         guard end < buffer.count else { return nil }
         let text = UnsafeBufferPointer(rebasing: buffer[start..<end])
-        var head: UInt64 = 0
-        for i in 0..<min(text.count, 8) { head |= UInt64(text[i]) << (8 * i) }
+        let head = ByteWords.littleEndianWord(text)
         for option in options where table.optionCounts[option] == text.count && table.optionHeads[option] == head {
             if text.count <= 8 || table.optionUTF8[option].withUnsafeBufferPointer({ $0.elementsEqual(text) }) {
                 parser.index = end + 1

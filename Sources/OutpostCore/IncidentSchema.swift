@@ -89,13 +89,8 @@ public enum IncidentSchema {
     /// The position in `fields` of the field with UTF-8 name `name`, or nil for an unknown name.
     public static func fieldIndex(utf8 name: UnsafeBufferPointer<UInt8>) -> Int? {
         if name.count <= 16 {
-            var low: UInt64 = 0
-            var high: UInt64 = 0
-            for i in 0..<min(name.count, 8) { low |= UInt64(name[i]) << (8 * i) }
-            if name.count > 8 {
-                for i in 8..<name.count { high |= UInt64(name[i]) << (8 * (i - 8)) }
-            }
-            return table.fieldIndex(count: name.count, low: low, high: high)
+            return table.fieldIndex(
+                count: name.count, low: ByteWords.littleEndianWord(name), high: ByteWords.littleEndianWord(name.dropFirst(8)))
         }
         return fieldNames.firstIndex { $0.utf8.elementsEqual(name) }
     }
@@ -137,11 +132,7 @@ public enum IncidentSchema {
             var optionTexts: [String] = []
             for (index, spec) in fields.enumerated() {
                 let name = Array(spec.name.utf8)
-                var low: UInt64 = 0
-                var high: UInt64 = 0
-                for (i, byte) in name.prefix(16).enumerated() {
-                    if i < 8 { low |= UInt64(byte) << (8 * i) } else { high |= UInt64(byte) << (8 * (i - 8)) }
-                }
+                let (low, high) = (ByteWords.littleEndianWord(name), ByteWords.littleEndianWord(name.dropFirst(8)))
                 words += [low, high]
                 counts.append(name.count)
                 let s = FieldTable.slot(low: low, high: high)
@@ -157,9 +148,7 @@ public enum IncidentSchema {
             self.optionTexts = optionTexts
             self.optionUTF8 = optionTexts.map { Array($0.utf8) }
             self.optionCounts = optionUTF8.map(\.count)
-            self.optionHeads = optionUTF8.map { bytes in
-                bytes.prefix(8).enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) }
-            }
+            self.optionHeads = optionUTF8.map { ByteWords.littleEndianWord($0) }
         }
 
         @inline(__always)

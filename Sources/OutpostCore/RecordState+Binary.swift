@@ -70,12 +70,7 @@ extension RecordState {
         writeVarint(UInt64(fields.count), to: &out)
         var r = 0
         for (field, siblings) in fields {
-            if let code = Self.fieldCodes[field] {
-                out.append(code)
-            } else {
-                out.append(0)
-                writeBytes(field, to: &out)
-            }
+            Self.writeFieldName(field, to: &out)
             writeVarint(UInt64(siblings.count), to: &out)
             for sibling in siblings {
                 writeVarint(UInt64(refs[r]), to: &out)
@@ -119,12 +114,7 @@ extension RecordState {
         // fields: one sibling each, referring to write 0, no deps
         writeVarint(UInt64(change.writes.count), to: &out)
         for (field, value) in change.writes {
-            if let code = Self.fieldCodes[field] {
-                out.append(code)
-            } else {
-                out.append(0)
-                writeBytes(field, to: &out)
-            }
+            Self.writeFieldName(field, to: &out)
             out.append(1)  // one sibling
             out.append(0)  // write 0
             Self.writeValue(value, to: &out)
@@ -190,6 +180,16 @@ extension RecordState {
         }
         guard r.atEnd else { throw ChangeFormatError("record state: trailing bytes") }
         self.init(version: version, fields: fields)
+    }
+
+    /// A field by its one-byte code, or 0 and its name when it has none.
+    private static func writeFieldName(_ field: String, to out: inout [UInt8]) {
+        if let code = fieldCodes[field] {
+            out.append(code)
+        } else {
+            out.append(0)
+            writeBytes(field, to: &out)
+        }
     }
 
     /// One entry of the writes table: dot, tag and how the reporter is given.

@@ -54,6 +54,9 @@ public struct RecordState: Hashable, Sendable {
         return .apply
     }
 
+    /// Whether no change has been applied (no write, nothing seen).
+    public var isEmpty: Bool { fields.isEmpty && version.entries.isEmpty }
+
     /// The state a record's first change makes: exactly `RecordState()` with `change` applied,
     /// built in one pass (the fields table takes the writes' own layout, no key is hashed again).
     public init(creating change: Change) {
@@ -67,7 +70,7 @@ public struct RecordState: Hashable, Sendable {
     /// Rules 3 and 4: replace covered siblings with the new writes and advance the vector.
     /// The caller has checked `decide(change) == .apply`.
     public mutating func apply(_ change: Change) {
-        if fields.isEmpty && version.entries.isEmpty {
+        if isEmpty {
             self = RecordState(creating: change)
             return
         }

@@ -20,38 +20,32 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses lowercase or uppercase hex; nil when the text is not an even number of hex digits.
     public init?(hex: String) {
-        let utf8 = Array(hex.utf8)
+        var text = hex
+        guard let id = text.withUTF8({ ReplicaID(hexUTF8: $0) }) else { return nil }
+        self = id
+    }
+
+    /// Parses hex digits given as UTF-8 bytes, as `init(hex:)` does; lowercase text becomes `hex`
+    /// as it is.
+    init?(hexUTF8 utf8: UnsafeBufferPointer<UInt8>) {
         guard !utf8.isEmpty, utf8.count % 2 == 0, utf8.count <= 128 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(utf8.count / 2)
+        var lowercase = true
         var i = 0
         while i < utf8.count {
             guard let hi = ReplicaID.nibble(utf8[i]), let lo = ReplicaID.nibble(utf8[i + 1]) else { return nil }
+            lowercase = lowercase && ReplicaID.isLowercaseHexDigit(utf8[i]) && ReplicaID.isLowercaseHexDigit(utf8[i + 1])
             out.append(hi << 4 | lo)
             i += 2
         }
         bytes = out
-        self.hex = ReplicaID.hexString(out)
-    }
-
-    /// Wraps the bytes that `utf8` spells in lowercase hex: `utf8` must hold an even number of
-    /// the digits `0-9a-f` only (the caller checked), and the id is then the same as `init(hex:)`'s.
-    init(checkedLowercaseHex utf8: UnsafeBufferPointer<UInt8>) {
-        var out = [UInt8](repeating: 0, count: utf8.count / 2)
-        for i in out.indices {
-            out[i] = ReplicaID.lowercaseNibble(utf8[2 * i]) << 4 | ReplicaID.lowercaseNibble(utf8[2 * i + 1])
-        }
-        bytes = out
-        hex = String(decoding: utf8, as: UTF8.self)
+        hex = lowercase ? String(decoding: utf8, as: UTF8.self) : ReplicaID.hexString(out)
     }
 
     /// Whether `c` is one of the digits `0-9a-f`.
     static func isLowercaseHexDigit(_ c: UInt8) -> Bool {
         (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
-    }
-
-    private static func lowercaseNibble(_ c: UInt8) -> UInt8 {
-        c <= UInt8(ascii: "9") ? c - UInt8(ascii: "0") : c - UInt8(ascii: "a") + 10
     }
 
     /// A new random 16-byte replica id.

@@ -185,6 +185,13 @@ public struct IncidentPage: Sendable {
     public var total: Int
     /// The cursor for the next page, when there is one.
     public var next: IncidentCursor?
+
+    /// A page; with `hasMore`, the next one starts after its last incident.
+    init(incidents: [IncidentRecord], total: Int, hasMore: Bool) {
+        self.incidents = incidents
+        self.total = total
+        self.next = hasMore ? incidents.last.map { IncidentCursor(createdMs: $0.createdMs, id: $0.id) } : nil
+    }
 }
 
 /// An incident with its conflicts and history.

@@ -85,8 +85,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                 let (page, total, more) = try reader.incidentPage(
                     includeDeleted: query.includeDeleted, updatedAfterMs: query.updatedAfterMs,
                     after: query.after.map { ($0.createdMs, $0.id) }, offset: query.offset, limit: query.limit)
-                let next = more ? page.last.map { IncidentCursor(createdMs: $0.createdMs, id: $0.id) } : nil
-                return IncidentPage(incidents: page, total: total, next: next)
+                return IncidentPage(incidents: page, total: total, hasMore: more)
             }
             var page: [IncidentRecord] = []
             var total = 0
@@ -103,8 +102,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                 }
                 if page.count < query.limit { page.append(incident) } else { hasNext = true }
             }
-            let next = hasNext ? page.last.map { IncidentCursor(createdMs: $0.createdMs, id: $0.id) } : nil
-            return IncidentPage(incidents: page, total: total, next: next)
+            return IncidentPage(incidents: page, total: total, hasMore: hasNext)
         }
     }
 

@@ -47,9 +47,7 @@ final class ChangeApplier {
 
         /// Applies a change the caller has decided to apply.
         func apply(_ change: Change) {
-            if fresh == nil, storedState.fields.isEmpty, storedState.version.entries.isEmpty,
-                change.writes[Change.deletedField] == nil
-            {
+            if fresh == nil, storedState.isEmpty, change.writes[Change.deletedField] == nil {
                 fresh = change
             } else {
                 _ = state
@@ -247,7 +245,7 @@ final class ChangeApplier {
         // In table order: rows updated by ascending rowid, new rows by key. In the hash order of
         // the cache, new rows landed at random places in the key index, and a large batch
         // re-dirtied (and spilled to the WAL) the same index pages again and again.
-        var dirty = records.filter { $0.value.dirty }.map { (key: $0.key, record: $0.value) }
+        var dirty = records.compactMap { $0.value.dirty ? (key: $0.key, record: $0.value) : nil }
         dirty.sort { a, b in
             switch (a.record.rowid, b.record.rowid) {
             case (let x?, let y?): return x < y

@@ -95,7 +95,7 @@ public struct ServerSyncClient: Sendable {
         let first = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
         queue.append(send(first, compressedStart: nil, reporter: reporter, pullAfter: cursor, pullLimit: pullLimit))
         sentThrough = first.last?.counter ?? acked
-        var ahead = prepare(after: first, reporter: reporter)
+        var ahead = first.last.flatMap { prepare(afterCounter: $0.counter, reporter: reporter) }
         while !queue.isEmpty {
             let head = queue.removeFirst()
             let exchange: TimedExchange
@@ -243,14 +243,9 @@ public struct ServerSyncClient: Sendable {
         var compressedStart: Gzip.Part
     }
 
-    /// The batch after `sent`, made while `sent` is with the server; nil when there is none (or
-    /// it cannot be made now: then it is read again once the answer is in).
-    private func prepare(after sent: [StoredChange], reporter: String) -> Prepared? {
-        guard let last = sent.last?.counter else { return nil }
-        return prepare(afterCounter: last, reporter: reporter)
-    }
-
-    /// The batch after own counter `last`, read and compressed ahead; nil when there is none.
+    /// The batch after own counter `last`, read and compressed while earlier batches are with the
+    /// server; nil when there is none (or it cannot be made now: then it is read again once the
+    /// answer is in).
     private func prepare(afterCounter last: UInt64, reporter: String) -> Prepared? {
         guard let changes = try? store.ownChanges(afterCounter: last, limit: pushLimit, maxBytes: maxBytes), !changes.isEmpty
         else { return nil }

@@ -160,14 +160,7 @@ final class FirstFlag: @unchecked Sendable {
         let fixture = try ServerFixture()
         let aliceToken = try fixture.token("alice")
         let bobToken = try fixture.token("bob")
-        let alice = try fixture.replica("alice")
-        let bob = try fixture.replica("bob")
-        var ids: [String] = []
-        for i in 0..<40 {
-            ids.append(try alice.create(fields: ["title": .string("A \(i)"), "killed": .int(Int64(i))]).record.id)
-        }
-        for i in 0..<10 { _ = try alice.update(id: ids[i], fields: ["injured": .int(Int64(i))]) }
-        for i in 0..<23 { try bob.create(fields: ["title": .string("B \(i)")]) }
+        let (alice, bob) = try seedTwoReporters(fixture)
         try await fixture.test { client in
             let a = ServerSyncClient(
                 store: alice, link: RouterLink(client: client, token: aliceToken), pushLimit: 3, pullLimit: 4)
@@ -181,12 +174,7 @@ final class FirstFlag: @unchecked Sendable {
             let r4 = try await b.run()
             #expect(r4.sent == 0 && r4.received == 0 && r4.batches == 1)
         }
-        #expect(try alice.incidents().count == 63)
-        #expect(Set(try alice.incidents().map(\.fields)) == Set(try bob.incidents().map(\.fields)))
-        #expect(Set(try bob.incidents().map(\.fields)) == Set(try fixture.store.incidents().map(\.fields)))
-        #expect(try alice.integerSetting(ServerSyncClient.ackedCounterKey) == 50)
-        #expect(try bob.integerSetting(ServerSyncClient.ackedCounterKey) == 23)
-        #expect(try bob.integerSetting(ServerSyncClient.pullCursorKey) == (try fixture.store.lastSeq()))
+        try expectTwoReportersConverged(fixture, alice: alice, bob: bob)
     }
 
     /// A link that drops mid-sync (before or after the server committed the batch in flight)

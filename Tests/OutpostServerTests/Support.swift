@@ -112,3 +112,28 @@ func postSync(
     if let token { h[.authorization] = "Bearer \(token)" }
     return try await client.executeRequest(uri: "/v1/sync", method: .post, headers: h, body: ByteBuffer(bytes: body))
 }
+
+/// Alice's 40 incidents (the first 10 edited: 50 changes) and Bob's 23, for the sync tests that
+/// move them in many small batches.
+func seedTwoReporters(_ fixture: ServerFixture) throws -> (alice: Store, bob: Store) {
+    let alice = try fixture.replica("alice")
+    let bob = try fixture.replica("bob")
+    var ids: [String] = []
+    for i in 0..<40 {
+        ids.append(try alice.create(fields: ["title": .string("A \(i)"), "killed": .int(Int64(i))]).record.id)
+    }
+    for i in 0..<10 { _ = try alice.update(id: ids[i], fields: ["injured": .int(Int64(i))]) }
+    for i in 0..<23 { try bob.create(fields: ["title": .string("B \(i)")]) }
+    return (alice, bob)
+}
+
+/// Alice, Bob and the server hold the same 63 incidents of `seedTwoReporters`, every change is
+/// acknowledged, and Bob has pulled to the end of the server's log.
+func expectTwoReportersConverged(_ fixture: ServerFixture, alice: Store, bob: Store) throws {
+    #expect(try alice.incidents().count == 63)
+    #expect(Set(try alice.incidents().map(\.fields)) == Set(try bob.incidents().map(\.fields)))
+    #expect(Set(try bob.incidents().map(\.fields)) == Set(try fixture.store.incidents().map(\.fields)))
+    #expect(try alice.integerSetting(ServerSyncClient.ackedCounterKey) == 50)
+    #expect(try bob.integerSetting(ServerSyncClient.ackedCounterKey) == 23)
+    #expect(try bob.integerSetting(ServerSyncClient.pullCursorKey) == (try fixture.store.lastSeq()))
+}

@@ -72,14 +72,7 @@ final class RequestCounter: @unchecked Sendable {
         let fixture = try ServerFixture()
         let aliceToken = try fixture.token("alice")
         let bobToken = try fixture.token("bob")
-        let alice = try fixture.replica("alice")
-        let bob = try fixture.replica("bob")
-        var ids: [String] = []
-        for i in 0..<40 {
-            ids.append(try alice.create(fields: ["title": .string("A \(i)"), "killed": .int(Int64(i))]).record.id)
-        }
-        for i in 0..<10 { _ = try alice.update(id: ids[i], fields: ["injured": .int(Int64(i))]) }
-        for i in 0..<23 { try bob.create(fields: ["title": .string("B \(i)")]) }
+        let (alice, bob) = try seedTwoReporters(fixture)
         try await fixture.test { client in
             let aliceLink = TwoLaneLink(RouterLink(client: client, token: aliceToken))
             let bobLink = TwoLaneLink(RouterLink(client: client, token: bobToken))
@@ -98,13 +91,8 @@ final class RequestCounter: @unchecked Sendable {
             let r4 = try await b.run()
             #expect(r4.sent == 0 && r4.received == 0 && r4.batches == 1)
         }
-        #expect(try alice.incidents().count == 63)
-        #expect(Set(try alice.incidents().map(\.fields)) == Set(try bob.incidents().map(\.fields)))
-        #expect(Set(try bob.incidents().map(\.fields)) == Set(try fixture.store.incidents().map(\.fields)))
+        try expectTwoReportersConverged(fixture, alice: alice, bob: bob)
         #expect(try fixture.store.lastSeq() == 73)
-        #expect(try alice.integerSetting(ServerSyncClient.ackedCounterKey) == 50)
-        #expect(try bob.integerSetting(ServerSyncClient.ackedCounterKey) == 23)
-        #expect(try bob.integerSetting(ServerSyncClient.pullCursorKey) == (try fixture.store.lastSeq()))
         #expect(try alice.integerSetting(ServerSyncClient.pullCursorKey) == (try fixture.store.lastSeq()))
     }
 
@@ -142,38 +130,38 @@ final class RequestCounter: @unchecked Sendable {
         }
     }
 
-    /// When the server got less of a batch than was sent (a change lost on the way) while the
-    /// next batch is in flight, the client sends again from what the server holds.
-    @Test func aChangeLostOnTheWayIsSentAgain() async throws {
+    /// Alice's 30 new incidents pushed in batches of 4 over `makeLink` (around the router link)
+    /// with two in flight: every one is sent once more if need be, acknowledged and held.
+    private func pushThirty(
+        over makeLink: @escaping @Sendable (RouterLink) -> any ServerLink
+    ) async throws -> (fixture: ServerFixture, alice: Store, link: TwoLaneLink) {
         let fixture = try ServerFixture()
         let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
         for i in 0..<30 { try alice.create(fields: ["title": .string("A \(i)")]) }
-        try await fixture.test { client in
-            let link = TwoLaneLink(LossyLink(inner: RouterLink(client: client, token: token)))
+        let link = try await fixture.test { client in
+            let link = TwoLaneLink(makeLink(RouterLink(client: client, token: token)))
             let report = try await ServerSyncClient(store: alice, link: link, pushLimit: 4).run()
             #expect(report.sent == 30)
-            #expect(link.mostAtOnce == 2)
+            return link
         }
         #expect(try alice.integerSetting(ServerSyncClient.ackedCounterKey) == 30)
         #expect(try fixture.store.contiguousCounter(of: alice.replica) == 30)
+        return (fixture, alice, link)
+    }
+
+    /// When the server got less of a batch than was sent (a change lost on the way) while the
+    /// next batch is in flight, the client sends again from what the server holds.
+    @Test func aChangeLostOnTheWayIsSentAgain() async throws {
+        let (fixture, alice, link) = try await pushThirty { LossyLink(inner: $0) }
+        #expect(link.mostAtOnce == 2)
         #expect(Set(try alice.incidents().map(\.fields)) == Set(try fixture.store.incidents().map(\.fields)))
     }
 
     /// When an answer acknowledges less than was sent, the client sends again from what was
     /// acknowledged, even with another batch in flight: nothing is skipped.
     @Test func aShortAcknowledgementWithTwoInFlightIsNotSkippedPast() async throws {
-        let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
-        let alice = try fixture.replica("alice")
-        for i in 0..<30 { try alice.create(fields: ["title": .string("A \(i)")]) }
-        try await fixture.test { client in
-            let link = TwoLaneLink(ShortAckLink(inner: RouterLink(client: client, token: token)))
-            let report = try await ServerSyncClient(store: alice, link: link, pushLimit: 4).run()
-            #expect(report.sent == 30)
-        }
-        #expect(try alice.integerSetting(ServerSyncClient.ackedCounterKey) == 30)
-        #expect(try fixture.store.contiguousCounter(of: alice.replica) == 30)
+        let (fixture, _, _) = try await pushThirty { ShortAckLink(inner: $0) }
         #expect(try fixture.store.lastSeq() == 30)
     }
 }
