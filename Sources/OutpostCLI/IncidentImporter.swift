@@ -71,21 +71,55 @@ public enum IncidentImporter {
 
     // MARK: NDJSON
 
+    /// Files from this size on are read in two halves at once, one per core.
+    static let parallelParseBytes = 1 << 20
+
     /// Parses one JSON object per line; blank lines are skipped; a leading `[` reads a JSON array.
-    static func parseNDJSON(_ buffer: UnsafeBufferPointer<UInt8>) -> ImportResult {
-        var result = ImportResult()
+    static func parseNDJSON(_ buffer: UnsafeBufferPointer<UInt8>, parallelFrom: Int = parallelParseBytes) -> ImportResult {
         let n = buffer.count
-        var i = CSVReader.hasBOM(buffer) ? 3 : 0
-        var first = i
+        let start = CSVReader.hasBOM(buffer) ? 3 : 0
+        var first = start
         while first < n, isSpace(buffer[first]) { first += 1 }
         if first < n, buffer[first] == UInt8(ascii: "[") {
-            return parseJSONArray(UnsafeBufferPointer(rebasing: buffer[i...]))
+            return parseJSONArray(UnsafeBufferPointer(rebasing: buffer[start...]))
         }
+        // Split after the line feed nearest the middle; the second half's lines are numbered
+        // from 1 and moved past the first half's lines afterwards.
+        let middle = n - start >= parallelFrom ? lineEnd(buffer, from: start + (n - start) / 2) + 1 : n
+        guard middle < n else { return parseLines(buffer, from: start, to: n).result }
+        let bounds = [(start, middle), (middle, n)]
+        var parsed = [(result: ImportResult, lines: Int)](repeating: (ImportResult(), 0), count: 2)
+        parsed.withUnsafeMutableBufferPointer { out in
+            let halves = HalvesInFlight(input: buffer, output: out)
+            DispatchQueue.concurrentPerform(iterations: 2) { half in
+                halves.output[half] = parseLines(halves.input, from: bounds[half].0, to: bounds[half].1)
+            }
+        }
+        var result = parsed[0].result
+        let offset = parsed[0].lines
+        result.rows.reserveCapacity(result.rows.count + parsed[1].result.rows.count)
+        for var row in parsed[1].result.rows {
+            row.line += offset
+            result.rows.append(row)
+        }
+        for var problem in parsed[1].result.problems {
+            problem.line += offset
+            result.problems.append(problem)
+        }
+        return result
+    }
+
+    /// Parses the lines in `buffer[from..<to]` (numbered from 1); also returns how many lines there were.
+    private static func parseLines(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> (
+        result: ImportResult, lines: Int
+    ) {
+        var result = ImportResult()
+        var i = from
         var line = 0
         var reader = IncidentJSONReader()
         while i < n {
             line += 1
-            let end = lineEnd(buffer, from: i)
+            let end = min(lineEnd(buffer, from: i), n)
             let next = end + 1
             var start = i
             while start < end, isSpace(buffer[start]) { start += 1 }
@@ -94,7 +128,7 @@ public enum IncidentImporter {
                 // The fast path takes rows that are flat, valid objects; any other row is parsed
                 // and checked again by the general path, which explains what is wrong.
                 if let row = reader.read(text) {
-                    switch finish(id: row.id, fields: row.fields, problems: []) {
+                    switch finish(id: row.id, fields: row.fields, checked: row.checkedNew, problems: []) {
                     case .success(let input): result.rows.append(ImportedRow(line: line, input: input))
                     case .failure(let problem): result.problems.append(ImportProblem(line: line, message: problem.message))
                     }
@@ -115,7 +149,7 @@ public enum IncidentImporter {
             }
             i = next
         }
-        return result
+        return (result, line)
     }
 
     private static func parseJSONArray(_ buffer: UnsafeBufferPointer<UInt8>) -> ImportResult {
@@ -176,14 +210,17 @@ public enum IncidentImporter {
         return finish(id: id, fields: fields, problems: problems)
     }
 
-    private static func finish(id: String?, fields: [String: JSONValue], problems: [String]) -> Result<IncidentInput, RowProblem>
-    {
+    /// The row's input, or every problem it has; `checked`: the same fields, already checked by the reader.
+    private static func finish(
+        id: String?, fields: [String: JSONValue], checked: CheckedIncidentFields? = nil, problems: [String]
+    ) -> Result<IncidentInput, RowProblem> {
         var problems = problems
         if let id, let problem = idProblem(id) { problems.append(problem) }
         if fields["title"] == nil && !problems.contains(where: { $0.hasPrefix("title:") }) {
             problems.append("title: is required for a new incident")
         }
         if !problems.isEmpty { return .failure(RowProblem(message: problems.sorted().joined(separator: "; "))) }
+        if let checked { return .success(IncidentInput(id: id, checked: checked)) }
         return .success(IncidentInput(id: id, fields: fields))
     }
 
@@ -319,4 +356,12 @@ extension String {
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }
         return s
     }
+}
+
+/// The file and the two result slots, shared by the two halves of a parallel parse.
+private struct HalvesInFlight: @unchecked Sendable {
+    // @unchecked Sendable: both halves only read `input`, which nothing writes while they run,
+    // and each writes only its own slot of `output`; `concurrentPerform` returns after both.
+    let input: UnsafeBufferPointer<UInt8>
+    let output: UnsafeMutableBufferPointer<(result: ImportResult, lines: Int)>
 }

@@ -6,12 +6,36 @@ public struct IncidentJSONReader {
         /// The `id` member when it is a string.
         public var id: String?
         /// Field name → valid value.
-        public var fields: [String: JSONValue]
+        public var fields: [String: JSONValue] {
+            didSet { readValid = false }
+        }
+        /// Whether `fields` are as the reader read them, every value checked.
+        private var readValid = false
 
         /// Makes a row.
         public init(id: String?, fields: [String: JSONValue]) {
             self.id = id
             self.fields = fields
+        }
+
+        /// A row the reader read, each value checked as it was read.
+        fileprivate init(readID id: String?, fields: [String: JSONValue]) {
+            self.init(id: id, fields: fields)
+            readValid = true
+        }
+
+        /// The fields as a new incident's, when the reader read and checked them and they have a
+        /// title (nil otherwise: check them with `CheckedIncidentFields.init(_:)`).
+        public var checkedNew: CheckedIncidentFields? {
+            guard readValid, fields["title"] != nil else { return nil }
+            return CheckedIncidentFields(alreadyChecked: fields)
+        }
+
+        public static func == (a: Row, b: Row) -> Bool { a.id == b.id && a.fields == b.fields }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(id)
+            hasher.combine(fields)
         }
     }
 
@@ -43,7 +67,7 @@ public struct IncidentJSONReader {
     public mutating func read(_ buffer: UnsafeBufferPointer<UInt8>) -> Row? {
         var parser = JSONParser(buffer: buffer)
         guard values.count < 64, let (id, present) = try? read(&parser) else { return nil }
-        return Row(id: id, fields: fields(present))
+        return Row(readID: id, fields: fields(present))
     }
 
     /// A dictionary of the fields in `present`, their values moved out of `values`.

@@ -35,6 +35,12 @@ extension RecordState {
     public func encodedBinary<N: ReplicaNumbering>(numbering: N) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(32 + fields.count * 24)
+        try writeBinary(numbering: numbering, to: &out)
+        return out
+    }
+
+    /// Appends `encodedBinary(numbering:)` to `out` (a caller reusing one buffer).
+    public func writeBinary<N: ReplicaNumbering>(numbering: N, to out: inout [UInt8]) throws {
         out.append(RecordState.binaryFormat)
         try Self.writeVector(version, numbering: numbering, to: &out)
 
@@ -84,7 +90,6 @@ extension RecordState {
                 }
             }
         }
-        return out
     }
 
     /// The compact stored form of the state `change` makes when applied to an empty record,

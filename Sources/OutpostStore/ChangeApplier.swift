@@ -67,6 +67,9 @@ final class ChangeApplier {
     private let store: Store
     private let db: Database
     private var records: [RecordKey: CachedRecord] = [:]
+    /// Records in the order they were first changed (`finish()` writes them in table order;
+    /// for an import of new time-ordered ids this order already is).
+    private var dirtyRecords: [(key: RecordKey, record: CachedRecord)] = []
     private var touchedReplicas: Set<Int64> = []
     private var nextSeq: Int64
     private let receivedMs: Int64
@@ -77,11 +80,15 @@ final class ChangeApplier {
     }()
     /// Whether any change is held back in the store (or this batch); when not, no record needs a look.
     private var anyHeldBack: Bool
+    /// From how many change bodies (in `apply(_:)` of a list) or record states (in `finish()`)
+    /// on the encoding moves to a second thread (`Store.encodingPipelineThreshold`).
+    private let pipelineThreshold: Int
 
     init(store: Store, receivedMs: Int64) throws {
         self.store = store
         self.db = store.db
         self.receivedMs = receivedMs
+        self.pipelineThreshold = store.encodingPipelineThreshold
         nextSeq = try db.cached("SELECT coalesce(max(seq), 0) + 1 FROM changes").first { $0.int(0) } ?? 1
         anyHeldBack = try db.cached("SELECT EXISTS (SELECT 1 FROM changes WHERE applied = 0)").first { $0.int(0) != 0 } ?? true
     }
@@ -89,6 +96,7 @@ final class ChangeApplier {
     /// Makes room in the record cache for `count` records (a bulk import touches each once).
     func reserveCapacity(_ count: Int) {
         records.reserveCapacity(count)
+        dirtyRecords.reserveCapacity(count)
     }
 
     /// The current state of a record (empty when it has no writes yet).
@@ -118,15 +126,28 @@ final class ChangeApplier {
         !(try load(key).state.fields.isEmpty)
     }
 
-    /// Applies, holds back or ignores one change.
-    func apply(_ change: Change) throws {
+    /// Applies, holds back or ignores each change in turn; their bodies are encoded on a second
+    /// thread while this one writes (from `pipelineThreshold` changes on).
+    func apply(_ changes: [Change]) throws {
+        guard changes.count >= pipelineThreshold else {
+            for change in changes { try apply(change) }
+            return
+        }
+        let bodies = EncodingPipeline(items: changes) { change, out in change.write(to: &out) }
+        for (i, change) in changes.enumerated() {
+            try bodies.withEncoded(at: i) { body in try apply(change, encodedBody: body) }
+        }
+    }
+
+    /// Applies, holds back or ignores one change (`encodedBody`: its wire JSON, when already encoded).
+    func apply(_ change: Change, encodedBody: UnsafeRawBufferPointer? = nil) throws {
         let replicaIdx = try store.index(of: change.dot.replica, reporter: change.reporter)
         let record = try load(change.record)
         switch record.state.decide(change) {
         case .duplicate:
             report.duplicates += 1
         case .holdBack:
-            try insert(change, replicaIdx: replicaIdx, applied: false)
+            try insert(change, replicaIdx: replicaIdx, applied: false, encodedBody: encodedBody)
             if db.changes > 0 {
                 nextSeq += 1
                 anyHeldBack = true
@@ -137,7 +158,7 @@ final class ChangeApplier {
                 report.duplicates += 1
             }
         case .apply:
-            try insert(change, replicaIdx: replicaIdx, applied: true)
+            try insert(change, replicaIdx: replicaIdx, applied: true, encodedBody: encodedBody)
             if db.changes == 0 {
                 // It was held back earlier: move it to the end of the log as applied.
                 try db.cached("UPDATE changes SET seq = ?, applied = 1 WHERE replica = ? AND counter = ?")
@@ -156,19 +177,30 @@ final class ChangeApplier {
         record.appendToLog(replicaIdx: replicaIdx, counter: change.dot.counter)
         record.updatedMs = max(record.updatedMs, change.tag.ms)
         record.updatedSeq = nextSeq
-        record.dirty = true
+        if !record.dirty {
+            record.dirty = true
+            dirtyRecords.append((change.record, record))
+        }
         nextSeq += 1
     }
 
-    private func insert(_ change: Change, replicaIdx: Int64, applied: Bool) throws {
-        scratch.removeAll(keepingCapacity: true)
-        change.write(to: &scratch)
-        try db.cached(
+    private func insert(_ change: Change, replicaIdx: Int64, applied: Bool, encodedBody: UnsafeRawBufferPointer?) throws {
+        let statement = try db.cached(
             "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ).bind(
+        )
+        try statement.bind(
             .integer(nextSeq), .integer(replicaIdx), .integer(Int64(change.dot.counter)), .text(change.record.collection),
-            .text(change.record.id), .integer(change.tag.ms), .blob(scratch), .integer(applied ? 1 : 0), .integer(receivedMs)
-        ).run()
+            .text(change.record.id), .integer(change.tag.ms))
+        if let encodedBody {
+            try statement.bindBlob(encodedBody, at: 7)
+        } else {
+            scratch.removeAll(keepingCapacity: true)
+            change.write(to: &scratch)
+            try statement.bind(.blob(scratch), at: 7)
+        }
+        try statement.bind(.integer(applied ? 1 : 0), at: 8)
+        try statement.bind(.integer(receivedMs), at: 9)
+        try statement.run()
     }
 
     /// Applies held-back changes of a record whose deps are now met, until none is ready.
@@ -242,10 +274,12 @@ final class ChangeApplier {
               updated_seq = ?9 WHERE rowid = ?1
             """)
         let numbering = store.numbering
-        // In table order: rows updated by ascending rowid, new rows by key. In the hash order of
-        // the cache, new rows landed at random places in the key index, and a large batch
-        // re-dirtied (and spilled to the WAL) the same index pages again and again.
-        var dirty = records.compactMap { $0.value.dirty ? (key: $0.key, record: $0.value) : nil }
+        // In table order: rows updated by ascending rowid, new rows by key. In the order they
+        // were changed, new rows landed at random places in the key index, and a large batch
+        // re-dirtied (and spilled to the WAL) the same index pages again and again. An import's
+        // new time-ordered ids come in key order already, and the sort only confirms it.
+        var dirty = dirtyRecords
+        dirtyRecords = []
         dirty.sort { a, b in
             switch (a.record.rowid, b.record.rowid) {
             case (let x?, let y?): return x < y
@@ -254,22 +288,22 @@ final class ChangeApplier {
             case (nil, nil): return a.key < b.key
             }
         }
-        for (key, record) in dirty {
-            let conflicted: Bool
-            let deleted: Bool
-            let encoded: [UInt8]
-            if let change = record.fresh {
-                // One creating change without `_deleted`: one sibling per field, nothing deleted.
-                (conflicted, deleted) = (false, false)
-                scratch.removeAll(keepingCapacity: true)
-                try RecordState.writeBinary(creating: change, numbering: numbering, to: &scratch)
-                encoded = scratch
-            } else {
-                let state = record.state
-                conflicted = state.hasConflict || state.isKeptAliveByConcurrentEdit
-                deleted = state.isDeleted
-                encoded = try state.encodedBinary(numbering: numbering)
-            }
+        // What each state is encoded from: a record's one creating change (one sibling per field,
+        // nothing deleted or in conflict), else its merged state.
+        let sources = dirty.map { entry -> StateSource in
+            if let change = entry.record.fresh { return .creating(change) }
+            return .merged(entry.record.state)
+        }
+        var states: EncodingPipeline<StateSource>?
+        if sources.count >= pipelineThreshold {
+            // Every replica a state names was numbered while its changes were applied, so a
+            // snapshot of the numbering serves the encoder thread; a miss falls back to this one.
+            let frozen = store.frozenNumbering
+            states = EncodingPipeline(items: sources) { source, out in try source.write(numbering: frozen, to: &out) }
+        }
+        for (i, (key, record)) in dirty.enumerated() {
+            let source = sources[i]
+            let (conflicted, deleted) = source.flags
             if conflicted { report.conflictedRecords += 1 }
             let statement: Statement
             if let rowid = record.rowid {
@@ -280,7 +314,17 @@ final class ChangeApplier {
                 try statement.bind(.text(key.collection), at: 1)
                 try statement.bind(.text(key.id), at: 2)
             }
-            try statement.bind(.blob(encoded), at: 3)
+            let encodedElsewhere =
+                try states?.withEncoded(at: i) { bytes -> Bool in
+                    guard let bytes else { return false }
+                    try statement.bindBlob(bytes, at: 3)
+                    return true
+                } ?? false
+            if !encodedElsewhere {
+                scratch.removeAll(keepingCapacity: true)
+                try source.write(numbering: numbering, to: &scratch)
+                try statement.bind(.blob(scratch), at: 3)
+            }
             try statement.bindText(utf8: record.log, at: 4)
             try statement.bind(.integer(deleted ? 1 : 0), at: 5)
             try statement.bind(.integer(conflicted ? 1 : 0), at: 6)
@@ -290,6 +334,30 @@ final class ChangeApplier {
             try statement.run()
         }
         for idx in touchedReplicas { try store.advanceContiguous(replicaIdx: idx) }
+    }
+}
+
+/// What a record's stored state is encoded from.
+private enum StateSource: Sendable {
+    /// A record only its creating change (which does not write `_deleted`) has written.
+    case creating(Change)
+    /// Any other record.
+    case merged(RecordState)
+
+    /// Appends the compact stored form.
+    func write<N: ReplicaNumbering>(numbering: N, to out: inout [UInt8]) throws {
+        switch self {
+        case .creating(let change): try RecordState.writeBinary(creating: change, numbering: numbering, to: &out)
+        case .merged(let state): try state.writeBinary(numbering: numbering, to: &out)
+        }
+    }
+
+    /// Whether the record is in conflict, and whether it is deleted.
+    var flags: (conflicted: Bool, deleted: Bool) {
+        switch self {
+        case .creating: return (false, false)
+        case .merged(let state): return (state.hasConflict || state.isKeptAliveByConcurrentEdit, state.isDeleted)
+        }
     }
 }
 
@@ -331,6 +399,11 @@ extension Store {
     /// The replicas table as the numbering of the compact record state.
     var numbering: StoreReplicaNumbering { StoreReplicaNumbering(store: self) }
 
+    /// A snapshot of the numbering, for another thread: it knows only the replicas known now.
+    var frozenNumbering: FrozenReplicaNumbering {
+        FrozenReplicaNumbering(numbers: replicaIndex, replicas: replicaByIndex, reporters: reporterByIndex)
+    }
+
     /// Decodes a stored record state.
     func decodeState(_ row: Row, column: Int32) throws -> RecordState {
         try row.withBytes(column) { try RecordState(binary: $0, numbering: numbering) }
@@ -344,6 +417,29 @@ struct StoreReplicaNumbering: ReplicaNumbering {
     func number(of replica: ReplicaID) throws -> Int64 { try store.index(of: replica, reporter: nil) }
     func replica(numbered number: Int64) throws -> ReplicaID { try store.replicaID(forIndex: number) }
     func reporter(numbered number: Int64) throws -> String? { try store.reporter(forIndex: number) }
+}
+
+/// A fixed copy of a store's numbering, safe to use from any thread; a replica it does not
+/// know is an error (the caller then uses the store's own numbering).
+struct FrozenReplicaNumbering: ReplicaNumbering, Sendable {
+    let numbers: [ReplicaID: Int64]
+    let replicas: [Int64: ReplicaID]
+    let reporters: [Int64: String]
+
+    func number(of replica: ReplicaID) throws -> Int64 {
+        guard let number = numbers[replica] else { throw StoreError(.storage, "replica \(replica.hex) is not numbered yet") }
+        return number
+    }
+
+    func replica(numbered number: Int64) throws -> ReplicaID {
+        guard let replica = replicas[number] else { throw StoreError(.storage, "no replica numbered \(number) yet") }
+        return replica
+    }
+
+    func reporter(numbered number: Int64) throws -> String? {
+        guard replicas[number] != nil else { throw StoreError(.storage, "no replica numbered \(number) yet") }
+        return reporters[number]
+    }
 }
 
 extension Store {

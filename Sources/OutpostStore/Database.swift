@@ -88,6 +88,21 @@ public final class Database {
         if rc != SQLITE_OK { throw error(rc, sql: nil) }
     }
 
+    /// The journal modes a store switches between.
+    public enum JournalMode: String, Sendable {
+        /// Write-ahead log: readers go on while a transaction writes.
+        case wal
+        /// Rollback journal, deleted at commit: pages that existed are copied before they change.
+        case delete
+    }
+
+    /// Sets the journal mode; false when SQLite kept the old one (leaving WAL mode needs the
+    /// only connection to the database) or could not switch.
+    public func setJournalMode(_ mode: JournalMode) -> Bool {
+        let current = try? prepare("PRAGMA journal_mode = \(mode.rawValue)").first { $0.text(0) }
+        return current??.lowercased() == mode.rawValue
+    }
+
     /// Waits up to `milliseconds` for another connection's lock before failing as busy.
     public func setBusyTimeout(milliseconds: Int32) { sqlite3_busy_timeout(handle, milliseconds) }
 

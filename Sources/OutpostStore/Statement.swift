@@ -50,6 +50,16 @@ public final class Statement {
         if rc != SQLITE_OK { throw database.error(rc, sql: sql) }
     }
 
+    /// Binds bytes as a blob to the 1-based parameter `index` (SQLite copies them).
+    public func bindBlob(_ bytes: UnsafeRawBufferPointer, at index: Int32) throws(SQLiteError) {
+        // An empty buffer may have no base address; SQLite would bind that as NULL.
+        let rc =
+            bytes.isEmpty
+            ? sqlite3_bind_zeroblob(handle, index, 0)
+            : sqlite3_bind_blob(handle, index, bytes.baseAddress, Int32(bytes.count), outpost_sqlite_transient())
+        if rc != SQLITE_OK { throw database.error(rc, sql: sql) }
+    }
+
     /// Binds UTF-8 bytes as text to the 1-based parameter `index` (no String made on the way).
     public func bindText(utf8 bytes: [UInt8], at index: Int32) throws(SQLiteError) {
         if bytes.isEmpty { return try bind(.text(""), at: index) }

@@ -26,6 +26,11 @@ public final class Store: @unchecked Sendable {
     /// Local index → the reporter name recorded for the replica (absent when NULL).
     var reporterByIndex: [Int64: String] = [:]
 
+    /// From how many changes or records in one transaction on their encoding runs on a second
+    /// thread while this one writes (`EncodingPipeline`); below it, starting the thread costs
+    /// more than it saves. Tests lower it to run both ways over the same changes.
+    var encodingPipelineThreshold = 512
+
     /// Source of wall-clock milliseconds (uncorrected); tests and replays may replace it.
     public var systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
@@ -174,9 +179,20 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Runs `body` under the lock in one write transaction, mapping every failure to `StoreError`.
-    func write<T>(_ body: () throws -> T) throws(StoreError) -> T {
+    ///
+    /// With `bulk` (a transaction of many new rows, such as an import), the transaction goes
+    /// through a rollback journal instead of the WAL when no other connection has the store
+    /// open. In WAL mode every page is written twice, to the WAL and again at the checkpoint;
+    /// a rollback journal copies only the pages that existed before, so the new rows are written
+    /// once. `synchronous=FULL` keeps it as durable, and a killed process leaves a hot journal
+    /// that the next open rolls back. The store returns to WAL mode afterwards (and every open
+    /// sets it too). While such a transaction runs, other processes wait for the store instead
+    /// of reading the state before it.
+    func write<T>(bulk: Bool = false, _ body: () throws -> T) throws(StoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
+        let rollbackJournal = bulk && db.setJournalMode(.delete)
+        defer { if rollbackJournal { _ = db.setJournalMode(.wal) } }
         let savedIndex = replicaIndex
         let savedByIndex = replicaByIndex
         let savedReporters = reporterByIndex

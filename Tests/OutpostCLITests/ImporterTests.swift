@@ -52,6 +52,52 @@ struct ImporterTests {
         #expect(result.problems[4].message.contains("expected a JSON object"))
     }
 
+    /// A large file is read in two halves at once: the rows, the problems and every line number
+    /// must be exactly what reading it in one go gives, wherever the split falls.
+    @Test func ndjsonReadInTwoHalvesMatchesOneRead() throws {
+        var lines: [String] = []
+        for i in 0..<1_500 {
+            switch i % 97 {
+            case 3: lines.append("")
+            case 11: lines.append("not json \(i)")
+            case 29: lines.append(#"{"title": "bad \#(i)", "lat": 91}"#)
+            case 41: lines.append(#"{"killed": \#(i)}"#)
+            case 53: lines.append(#"{"title": "nested \#(i)", "fields": {"title": "x"}}"#)
+            default: lines.append(#"{"id": "i\#(i)", "title": "row \#(i)", "killed": \#(i), "narrative": "text\n\#(i)"}"#)
+            }
+        }
+        for ending in ["\n", "\r\n"] {
+            let bytes = Array(lines.joined(separator: ending).utf8)
+            let whole = bytes.withUnsafeBufferPointer { IncidentImporter.parseNDJSON($0, parallelFrom: .max) }
+            #expect(whole.rows.count > 1_300 && whole.problems.count > 40)
+            #expect(whole.rows.last?.line == 1_500)
+            #expect(whole.problems.contains { $0.line == 1_467 && $0.message.contains("invalid JSON") })
+            for parallelFrom in [1, bytes.count / 2, bytes.count] {
+                let halves = bytes.withUnsafeBufferPointer { IncidentImporter.parseNDJSON($0, parallelFrom: parallelFrom) }
+                #expect(halves == whole, "split from \(parallelFrom) bytes, lines ending \(ending.debugDescription)")
+            }
+        }
+        // A file of one line, and one of one line and a line feed, is never split inside a line.
+        for text in [#"{"title": "only"}"#, "{\"title\": \"only\"}\n"] {
+            let result = Array(text.utf8).withUnsafeBufferPointer { IncidentImporter.parseNDJSON($0, parallelFrom: 1) }
+            #expect(result.rows.map(\.line) == [1] && result.problems.isEmpty)
+        }
+    }
+
+    /// Rows the fast reader took carry their check to the store; changed fields lose it.
+    @Test func checkedRowsKeepTheirCheckOnlyWhileUnchanged() throws {
+        let result = parse(#"{"title": "A", "killed": 3}"# + "\n" + #"{"title": "B", "fields": null}"#, .ndjson)
+        #expect(result.problems.count == 1)
+        var input = try #require(result.rows.first?.input)
+        #expect(input.isChecked)
+        input.fields["killed"] = 4
+        #expect(!input.isChecked)
+        #expect(!IncidentInput(fields: ["title": "A"]).isChecked)
+        #expect(IncidentInput(checked: try CheckedIncidentFields(["title": "A"])).isChecked)
+        #expect(throws: ValidationError.self) { try CheckedIncidentFields(["title": " "]) }
+        #expect(throws: ValidationError.self) { try CheckedIncidentFields(["killed": 1]) }
+    }
+
     @Test func ndjsonAcceptsTheExportShape() throws {
         let text =
             #"{"id":"a","fields":{"title":"T","lat":1},"deleted":false,"conflict":false,"conflicts":{},"created_at":"x","updated_at":"y"}"#

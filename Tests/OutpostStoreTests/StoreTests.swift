@@ -100,6 +100,35 @@ func temporaryStoreDirectory() -> String {
         #expect(throws: StoreError.self) { try store.update(id: "nope", fields: ["killed": 1]) }
     }
 
+    /// A large import goes through a rollback journal when no other connection has the store
+    /// open (its rows are written once, not to the WAL and again at the checkpoint), through
+    /// the WAL when one has; either way the store is in WAL mode afterwards and holds every row.
+    @Test func bulkImportUsesARollbackJournalOnlyWhenAlone() throws {
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store.create(at: dir, reporter: "alice")
+        let inputs = (0..<3_000).map {
+            IncidentInput(fields: ["title": .string("incident \($0)"), "narrative": .string(String(repeating: "x", count: 900))])
+        }
+        let walPath = Store.databasePath(in: dir) + "-wal"
+        func walBytes() -> Int { (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0 }
+        func journalMode(_ store: Store) throws -> String? {
+            try store.db.prepare("PRAGMA journal_mode").first { $0.text(0) } ?? nil
+        }
+
+        #expect(try store.importIncidents(Array(inputs[..<1_500])).count == 1_500)
+        #expect(try journalMode(store) == "wal")
+        #expect(walBytes() < 1 << 20, "the rows went through the WAL: \(walBytes()) bytes")
+
+        // A second connection (another process, say) is open: the import uses the WAL.
+        let other = try Store.open(at: dir)
+        #expect(try store.importIncidents(Array(inputs[1_500...])).count == 1_500)
+        #expect(walBytes() > 2 << 20)
+        #expect(try journalMode(store) == "wal" && journalMode(other) == "wal")
+        #expect(try other.status().incidents == 3_000)
+        #expect(try Store.open(at: dir).status().incidents == 3_000)
+    }
+
     @Test func concurrentEditsBecomeSiblingsAndAWriteResolvesThem() throws {
         let dirA = temporaryStoreDirectory()
         let dirB = temporaryStoreDirectory()
@@ -221,6 +250,10 @@ func temporaryStoreDirectory() -> String {
             #expect(UUID(uuidString: id) != nil && id == id.lowercased())
             #expect(Array(id.utf8)[14] == UInt8(ascii: "7"))
         }
+        // Ids made together (an import) come in ascending order, and all differ.
+        let batch = Store.newIDs(count: 2000, ms: 1_767_225_600_000)
+        #expect(batch == batch.sorted() && Set(batch).count == 2000)
+        #expect(batch.allSatisfy { UUID(uuidString: $0) != nil && Array($0.utf8)[14] == UInt8(ascii: "7") })
         #expect(UUIDv7.make(ms: 0x0123_4567_89AB, randomA: 0, randomB: 0) == "01234567-89ab-7000-8000-000000000000")
         #expect(UUIDv7.make(ms: 1, randomA: .max, randomB: .max) == "00000000-0001-7fff-bfff-ffffffffffff")
     }

@@ -2,7 +2,10 @@
 // and settings (4 KB pages, WAL, synchronous=FULL, 32 MB cache) and no Swift at all. The gap
 // between these figures and `outpost-bench` is what the Swift side costs.
 //
-//   floor SCHEMA.sql import N BODY_BYTES STATE_BYTES     N incidents in one transaction
+//   floor SCHEMA.sql import N BODY_BYTES STATE_BYTES [wal|delete]
+//                                                        N incidents in one transaction, through the
+//                                                        WAL or (as `outpost import` when alone with
+//                                                        the store) a rollback journal
 //   floor SCHEMA.sql apply  N BATCH                      N edits of N records, BATCH per commit
 #include <sqlite3.h>
 #include <stdio.h>
@@ -60,7 +63,7 @@ static void makeID(char *out, long i) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: floor SCHEMA.sql import N BODY STATE | floor SCHEMA.sql apply N BATCH\n");
+        fprintf(stderr, "usage: floor SCHEMA.sql import N BODY STATE [wal|delete] | floor SCHEMA.sql apply N BATCH\n");
         return 2;
     }
     const char *path = "sqlite-floor.db";
@@ -78,6 +81,8 @@ int main(int argc, char **argv) {
     exec(db, "COMMIT");
     long n = atol(argv[3]);
     int importing = strcmp(argv[2], "import") == 0;
+    const char *journal = importing && argc > 6 ? argv[6] : "wal";
+    if (strcmp(journal, "delete") == 0) exec(db, "PRAGMA journal_mode = DELETE");
     int bodyBytes = importing && argc > 4 ? atoi(argv[4]) : 300;
     int stateBytes = importing && argc > 5 ? atoi(argv[5]) : 250;
     int batch = !importing && argc > 4 ? atoi(argv[4]) : 1000;
@@ -114,8 +119,8 @@ int main(int argc, char **argv) {
     exec(db, "COMMIT");
     if (importing) {
         double wall = now() - start, used = cpu() - cpuStart;
-        printf("sqlite-floor import: %ld incidents (change body %d B, state %d B) in %.3f s = %.0f incidents/s; "
-               "CPU %.3f s\n", n, bodyBytes, stateBytes, wall, n / wall, used);
+        printf("sqlite-floor import (%s journal): %ld incidents (change body %d B, state %d B) in %.3f s = %.0f "
+               "incidents/s; CPU %.3f s\n", journal, n, bodyBytes, stateBytes, wall, n / wall, used);
         return 0;
     }
 
