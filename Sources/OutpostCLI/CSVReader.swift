@@ -4,6 +4,8 @@ public struct CSVSyntaxError: Error, Hashable, Sendable, CustomStringConvertible
     public var line: Int
     /// What is wrong.
     public var message: String
+    /// Whether the text ended inside a quoted cell.
+    public var unclosedQuote = false
 
     public var description: String { "line \(line): \(message)" }
 }
@@ -12,18 +14,22 @@ public struct CSVSyntaxError: Error, Hashable, Sendable, CustomStringConvertible
 /// breaks; records end with CRLF, LF or CR; a leading byte-order mark is skipped.
 public enum CSVReader {
     /// Calls `body` with each record's first line number and its cells (nil for a cell that is not
-    /// valid UTF-8). Blank lines are skipped.
+    /// valid UTF-8). Blank lines are skipped. `range` (default: all of `buffer` after a byte-order
+    /// mark) must start at a record; lines are numbered from its start. Returns how many lines
+    /// it read.
+    @discardableResult
     public static func read(
-        _ buffer: UnsafeBufferPointer<UInt8>, _ body: (_ line: Int, _ cells: [String?]) throws -> Void
-    ) throws {
-        let n = buffer.count
-        var i = hasBOM(buffer) ? 3 : 0
+        _ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>? = nil, _ body: (_ line: Int, _ cells: [String?]) throws -> Void
+    ) throws -> Int {
+        let n = range?.upperBound ?? buffer.count
+        var i = range?.lowerBound ?? (hasBOM(buffer) ? 3 : 0)
         var line = 1
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
         var quoted: [UInt8] = []
+        var cells: [String?] = []  // reused: `body` gets each record's cells and keeps no reference
         while i < n {
             let recordLine = line
-            var cells: [String?] = []
+            cells.removeAll(keepingCapacity: true)
             while true {
                 if i < n && buffer[i] == quote {
                     let cellLine = line
@@ -31,7 +37,7 @@ public enum CSVReader {
                     quoted.removeAll(keepingCapacity: true)
                     while true {
                         guard i < n else {
-                            throw CSVSyntaxError(line: cellLine, message: "a quoted cell is not closed")
+                            throw CSVSyntaxError(line: cellLine, message: "a quoted cell is not closed", unclosedQuote: true)
                         }
                         let c = buffer[i]
                         if c == quote {
@@ -72,6 +78,7 @@ public enum CSVReader {
             if cells.count == 1, let only = cells[0], only.isEmpty { continue }
             try body(recordLine, cells)
         }
+        return line - 1
     }
 
     /// Whether the buffer starts with a UTF-8 byte-order mark.

@@ -78,41 +78,23 @@ public enum IncidentImporter {
     static func parseNDJSON(_ buffer: UnsafeBufferPointer<UInt8>, parallelFrom: Int = parallelParseBytes) -> ImportResult {
         let n = buffer.count
         let start = CSVReader.hasBOM(buffer) ? 3 : 0
-        var first = start
-        while first < n, isSpace(buffer[first]) { first += 1 }
-        if first < n, buffer[first] == UInt8(ascii: "[") {
+        var firstByte = start
+        while firstByte < n, isSpace(buffer[firstByte]) { firstByte += 1 }
+        if firstByte < n, buffer[firstByte] == UInt8(ascii: "[") {
             return parseJSONArray(UnsafeBufferPointer(rebasing: buffer[start...]))
         }
         // Split after the line feed nearest the middle; the second half's lines are numbered
         // from 1 and moved past the first half's lines afterwards.
         let middle = n - start >= parallelFrom ? lineEnd(buffer, from: start + (n - start) / 2) + 1 : n
         guard middle < n else { return parseLines(buffer, from: start, to: n).result }
-        let bounds = [(start, middle), (middle, n)]
-        var parsed = [(result: ImportResult, lines: Int)](repeating: (ImportResult(), 0), count: 2)
-        parsed.withUnsafeMutableBufferPointer { out in
-            let halves = HalvesInFlight(input: buffer, output: out)
-            DispatchQueue.concurrentPerform(iterations: 2) { half in
-                halves.output[half] = parseLines(halves.input, from: bounds[half].0, to: bounds[half].1)
-            }
+        let (first, second) = inTwoHalves(buffer, start..<middle, middle..<n) { buffer, range, _ in
+            parseLines(buffer, from: range.lowerBound, to: range.upperBound)
         }
-        var result = parsed[0].result
-        let offset = parsed[0].lines
-        result.rows.reserveCapacity(result.rows.count + parsed[1].result.rows.count)
-        for var row in parsed[1].result.rows {
-            row.line += offset
-            result.rows.append(row)
-        }
-        for var problem in parsed[1].result.problems {
-            problem.line += offset
-            result.problems.append(problem)
-        }
-        return result
+        return joined(first, second)
     }
 
     /// Parses the lines in `buffer[from..<to]` (numbered from 1); also returns how many lines there were.
-    private static func parseLines(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> (
-        result: ImportResult, lines: Int
-    ) {
+    private static func parseLines(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> ParsedPart {
         var result = ImportResult()
         var i = from
         var line = 0
@@ -149,7 +131,7 @@ public enum IncidentImporter {
             }
             i = next
         }
-        return (result, line)
+        return ParsedPart(result: result, lines: line)
     }
 
     private static func parseJSONArray(_ buffer: UnsafeBufferPointer<UInt8>) -> ImportResult {
@@ -226,10 +208,7 @@ public enum IncidentImporter {
 
     /// The store's id rule: 1–200 bytes without tabs or line breaks.
     static func idProblem(_ id: String) -> String? {
-        if id.isEmpty || id.utf8.count > 200 || id.contains(where: { $0.isNewline || $0 == "\t" }) {
-            return "id: must be 1–200 bytes without tabs or line breaks"
-        }
-        return nil
+        RecordKey.isValidID(id) ? nil : "id: \(RecordKey.idRule)"
     }
 
     /// The index of the first line feed at or after `start`, or the end of `buffer`.
@@ -249,52 +228,106 @@ public enum IncidentImporter {
 
     /// Parses a header row of field names (optional `id` column) and one incident per record.
     /// An empty cell leaves the field absent.
-    static func parseCSV(_ buffer: UnsafeBufferPointer<UInt8>) -> ImportResult {
-        var result = ImportResult()
-        var columns: [String]?
+    ///
+    /// A large file is read in two halves at once, split after a line feed near the middle: the
+    /// first half reads the header as usual, the second starts with the columns read ahead. If
+    /// the split fell inside a quoted cell (the first half then ends in a cell never closed),
+    /// the file is read again in one go; the result is always what one read gives.
+    static func parseCSV(_ buffer: UnsafeBufferPointer<UInt8>, parallelFrom: Int = parallelParseBytes) -> ImportResult {
+        let start = CSVReader.hasBOM(buffer) ? 3 : 0
+        let n = buffer.count
+        guard n - start >= parallelFrom, let header = csvHeader(buffer) else {
+            return parseCSVRecords(buffer, range: start..<n, header: nil).result
+        }
+        let split = csvSplit(buffer, start: start)
+        guard split < n else { return parseCSVRecords(buffer, range: start..<n, header: nil).result }
+        let (first, second) = inTwoHalves(buffer, start..<split, split..<n) { buffer, range, isSecond in
+            parseCSVRecords(buffer, range: range, header: isSecond ? header : nil)
+        }
+        if first.unclosedQuote { return parseCSVRecords(buffer, range: start..<n, header: nil).result }
+        // One read would have stopped at the first half's syntax error.
+        if first.stopped { return first.result }
+        return joined(first, second)
+    }
+
+    /// The header's columns (as field positions, -1 for `id`), when the file starts with a valid header.
+    private static func csvHeader(_ buffer: UnsafeBufferPointer<UInt8>) -> [Int]? {
+        struct Stop: Error {}
+        var header: [Int]?
         do {
             try CSVReader.read(buffer) { line, cells in
+                header = try headerColumns(cells, line: line).map { IncidentSchema.fieldIndex($0) ?? -1 }
+                throw Stop()
+            }
+        } catch {}
+        return header
+    }
+
+    /// Where to split a CSV file: just after the line feed nearest the middle that follows an
+    /// even number of quotes (so most likely outside a quoted cell); the end when there is none.
+    private static func csvSplit(_ buffer: UnsafeBufferPointer<UInt8>, start: Int) -> Int {
+        let n = buffer.count
+        var split = min(lineEnd(buffer, from: start + (n - start) / 2) + 1, n)
+        var quotes = 0
+        for byte in buffer[start..<split] where byte == UInt8(ascii: "\"") { quotes += 1 }
+        while quotes % 2 == 1 && split < n {
+            let next = min(lineEnd(buffer, from: split) + 1, n)
+            for byte in buffer[split..<next] where byte == UInt8(ascii: "\"") { quotes += 1 }
+            split = next
+        }
+        return split
+    }
+
+    /// Reads the records in `range`: the first is the header unless `header` (field positions,
+    /// -1 for `id`) is given. Lines are numbered from 1.
+    private static func parseCSVRecords(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, header: [Int]?) -> ParsedPart {
+        var part = ParsedPart()
+        var columns = header
+        var reader = CheckedIncidentFields.TextReader()
+        do {
+            part.lines = try CSVReader.read(buffer, range: range) { line, cells in
                 guard let header = columns else {
-                    columns = try headerColumns(cells, line: line)
+                    columns = try headerColumns(cells, line: line).map { IncidentSchema.fieldIndex($0) ?? -1 }
                     return
                 }
                 guard cells.count == header.count else {
-                    result.problems.append(
+                    part.result.problems.append(
                         ImportProblem(line: line, message: "expected \(header.count) cells like the header, found \(cells.count)")
                     )
                     return
                 }
                 var problems: [String] = []
                 var id: String?
-                var fields: [String: JSONValue] = [:]
-                fields.reserveCapacity(header.count)
                 for (column, cell) in zip(header, cells) {
                     guard let cell else {
-                        problems.append("\(column): not valid UTF-8 text")
+                        problems.append("\(column < 0 ? "id" : IncidentSchema.fields[column].name): not valid UTF-8 text")
                         continue
                     }
                     if cell.isEmpty { continue }
-                    if column == "id" {
+                    if column < 0 {
                         id = cell
                         continue
                     }
-                    do { fields[column] = try IncidentSchema.value(field: column, text: cell) } catch {
-                        problems.append(String(describing: error))
-                    }
+                    do { try reader.set(fieldAt: column, text: cell) } catch { problems.append(String(describing: error)) }
                 }
-                switch finish(id: id, fields: fields, problems: problems) {
-                case .success(let input): result.rows.append(ImportedRow(line: line, input: input))
-                case .failure(let problem): result.problems.append(ImportProblem(line: line, message: problem.message))
+                let fields = reader.finishRow()
+                switch finish(id: id, fields: fields.fields, checked: fields.checked, problems: problems) {
+                case .success(let input): part.result.rows.append(ImportedRow(line: line, input: input))
+                case .failure(let problem): part.result.problems.append(ImportProblem(line: line, message: problem.message))
                 }
             }
         } catch let error as CSVSyntaxError {
-            result.problems.append(ImportProblem(line: error.line, message: error.message))
+            part.result.problems.append(ImportProblem(line: error.line, message: error.message))
+            part.stopped = true
+            part.unclosedQuote = error.unclosedQuote
         } catch let error as ImportProblem {
-            result.problems.append(error)
+            part.result.problems.append(error)
+            part.stopped = true
         } catch {
-            result.problems.append(ImportProblem(line: 1, message: String(describing: error)))
+            part.result.problems.append(ImportProblem(line: 1, message: String(describing: error)))
+            part.stopped = true
         }
-        return result
+        return part
     }
 
     /// The header's columns as field names (`event-type` is read as `event_type`), or a problem.
@@ -321,6 +354,46 @@ public enum IncidentImporter {
     }
 
     // MARK: Shared
+
+    /// What reading part of a file gave: its rows and problems (lines numbered from the part's
+    /// start), how many lines it read, and whether a syntax error stopped it (and whether that
+    /// was a quoted cell left open).
+    struct ParsedPart: Sendable {
+        var result = ImportResult()
+        var lines = 0
+        var stopped = false
+        var unclosedQuote = false
+    }
+
+    /// Parses two parts of `buffer` at once, one per core; `parse` is told whether its part is the second.
+    private static func inTwoHalves(
+        _ buffer: UnsafeBufferPointer<UInt8>, _ first: Range<Int>, _ second: Range<Int>,
+        _ parse: @escaping @Sendable (UnsafeBufferPointer<UInt8>, Range<Int>, Bool) -> ParsedPart
+    ) -> (ParsedPart, ParsedPart) {
+        var parsed = [ParsedPart](repeating: ParsedPart(), count: 2)
+        parsed.withUnsafeMutableBufferPointer { out in
+            let halves = HalvesInFlight(input: buffer, output: out)
+            DispatchQueue.concurrentPerform(iterations: 2) { half in
+                halves.output[half] = parse(halves.input, half == 0 ? first : second, half == 1)
+            }
+        }
+        return (parsed[0], parsed[1])
+    }
+
+    /// The first part's rows and problems, then the second's, its lines moved past the first's.
+    private static func joined(_ first: ParsedPart, _ second: ParsedPart) -> ImportResult {
+        var result = first.result
+        result.rows.reserveCapacity(result.rows.count + second.result.rows.count)
+        for var row in second.result.rows {
+            row.line += first.lines
+            result.rows.append(row)
+        }
+        for var problem in second.result.problems {
+            problem.line += first.lines
+            result.problems.append(problem)
+        }
+        return result
+    }
 
     /// Reports rows whose id appeared on an earlier row (they are dropped from `rows`).
     static func checkDuplicateIDs(_ result: inout ImportResult) {
@@ -363,5 +436,5 @@ private struct HalvesInFlight: @unchecked Sendable {
     // @unchecked Sendable: both halves only read `input`, which nothing writes while they run,
     // and each writes only its own slot of `output`; `concurrentPerform` returns after both.
     let input: UnsafeBufferPointer<UInt8>
-    let output: UnsafeMutableBufferPointer<(result: ImportResult, lines: Int)>
+    let output: UnsafeMutableBufferPointer<IncidentImporter.ParsedPart>
 }

@@ -19,6 +19,18 @@ public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     public var description: String { "\(collection)/\(id)" }
+
+    /// The rule every record id follows, in words.
+    public static let idRule = "must be 1–200 bytes without tabs or line breaks"
+
+    /// Whether `id` follows `idRule`.
+    public static func isValidID(_ id: String) -> Bool {
+        let utf8 = id.utf8
+        guard !utf8.isEmpty, utf8.count <= 200 else { return false }
+        // Printable ASCII (every id Outpost makes) is decided without looking at Characters.
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return true }
+        return !id.contains(where: { $0.isNewline || $0 == "\t" })
+    }
 }
 
 /// One edit of one record by one replica: the unit of the change log and of sync.

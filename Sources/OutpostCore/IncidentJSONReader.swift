@@ -39,26 +39,13 @@ public struct IncidentJSONReader {
         }
     }
 
-    /// A dictionary holding one set of fields (with placeholder values), and where each of them is.
-    private struct Template {
-        var fields: [String: JSONValue]
-        var positions: [Dictionary<String, JSONValue>.Index?]
-    }
-
     /// Field names and options, laid out for lookups by bytes.
     private let table = IncidentSchema.table
-    /// The values read from the current row, by position in `IncidentSchema.fields`.
-    private var values: [JSONValue]
-    /// Templates by the set of fields present (bit i: field i).
-    private var templates: [UInt64: Template] = [:]
-    /// The template used last, and its set of fields.
-    private var last: Template?
-    private var lastPresent: UInt64 = 0
+    /// The values read from the current row, and the dictionaries made of them.
+    private var assembler = IncidentFieldAssembler()
 
     /// A reader; it keeps what it learned about earlier rows to read later rows faster.
-    public init() {
-        values = Array(repeating: .null, count: IncidentSchema.fields.count)
-    }
+    public init() {}
 
     /// The row in `buffer` when it is one JSON object (white space around it allowed) whose members
     /// are `id` (a string or null) and incident fields with valid scalar values or null; nil for
@@ -66,52 +53,11 @@ public struct IncidentJSONReader {
     /// `JSONParser.parse` and `IncidentSchema.validate` then explain.
     public mutating func read(_ buffer: UnsafeBufferPointer<UInt8>) -> Row? {
         var parser = JSONParser(buffer: buffer)
-        guard values.count < 64, let (id, present) = try? read(&parser) else { return nil }
-        return Row(readID: id, fields: fields(present))
+        guard let (id, present) = try? read(&parser) else { return nil }
+        return Row(readID: id, fields: assembler.take(present))
     }
 
-    /// A dictionary of the fields in `present`, their values moved out of `values`.
-    private mutating func fields(_ present: UInt64) -> [String: JSONValue] {
-        if present != lastPresent || last == nil {
-            if let known = templates[present] {
-                last = known
-            } else {
-                let names = IncidentSchema.fieldNames
-                var fields: [String: JSONValue] = [:]
-                fields.reserveCapacity(present.nonzeroBitCount)
-                for field in names.indices where present & 1 << UInt64(field) != 0 { fields[names[field]] = .null }
-                // Few sets of fields are common; past that, rows are built key by key.
-                if templates.count >= 64 {
-                    for field in names.indices where present & 1 << UInt64(field) != 0 { fields[names[field]] = take(field) }
-                    return fields
-                }
-                let template = Template(fields: fields, positions: names.map { fields.index(forKey: $0) })
-                templates[present] = template
-                last = template
-            }
-            lastPresent = present
-        }
-        // A copy of the template keeps its layout, so its positions hold for the copy: no key is hashed.
-        let template = last!
-        var fields = template.fields
-        var rest = present
-        while rest != 0 {
-            let field = rest.trailingZeroBitCount
-            rest &= rest - 1
-            fields.values[template.positions[field]!] = take(field)
-        }
-        return fields
-    }
-
-    /// The value of `field` in `values`, leaving null there.
-    @inline(__always)
-    private mutating func take(_ field: Int) -> JSONValue {
-        var value = JSONValue.null
-        swap(&value, &values[field])
-        return value
-    }
-
-    /// The id and the set of non-null fields (their values in `values`) of the object at `parser.index`.
+    /// The id and the set of non-null fields (their values in `assembler`) of the object at `parser.index`.
     private mutating func read(_ parser: inout JSONParser) throws(JSONParseError) -> (String?, UInt64)? {
         let buffer = parser.buffer
         parser.skipWhitespace()
@@ -143,7 +89,7 @@ public struct IncidentJSONReader {
                     id = try parser.parseString()
                 } else {
                     guard let value = try readValue(&parser, field: field, first: first) else { return nil }
-                    values[field] = value
+                    assembler.set(field, value)
                     present |= bit
                 }
                 parser.skipWhitespace()

@@ -249,6 +249,14 @@ public enum IncidentSchema {
     @inline(__always)
     private static func isPrintableASCII(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
 
+    /// Whether a byte may appear in a plain decimal number (digits, `.`, signs, exponent): text
+    /// such as `nan`, `inf` or `0x1p3` that `Double` would take is refused.
+    @inline(__always)
+    private static func isDecimalNumberByte(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+    }
+
     /// Whether `text` is `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` as `DateText` accepts it (years
     /// 1900–2100, real days, times of day in range); false means `DateText` has to decide.
     static func isCommonDate(_ text: String) -> Bool {
@@ -324,6 +332,12 @@ public enum IncidentSchema {
         guard let index = fieldIndex(field) else {
             throw ValidationError(field: field, rule: "unknown field (known: \(fieldNames.joined(separator: ", ")))")
         }
+        return try value(fieldAt: index, text: text)
+    }
+
+    /// Parses and checks a value of the field at `index` (a valid position) in `fields` from text.
+    public static func value(fieldAt index: Int, text: String) throws(ValidationError) -> JSONValue {
+        let field = fields[index].name
         let value: JSONValue
         switch fields[index].kind {
         case .integer(let range):
@@ -336,7 +350,7 @@ public enum IncidentSchema {
         case .number:
             if let i = Int64(text) {
                 value = .int(i)
-            } else if let d = Double(text), d.isFinite, text.allSatisfy({ "0123456789.-+eE".contains($0) }) {
+            } else if let d = Double(text), d.isFinite, text.utf8.allSatisfy(isDecimalNumberByte) {
                 value = .double(d)
             } else {
                 throw ValidationError(field: field, rule: "must be a number (got \"\(text)\")")

@@ -225,9 +225,7 @@ extension Store {
     /// The given id when valid, else a new time-ordered UUID.
     func checkedID(_ id: String?) throws(StoreError) -> String {
         guard let id else { return Store.newIDs(count: 1, ms: systemClock())[0] }
-        guard !id.isEmpty, id.utf8.count <= 200, !id.contains(where: { $0.isNewline || $0 == "\t" }) else {
-            throw StoreError(.invalidValue, "id: must be 1–200 bytes without tabs or line breaks")
-        }
+        guard RecordKey.isValidID(id) else { throw StoreError(.invalidValue, "id: \(RecordKey.idRule)") }
         return id
     }
 }

@@ -166,9 +166,7 @@ private struct ScenarioParser {
 
     func recordID(_ value: JSONValue?, _ what: String) throws(ScenarioError) -> String {
         let id = try string(value, what)
-        guard !id.isEmpty, id.utf8.count <= 200, !id.contains(where: { $0.isNewline || $0 == "\t" }) else {
-            throw fail("\(what) must be 1–200 bytes without tabs or line breaks")
-        }
+        guard RecordKey.isValidID(id) else { throw fail("\(what) \(RecordKey.idRule)") }
         return id
     }
 

@@ -84,6 +84,73 @@ struct ImporterTests {
         }
     }
 
+    /// A large CSV file is read in two halves at once: whatever the split, the rows, problems and
+    /// line numbers are those of one read, with quoted cells holding line breaks, commas and
+    /// quotes, bad rows, a split that falls inside a quoted cell, and syntax errors in either half.
+    @Test func csvReadInTwoHalvesMatchesOneRead() throws {
+        var records = ["id,title,narrative,killed,lat"]
+        for i in 0..<1_200 {
+            switch i % 89 {
+            case 5: records.append("")
+            case 17: records.append("b\(i),bad lat \(i),,1,91")
+            case 23: records.append("b\(i),\"quoted\ntitle \(i)\",\"a \"\"quoted\"\", narrative\nover\nlines\",2,1.5")
+            case 31: records.append("b\(i),,no title,3,4")
+            case 47: records.append("b\(i),too,many,cells,1,2")
+            case 60: records.append("b\(i),unquoted \" quote \(i),,4,5")
+            default: records.append("r\(i),row \(i),\"text, with comma \(i)\",\(i),12.25")
+            }
+        }
+        // One quoted cell of many lines in the middle, so that the split may fall inside it.
+        records.insert("m,middle,\"" + (0..<40).map { "line \($0)" }.joined(separator: "\n") + "\",1,1", at: 600)
+        for ending in ["\n", "\r\n"] {
+            let text = records.joined(separator: ending) + ending
+            for broken in [nil, 300, 1_000] {
+                var lines = text
+                if let broken {
+                    // A syntax error (text after a closing quote) early or late in the file.
+                    var all = records
+                    all[broken] = "x\(broken),\"title\"oops,,1,1"
+                    lines = all.joined(separator: ending) + ending
+                }
+                let bytes = Array(lines.utf8)
+                let whole = bytes.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: .max) }
+                if broken == nil {
+                    #expect(whole.rows.count > 1_000 && whole.problems.count > 20)
+                } else {
+                    #expect(whole.problems.last?.message.contains("after a closing quote") == true)
+                }
+                for parallelFrom in [1, bytes.count] {
+                    let halves = bytes.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: parallelFrom) }
+                    #expect(halves == whole, "lines ending \(ending.debugDescription), error at \(String(describing: broken))")
+                }
+            }
+        }
+        // Split inside a quoted cell: a file whose middle is one long quoted narrative.
+        let long = "title,narrative\nfirst,\"" + String(repeating: "x\n", count: 5_000) + "\"\nlast,y\n"
+        let longBytes = Array(long.utf8)
+        let one = longBytes.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: .max) }
+        let two = longBytes.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: 1) }
+        #expect(two == one && one.problems.isEmpty && one.rows.map(\.line) == [2, 5_003])
+        // A stray quote in an unquoted cell first: the quotes before the middle are then even
+        // inside the long cell, the split falls inside it, and the file is read again in one go.
+        let stray = Array(("title,narrative\nstray \" quote,z\n" + long.dropFirst("title,narrative\n".count)).utf8)
+        let strayOne = stray.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: .max) }
+        let strayTwo = stray.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: 1) }
+        #expect(strayTwo == strayOne && strayOne.problems.isEmpty && strayOne.rows.map(\.line) == [2, 3, 5_004])
+    }
+
+    @Test func recordIDsFollowOneRule() {
+        for id in ["a", "01a21f58-8f76-7586-bfd4-df6899910af8", "ünïcode id", String(repeating: "x", count: 200)] {
+            #expect(RecordKey.isValidID(id), "\(id)")
+        }
+        for id in [
+            "", "tab\there", "line\nbreak", "cr\r", "ls\u{2028}", String(repeating: "x", count: 201),
+            "é" + String(repeating: "x", count: 199),
+        ] {
+            #expect(!RecordKey.isValidID(id), "\(id.debugDescription)")
+        }
+    }
+
     /// Rows the fast reader took carry their check to the store; changed fields lose it.
     @Test func checkedRowsKeepTheirCheckOnlyWhileUnchanged() throws {
         let result = parse(#"{"title": "A", "killed": 3}"# + "\n" + #"{"title": "B", "fields": null}"#, .ndjson)

@@ -2,11 +2,11 @@ import Foundation
 import OutpostCLI
 import OutpostStore
 
-/// `outpost-bench import [--rows 100000]`: incidents/second through the CLI's import path.
+/// `outpost-bench import [--rows 100000] [--format ndjson|csv]`: incidents/second through the CLI's import path.
 enum ImportBenchmark: Benchmark {
     static let name = "import"
     static let usage =
-        "[--rows 100000] [--keep DIR]  import NDJSON through IncidentImporter + Store.importIncidents"
+        "[--rows 100000] [--format ndjson|csv] [--keep DIR]  import a file through IncidentImporter + Store.importIncidents"
 
     static func run(_ arguments: BenchArguments) throws {
         let rows = try arguments.int("rows", 100_000)
@@ -15,13 +15,16 @@ enum ImportBenchmark: Benchmark {
         let folder = try keep ?? Bench.temporaryFolder()
         if let keep { try FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true) }
         defer { if keep == nil { try? FileManager.default.removeItem(atPath: folder) } }
+        guard let format = ImportFormat(rawValue: arguments.string("format") ?? "ndjson") else {
+            throw BenchError("--format must be ndjson or csv")
+        }
         var generator = IncidentGenerator()
-        let file = folder + "/incidents.ndjson"
-        let bytes = generator.ndjson(count: rows)
+        let file = folder + "/incidents." + format.rawValue
+        let bytes = format == .csv ? generator.csv(count: rows) : generator.ndjson(count: rows)
         guard FileManager.default.createFile(atPath: file, contents: Data(bytes)) else {
             throw BenchError("cannot write \(file)")
         }
-        print("generated \(rows) incidents, \(bytes.count / 1_000_000) MB of NDJSON")
+        print("generated \(rows) incidents, \(bytes.count / 1_000_000) MB of \(format.rawValue.uppercased())")
         // Write the file out now, so that its write-back does not compete with the import's own writes.
         sync()
         let store = try Store.create(at: folder + "/store", reporter: "bench")
@@ -47,7 +50,7 @@ enum ImportBenchmark: Benchmark {
                 readDone - start, parseDone - readDone, end - parseDone, total, parseCPU, cpu - parseCPU))
         print(
             String(
-                format: "import: %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second", Double(rows) / total, cpu,
-                Double(rows) / cpu))
+                format: "import (%@): %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second",
+                format.rawValue.uppercased(), Double(rows) / total, cpu, Double(rows) / cpu))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import OutpostCLI
 import OutpostCore
 
 /// Deterministic realistic incidents (SplitMix64), as NDJSON lines.
@@ -71,6 +72,27 @@ struct IncidentGenerator {
         for i in 0..<count {
             incident(index: i).write(to: &out)
             out.append(0x0A)
+        }
+        return out
+    }
+
+    /// The same incidents as CSV bytes: a header of every field name, then one CRLF-terminated
+    /// record each (as a spreadsheet of new reports would give them, without ids).
+    mutating func csv(count: Int) -> [UInt8] {
+        var out: [UInt8] = Array(IncidentSchema.fieldNames.joined(separator: ",").utf8) + [0x0D, 0x0A]
+        out.reserveCapacity(count * 600)
+        for i in 0..<count {
+            guard case .object(let fields) = incident(index: i) else { continue }
+            for (position, name) in IncidentSchema.fieldNames.enumerated() {
+                if position > 0 { out.append(UInt8(ascii: ",")) }
+                switch fields[name] {
+                case .string(let text)?: Exporter.writeCSVCell(text, to: &out)
+                case .int(let number)?: JSONValue.writeInt(number, to: &out)
+                case .double(let number)?: JSONValue.writeDouble(number, to: &out)
+                default: break
+                }
+            }
+            out.append(contentsOf: [0x0D, 0x0A])
         }
         return out
     }
