@@ -185,15 +185,19 @@ extension Store {
     }
 
     /// Applies changes received from another replica, in one transaction (all or nothing),
-    /// and sets the integer settings (sync cursors) in the same transaction.
+    /// and sets the integer settings (sync cursors) in the same transaction. `bulk`: one large
+    /// delivery (a bundle), written through a rollback journal when no one else has the store
+    /// open (see `write(bulk:_:)`).
     @discardableResult
-    public func applyRemote(_ changes: [Change], settings: [String: Int64] = [:]) throws(StoreError) -> ApplyReport {
+    public func applyRemote(_ changes: [Change], settings: [String: Int64] = [:], bulk: Bool = false) throws(StoreError)
+        -> ApplyReport
+    {
         for change in changes {
             do { try IncidentSchema.validate(writes: change.writes) } catch {
                 throw StoreError(.invalidChange, "change \(change.dot): \(error.description)")
             }
         }
-        return try write {
+        return try write(bulk: bulk) {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
             try applier.preload(recordsOf: changes)
             try applier.apply(changes)

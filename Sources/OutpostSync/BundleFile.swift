@@ -165,6 +165,6 @@ extension Store {
         guard case .changes(let changes) = try BundleFile.decode(file) else {
             throw BundleError("this is a summary file, not a bundle of changes")
         }
-        return try applyRemote(changes)
+        return try applyRemote(changes, bulk: true)
     }
 }

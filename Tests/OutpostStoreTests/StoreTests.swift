@@ -129,6 +129,26 @@ func temporaryStoreDirectory() -> String {
         #expect(try Store.open(at: dir).status().incidents == 3_000)
     }
 
+    /// A bundle's changes (`bulk`) go through a rollback journal too, and leave the store in WAL mode.
+    @Test func bulkRemoteChangesUseARollbackJournal() throws {
+        let source = temporaryStoreDirectory()
+        let dir = temporaryStoreDirectory()
+        defer {
+            try? FileManager.default.removeItem(atPath: source)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let alice = try Store.create(at: source, reporter: "alice")
+        _ = try alice.importIncidents((0..<2_000).map { IncidentInput(fields: ["title": .string("incident \($0)")]) })
+        let changes = try alice.changes(afterSeq: 0, limit: 10_000, maxBytes: .max).changes.map { try $0.change() }
+        let store = try Store.create(at: dir, reporter: "bob")
+        let walPath = Store.databasePath(in: dir) + "-wal"
+        let report = try store.applyRemote(changes, bulk: true)
+        #expect(report.applied == 2_000)
+        #expect(try store.db.prepare("PRAGMA journal_mode").first { $0.text(0) } == "wal")
+        #expect(((try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0) < 1 << 20)
+        #expect(try Store.open(at: dir).status().incidents == 2_000)
+    }
+
     @Test func concurrentEditsBecomeSiblingsAndAWriteResolvesThem() throws {
         let dirA = temporaryStoreDirectory()
         let dirB = temporaryStoreDirectory()
