@@ -116,9 +116,19 @@ func temporaryStoreDirectory() -> String {
             try store.db.prepare("PRAGMA journal_mode").first { $0.text(0) } ?? nil
         }
 
-        #expect(try store.importIncidents(Array(inputs[..<1_500])).count == 1_500)
+        let ids = try store.importIncidents(Array(inputs[..<1_500]))
+        #expect(ids.count == 1_500)
         #expect(try journalMode(store) == "wal")
         #expect(walBytes() < 1 << 20, "the rows went through the WAL: \(walBytes()) bytes")
+
+        // A bulk transaction that fails (an id already taken) is rolled back, and the store is in WAL mode again.
+        #expect(throws: StoreError.self) {
+            try store.importIncidents([
+                IncidentInput(fields: ["title": "new"]), IncidentInput(id: ids[7], fields: ["title": "again"]),
+            ])
+        }
+        #expect(try journalMode(store) == "wal")
+        #expect(try store.status().incidents == 1_500)
 
         // A second connection (another process, say) is open: the import uses the WAL.
         let other = try Store.open(at: dir)
