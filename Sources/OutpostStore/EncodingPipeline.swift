@@ -38,7 +38,10 @@ final class EncodingPipeline<Item: Sendable> {
     func withEncoded<T>(at index: Int, _ body: (UnsafeRawBufferPointer?) throws -> T) rethrows -> T {
         let chunk = index / chunkSize
         if chunk != currentChunk {
-            current = shared.take(chunk, returning: current)
+            // Handed back without a second reference, so the encoder reuses its buffers as they are.
+            let done = current
+            current = EncodedChunk()
+            current = shared.take(chunk, returning: done)
             currentChunk = chunk
         }
         let offset = index - chunk * chunkSize
@@ -90,7 +93,7 @@ final class EncodingPipeline<Item: Sendable> {
 
         /// Waits for chunk `chunk`, hands it over and lets the encoder go on; `done` is the
         /// chunk the consumer had, for its buffers to be used again.
-        func take(_ chunk: Int, returning done: EncodedChunk) -> EncodedChunk {
+        func take(_ chunk: Int, returning done: consuming EncodedChunk) -> EncodedChunk {
             condition.lock()
             defer { condition.unlock() }
             if done.bytes.capacity > 0 { spare.append(done) }
