@@ -80,16 +80,21 @@ public struct Exporter {
         writeCSVCell(record.id, to: &bytes)
         for name in IncidentSchema.fieldNames {
             bytes.append(UInt8(ascii: ","))
-            switch record.fields[name] {
-            case nil, .null?: break
-            case .string(let s)?: writeCSVCell(s, to: &bytes)
-            case .int(let i)?: JSONValue.writeInt(i, to: &bytes)
-            case .double(let d)?: JSONValue.writeDouble(d, to: &bytes)
-            case .bool(let b)?: bytes.append(contentsOf: (b ? "true" : "false").utf8)
-            case let other?: writeCSVCell(other.serialized(), to: &bytes)
-            }
+            writeCSVValue(record.fields[name], to: &bytes)
         }
         bytes.append(contentsOf: [0x0D, 0x0A])
+    }
+
+    /// Appends a field's value as a CSV cell (nothing for an absent or null value).
+    public static func writeCSVValue(_ value: JSONValue?, to bytes: inout [UInt8]) {
+        switch value {
+        case nil, .null?: break
+        case .string(let s)?: writeCSVCell(s, to: &bytes)
+        case .int(let i)?: JSONValue.writeInt(i, to: &bytes)
+        case .double(let d)?: JSONValue.writeDouble(d, to: &bytes)
+        case .bool(let b)?: bytes.append(contentsOf: (b ? "true" : "false").utf8)
+        case let other?: writeCSVCell(other.serialized(), to: &bytes)
+        }
     }
 
     /// Appends a CSV cell, quoted (with `""` for `"`) when it holds a comma, quote or line break.

@@ -85,23 +85,24 @@ public enum IncidentImporter {
         }
         // Split after the line feed nearest the middle; the second half's lines are numbered
         // from 1 and moved past the first half's lines afterwards.
-        let middle = n - start >= parallelFrom ? lineEnd(buffer, from: start + (n - start) / 2) + 1 : n
-        guard middle < n else { return parseLines(buffer, from: start, to: n).result }
+        let middle = n - start >= parallelFrom ? LineFeeds.next(in: buffer, from: start + (n - start) / 2) + 1 : n
+        guard middle < n else { return parseLines(buffer, range: start..<n).result }
         let (first, second) = inTwoHalves(buffer, start..<middle, middle..<n) { buffer, range, _ in
-            parseLines(buffer, from: range.lowerBound, to: range.upperBound)
+            parseLines(buffer, range: range)
         }
         return joined(first, second)
     }
 
-    /// Parses the lines in `buffer[from..<to]` (numbered from 1); also returns how many lines there were.
-    private static func parseLines(_ buffer: UnsafeBufferPointer<UInt8>, from: Int, to n: Int) -> ParsedPart {
+    /// Parses the lines in `buffer[range]` (numbered from 1); also returns how many lines there were.
+    private static func parseLines(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>) -> ParsedPart {
         var result = ImportResult()
-        var i = from
+        let n = range.upperBound
+        var i = range.lowerBound
         var line = 0
         var reader = IncidentJSONReader()
         while i < n {
             line += 1
-            let end = min(lineEnd(buffer, from: i), n)
+            let end = min(LineFeeds.next(in: buffer, from: i), n)
             let next = end + 1
             var start = i
             while start < end, isSpace(buffer[start]) { start += 1 }
@@ -211,14 +212,6 @@ public enum IncidentImporter {
         RecordKey.isValidID(id) ? nil : "id: \(RecordKey.idRule)"
     }
 
-    /// The index of the first line feed at or after `start`, or the end of `buffer`.
-    static func lineEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
-        guard start < buffer.count, let base = buffer.baseAddress,
-            let found = memchr(base + start, 0x0A, buffer.count - start)
-        else { return max(start, buffer.count) }
-        return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
-    }
-
     @inline(__always)
     private static func isSpace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
@@ -256,7 +249,7 @@ public enum IncidentImporter {
         var header: [Int]?
         do {
             try CSVReader.read(buffer) { line, cells in
-                header = try headerColumns(cells, line: line).map { IncidentSchema.fieldIndex($0) ?? -1 }
+                header = try headerColumns(cells, line: line)
                 throw Stop()
             }
         } catch {}
@@ -267,11 +260,11 @@ public enum IncidentImporter {
     /// even number of quotes (so most likely outside a quoted cell); the end when there is none.
     private static func csvSplit(_ buffer: UnsafeBufferPointer<UInt8>, start: Int) -> Int {
         let n = buffer.count
-        var split = min(lineEnd(buffer, from: start + (n - start) / 2) + 1, n)
+        var split = min(LineFeeds.next(in: buffer, from: start + (n - start) / 2) + 1, n)
         var quotes = 0
         for byte in buffer[start..<split] where byte == UInt8(ascii: "\"") { quotes += 1 }
         while quotes % 2 == 1 && split < n {
-            let next = min(lineEnd(buffer, from: split) + 1, n)
+            let next = min(LineFeeds.next(in: buffer, from: split) + 1, n)
             for byte in buffer[split..<next] where byte == UInt8(ascii: "\"") { quotes += 1 }
             split = next
         }
@@ -287,7 +280,7 @@ public enum IncidentImporter {
         do {
             part.lines = try CSVReader.read(buffer, range: range) { line, cells in
                 guard let header = columns else {
-                    columns = try headerColumns(cells, line: line).map { IncidentSchema.fieldIndex($0) ?? -1 }
+                    columns = try headerColumns(cells, line: line)
                     return
                 }
                 guard cells.count == header.count else {
@@ -330,8 +323,9 @@ public enum IncidentImporter {
         return part
     }
 
-    /// The header's columns as field names (`event-type` is read as `event_type`), or a problem.
-    private static func headerColumns(_ cells: [String?], line: Int) throws(ImportProblem) -> [String] {
+    /// The header's columns as positions in `IncidentSchema.fields`, -1 for `id` (`event-type` is
+    /// read as `event_type`), or a problem.
+    private static func headerColumns(_ cells: [String?], line: Int) throws(ImportProblem) -> [Int] {
         var columns: [String] = []
         var problems: [String] = []
         for cell in cells {
@@ -350,7 +344,7 @@ public enum IncidentImporter {
                 message: "header: " + problems.joined(separator: "; ")
                     + " (columns are id and the field names: \(IncidentSchema.fieldNames.joined(separator: ", ")))")
         }
-        return columns
+        return columns.map { IncidentSchema.fieldIndex($0) ?? -1 }
     }
 
     // MARK: Shared

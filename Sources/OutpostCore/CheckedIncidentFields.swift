@@ -13,8 +13,10 @@ public struct CheckedIncidentFields: Hashable, Sendable {
         values = fields
     }
 
-    /// Fields the caller has already checked (inside this module only).
-    init(alreadyChecked fields: [String: JSONValue]) {
+    /// Fields whose values the caller has already checked one by one (inside this module
+    /// only), when they make a new incident: when they include a title.
+    init?(checkedValues fields: [String: JSONValue]) {
+        guard fields["title"] != nil else { return nil }
         values = fields
     }
 }
@@ -42,7 +44,7 @@ extension CheckedIncidentFields {
         public mutating func finishRow() -> (fields: [String: JSONValue], checked: CheckedIncidentFields?) {
             let fields = assembler.take(present)
             present = 0
-            return (fields, fields["title"] == nil ? nil : CheckedIncidentFields(alreadyChecked: fields))
+            return (fields, CheckedIncidentFields(checkedValues: fields))
         }
     }
 }

@@ -27,8 +27,7 @@ public struct IncidentJSONReader {
         /// The fields as a new incident's, when the reader read and checked them and they have a
         /// title (nil otherwise: check them with `CheckedIncidentFields.init(_:)`).
         public var checkedNew: CheckedIncidentFields? {
-            guard readValid, fields["title"] != nil else { return nil }
-            return CheckedIncidentFields(alreadyChecked: fields)
+            readValid ? CheckedIncidentFields(checkedValues: fields) : nil
         }
 
         public static func == (a: Row, b: Row) -> Bool { a.id == b.id && a.fields == b.fields }

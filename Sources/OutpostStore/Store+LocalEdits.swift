@@ -154,8 +154,8 @@ extension Store {
                 throw StoreError(.invalidValue, "incident \(i + 1): id \(id) appears twice")
             }
         }
-        // One large transaction of new rows: through a rollback journal (see `write(bulk:_:)`).
-        return try write(bulk: true) {
+        // One transaction of new rows: a large one goes through a rollback journal (see `write(bulkRows:_:)`).
+        return try write(bulkRows: inputs.count) {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
             applier.reserveCapacity(inputs.count)
             var author = try loadAuthor()
@@ -185,9 +185,9 @@ extension Store {
     }
 
     /// Applies changes received from another replica, in one transaction (all or nothing),
-    /// and sets the integer settings (sync cursors) in the same transaction. `bulk`: one large
-    /// delivery (a bundle), written through a rollback journal when no one else has the store
-    /// open (see `write(bulk:_:)`).
+    /// and sets the integer settings (sync cursors) in the same transaction. `bulk`: one whole
+    /// delivery (a bundle), written through a rollback journal when it is large and no one else
+    /// has the store open (see `write(bulkRows:_:)`).
     @discardableResult
     public func applyRemote(_ changes: [Change], settings: [String: Int64] = [:], bulk: Bool = false) throws(StoreError)
         -> ApplyReport
@@ -197,7 +197,7 @@ extension Store {
                 throw StoreError(.invalidChange, "change \(change.dot): \(error.description)")
             }
         }
-        return try write(bulk: bulk) {
+        return try write(bulkRows: bulk ? changes.count : 0) {
             let applier = try ChangeApplier(store: self, receivedMs: systemClock())
             try applier.preload(recordsOf: changes)
             try applier.apply(changes)

@@ -178,9 +178,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    /// From how many rows on a bulk transaction (`write(bulkRows:_:)`) goes through a rollback
+    /// journal: below it, leaving WAL mode and coming back (a checkpoint and two journal changes)
+    /// costs more than writing the rows twice, and readers would wait for nothing.
+    static let rollbackJournalRows = 1_000
+
     /// Runs `body` under the lock in one write transaction, mapping every failure to `StoreError`.
     ///
-    /// With `bulk` (a transaction of many new rows, such as an import), the transaction goes
+    /// A transaction of `bulkRows` rows, from `rollbackJournalRows` on (an import, a bundle), goes
     /// through a rollback journal instead of the WAL when no other connection has the store
     /// open. In WAL mode every page is written twice, to the WAL and again at the checkpoint;
     /// a rollback journal copies only the pages that existed before, so the new rows are written
@@ -188,10 +193,10 @@ public final class Store: @unchecked Sendable {
     /// that the next open rolls back. The store returns to WAL mode afterwards (and every open
     /// sets it too). While such a transaction runs, other processes wait for the store instead
     /// of reading the state before it.
-    func write<T>(bulk: Bool = false, _ body: () throws -> T) throws(StoreError) -> T {
+    func write<T>(bulkRows: Int = 0, _ body: () throws -> T) throws(StoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
-        let rollbackJournal = bulk && db.setJournalMode(.delete)
+        let rollbackJournal = bulkRows >= Store.rollbackJournalRows && db.setJournalMode(.delete)
         defer { if rollbackJournal { _ = db.setJournalMode(.wal) } }
         let savedIndex = replicaIndex
         let savedByIndex = replicaByIndex

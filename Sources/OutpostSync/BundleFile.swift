@@ -82,7 +82,7 @@ public enum BundleFile {
             throw BundleError("the bundle is damaged: \(error.message)")
         }
         guard bytes.last == 0x0A else { throw BundleError("the bundle is truncated (no final line)") }
-        var lines = BundleFile.lineRanges(bytes)
+        var lines = bytes.withUnsafeBufferPointer { LineFeeds.lines(in: $0) }
         guard lines.count >= 2, let trailer = lines.popLast() else { throw BundleError("the bundle is truncated") }
         guard let trailerJSON = try? JSONParser.parse(Array(bytes[trailer])), case .string(let expected)? = trailerJSON["sha256"]
         else {
@@ -123,22 +123,6 @@ public enum BundleFile {
         default:
             throw BundleError("unknown bundle kind \(headerJSON["kind"]?.serialized() ?? "(none)")")
         }
-    }
-
-    /// The byte ranges of the lines of `bytes` (which ends with a line feed), line feeds left out;
-    /// empty lines too.
-    static func lineRanges(_ bytes: [UInt8]) -> [Range<Int>] {
-        var ranges: [Range<Int>] = []
-        bytes.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress else { return }
-            var start = 0
-            while start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) {
-                let end = base.distance(to: UnsafeRawPointer(found))
-                ranges.append(start..<end)
-                start = end + 1
-            }
-        }
-        return ranges
     }
 
     private static func hex(_ digest: SHA256.Digest) -> String {

@@ -70,7 +70,7 @@ struct ImporterFastPathTests {
             for position in 0...length {
                 var bytes = [UInt8](repeating: 0x41, count: length)
                 if position < length { bytes[position] = 0x0A }
-                let end = bytes.withUnsafeBufferPointer { IncidentImporter.lineEnd($0, from: 0) }
+                let end = bytes.withUnsafeBufferPointer { LineFeeds.next(in: $0, from: 0) }
                 #expect(end == position)
             }
         }

@@ -123,9 +123,10 @@ func temporaryStoreDirectory() -> String {
 
         // A bulk transaction that fails (an id already taken) is rolled back, and the store is in WAL mode again.
         #expect(throws: StoreError.self) {
-            try store.importIncidents([
-                IncidentInput(fields: ["title": "new"]), IncidentInput(id: ids[7], fields: ["title": "again"]),
-            ])
+            // Large enough for the rollback journal: 1,000 new incidents, then one whose id is taken.
+            try store.importIncidents(
+                Array(repeating: IncidentInput(fields: ["title": "new"]), count: Store.rollbackJournalRows)
+                    + [IncidentInput(id: ids[7], fields: ["title": "again"])])
         }
         #expect(try journalMode(store) == "wal")
         #expect(try store.status().incidents == 1_500)

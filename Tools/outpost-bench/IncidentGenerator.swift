@@ -85,12 +85,7 @@ struct IncidentGenerator {
             guard case .object(let fields) = incident(index: i) else { continue }
             for (position, name) in IncidentSchema.fieldNames.enumerated() {
                 if position > 0 { out.append(UInt8(ascii: ",")) }
-                switch fields[name] {
-                case .string(let text)?: Exporter.writeCSVCell(text, to: &out)
-                case .int(let number)?: JSONValue.writeInt(number, to: &out)
-                case .double(let number)?: JSONValue.writeDouble(number, to: &out)
-                default: break
-                }
+                Exporter.writeCSVValue(fields[name], to: &out)
             }
             out.append(contentsOf: [0x0D, 0x0A])
         }
