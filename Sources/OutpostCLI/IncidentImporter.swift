@@ -207,7 +207,7 @@ public enum IncidentImporter {
         return .success(IncidentInput(id: id, fields: fields))
     }
 
-    /// The store's id rule: 1–200 bytes without tabs or line breaks.
+    /// The store's id rule (`RecordKey.isValidID`).
     static func idProblem(_ id: String) -> String? {
         RecordKey.isValidID(id) ? nil : "id: \(RecordKey.idRule)"
     }

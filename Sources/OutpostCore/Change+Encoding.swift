@@ -12,7 +12,7 @@ extension Change {
         out.append(contentsOf: #"{"collection":"#.utf8)
         JSONValue.writeString(record.collection, to: &out)
         out.append(contentsOf: #","counter":"#.utf8)
-        JSONValue.writeInt(Int64(dot.counter), to: &out)
+        JSONValue.writeInt(Int64(clamping: dot.counter), to: &out)
         out.append(contentsOf: #","deps":"#.utf8)
         deps.write(to: &out)
         out.append(contentsOf: #","id":"#.utf8)
@@ -41,7 +41,7 @@ extension VersionVector {
             // The common case (a record edited by one replica so far), without sorting.
             JSONValue.writeString(replica.hex, to: &out)
             out.append(UInt8(ascii: ":"))
-            JSONValue.writeInt(Int64(counter), to: &out)
+            JSONValue.writeInt(Int64(clamping: counter), to: &out)
             out.append(UInt8(ascii: "}"))
             return
         }
@@ -51,7 +51,7 @@ extension VersionVector {
             first = false
             JSONValue.writeString(hex, to: &out)
             out.append(UInt8(ascii: ":"))
-            JSONValue.writeInt(Int64(counter), to: &out)
+            JSONValue.writeInt(Int64(clamping: counter), to: &out)
         }
         out.append(UInt8(ascii: "}"))
     }
@@ -76,7 +76,7 @@ extension RecordState {
                 out.append(UInt8(ascii: ","))
                 JSONValue.writeString(s.dot.replica.hex, to: &out)
                 out.append(UInt8(ascii: ","))
-                JSONValue.writeInt(Int64(s.dot.counter), to: &out)
+                JSONValue.writeInt(Int64(clamping: s.dot.counter), to: &out)
                 out.append(UInt8(ascii: ","))
                 JSONValue.writeInt(s.tag.ms, to: &out)
                 out.append(UInt8(ascii: ","))

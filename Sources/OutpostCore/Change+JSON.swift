@@ -3,7 +3,7 @@ extension Change {
     public var json: JSONValue {
         var members: [String: JSONValue] = [
             "replica": .string(dot.replica.hex),
-            "counter": .int(Int64(dot.counter)),
+            "counter": .int(Int64(clamping: dot.counter)),
             "collection": .string(record.collection),
             "id": .string(record.id),
             "deps": deps.json,
@@ -17,16 +17,23 @@ extension Change {
 
     /// Reads a change from its wire-format JSON, checking every key's type and range.
     public init(json: JSONValue) throws(ChangeFormatError) {
+        try self.init(json: json, decoding: .wire)
+    }
+
+    /// Reads a change from its wire-format JSON, checking every key's type and, as `decoding`
+    /// says, its range.
+    public init(json: JSONValue, decoding: ChangeDecoding) throws(ChangeFormatError) {
         guard case .object(let o) = json else { throw ChangeFormatError("a change must be a JSON object") }
         for key in o.keys where !Change.wireKeys.contains(key) {
             throw ChangeFormatError("unknown key \"\(key)\" in change")
         }
         guard case .string(let replicaHex)? = o["replica"], let replica = ReplicaID(hex: replicaHex) else {
-            throw ChangeFormatError("replica must be a hex string")
+            throw ChangeFormatError("replica must be a replica id in lowercase hex (2–128 digits 0-9a-f)")
         }
-        guard case .int(let counter)? = o["counter"], counter >= 1 else {
-            throw ChangeFormatError("counter must be a whole number ≥ 1")
+        guard case .int(let counter)? = o["counter"] else {
+            throw ChangeFormatError("counter must be a whole number from 1 to \(Change.counterRange.upperBound) (2^53 − 1)")
         }
+        if let problem = Change.counterProblem(counter, decoding) { throw ChangeFormatError(problem) }
         let collection: String
         switch o["collection"] {
         case .string(let c)?: collection = c
@@ -36,16 +43,22 @@ extension Change {
         guard collection == RecordKey.incidents else {
             throw ChangeFormatError("unknown collection \"\(collection)\"")
         }
-        guard case .string(let id)? = o["id"], !id.isEmpty, id.utf8.count <= 200 else {
-            throw ChangeFormatError("id must be a non-empty string of at most 200 bytes")
+        guard case .string(let id)? = o["id"] else { throw ChangeFormatError("id must be a string") }
+        if let problem = Change.idProblem(id, decoding) { throw ChangeFormatError(problem) }
+        let deps = try VersionVector(json: o["deps"] ?? .object([:]), decoding: decoding)
+        guard case .int(let ms)? = o["ms"] else {
+            throw ChangeFormatError(
+                "ms must be a whole number from \(Change.msRange.lowerBound) to \(Change.msRange.upperBound) (1970-01-01 to 9999-12-31)"
+            )
         }
-        let deps = try VersionVector(json: o["deps"] ?? .object([:]))
-        guard case .int(let ms)? = o["ms"] else { throw ChangeFormatError("ms must be a whole number") }
+        if let problem = Change.msProblem(ms, decoding) { throw ChangeFormatError(problem) }
         let seq: Int64
         switch o["seq"] {
-        case .int(let s)? where s >= 0 && s <= Int64(UInt32.max): seq = s
+        case .int(let s)?:
+            if let problem = Change.seqProblem(s) { throw ChangeFormatError(problem) }
+            seq = s
         case nil: seq = 0
-        default: throw ChangeFormatError("seq must be a whole number from 0 to \(UInt32.max)")
+        default: throw ChangeFormatError("seq must be a whole number from 0 to \(UInt32.max) (2^32 − 1)")
         }
         guard case .object(let writes)? = o["writes"], !writes.isEmpty else {
             throw ChangeFormatError("writes must be a non-empty object")
@@ -55,7 +68,9 @@ extension Change {
         }
         var reporter: String? = nil
         switch o["reporter"] {
-        case .string(let r)?: reporter = r
+        case .string(let r)?:
+            if let problem = Change.reporterProblem(r, decoding) { throw ChangeFormatError(problem) }
+            reporter = r
         case nil, .null?: break
         default: throw ChangeFormatError("reporter must be a string")
         }
@@ -78,15 +93,25 @@ extension Change {
     /// Reads a change from its wire-format JSON bytes: `init(wireBytes:)` when it can, else the
     /// tree path, whose error names the problem. Both accept the same changes.
     public init(jsonBytes buffer: UnsafeBufferPointer<UInt8>) throws {
-        if let change = Change(wireBytes: buffer) {
+        try self.init(jsonBytes: buffer, decoding: .wire)
+    }
+
+    /// Reads a change from a store's own change log: as `init(jsonBytes:)`, without refusing
+    /// the values an older version may have stored (see `ChangeDecoding.stored`).
+    public init(storedJSONBytes buffer: UnsafeBufferPointer<UInt8>) throws {
+        try self.init(jsonBytes: buffer, decoding: .stored)
+    }
+
+    /// Reads a change from its JSON bytes, the fast path first, checked as `decoding` says.
+    public init(jsonBytes buffer: UnsafeBufferPointer<UInt8>, decoding: ChangeDecoding) throws {
+        var reader = ChangeWireReader(parser: JSONParser(buffer: buffer), decoding: decoding)
+        if let change = try? reader.read() {
             self = change
         } else {
-            self = try Change(json: try JSONParser.parse(buffer))
+            self = try Change(json: try JSONParser.parse(buffer), decoding: decoding)
         }
     }
-}
 
-extension Change {
     /// Reads a change straight from its wire-format JSON bytes, without a tree for the change
     /// object; nil for any text `init(json:)` of the parsed text refuses, and for some it accepts
     /// (a key written with escapes): the caller then takes that general path.
@@ -94,7 +119,7 @@ extension Change {
     /// Where both accept, both give the same change: strings and numbers are read by the same
     /// parser, and every rule of `init(json:)` is checked here too.
     public init?(wireBytes buffer: UnsafeBufferPointer<UInt8>) {
-        var reader = ChangeWireReader(parser: JSONParser(buffer: buffer))
+        var reader = ChangeWireReader(parser: JSONParser(buffer: buffer), decoding: .wire)
         guard let change = try? reader.read() else { return nil }
         self = change
     }
@@ -103,6 +128,8 @@ extension Change {
 /// The reader behind `Change(wireBytes:)`: nil or a thrown error for anything not plainly a valid change.
 private struct ChangeWireReader {
     var parser: JSONParser
+    /// Which bounds apply.
+    let decoding: ChangeDecoding
 
     /// The keys, by position (bit `1 << k` marks key `k` as seen).
     private static let keys: [[UInt8]] = Change.wireKeyList.map { Array($0.utf8) }
@@ -148,20 +175,22 @@ private struct ChangeWireReader {
         return ReplicaID(hexUTF8: UnsafeBufferPointer(rebasing: buffer[start..<end]))
     }
 
-    /// A deps object of plain lowercase hex keys and whole numbers ≥ 0, each replica once; nil for
-    /// anything else (the tree path then reads or refuses it).
+    /// A deps object of plain lowercase hex keys and counters in range, each replica once and
+    /// at most `Change.maxDepsEntries` of them; nil for anything else (the tree path then reads
+    /// or refuses it). Linear: a replica named twice is found in the table being built.
     private mutating func readDeps() throws -> VersionVector? {
         guard expect(UInt8(ascii: "{")) else { return nil }
-        var deps = VersionVector()
-        if expect(UInt8(ascii: "}")) { return deps }
-        var named: [ReplicaID] = []
+        var entries: [ReplicaID: UInt64] = [:]
+        if expect(UInt8(ascii: "}")) { return VersionVector() }
+        var count = 0
         repeat {
-            guard let replica = replicaID(), !named.contains(replica), expect(UInt8(ascii: ":")), let n = try int(), n >= 0
+            count += 1
+            guard Change.depsCountProblem(count, decoding) == nil, let replica = replicaID(), expect(UInt8(ascii: ":")),
+                let n = try int(), Change.depsCounterProblem("", n, decoding) == nil,
+                entries.updateValue(UInt64(n), forKey: replica) == nil
             else { return nil }
-            named.append(replica)
-            deps[replica] = UInt64(n)
         } while expect(UInt8(ascii: ","))
-        return expect(UInt8(ascii: "}")) ? deps : nil
+        return expect(UInt8(ascii: "}")) ? VersionVector(entries) : nil
     }
 
     private mutating func string() throws -> String? {
@@ -215,22 +244,22 @@ private struct ChangeWireReader {
                 guard let r = replicaID() else { return nil }
                 replica = r
             case 1:
-                guard let n = try int(), n >= 1 else { return nil }
+                guard let n = try int(), Change.counterProblem(n, decoding) == nil else { return nil }
                 counter = n
             case 2:
                 guard let c = try string(), c == RecordKey.incidents else { return nil }
                 collection = c
             case 3:
-                guard let s = try string(), !s.isEmpty, s.utf8.count <= 200 else { return nil }
+                guard let s = try string(), Change.idProblem(s, decoding) == nil else { return nil }
                 id = s
             case 4:
                 guard let v = try readDeps() else { return nil }
                 deps = v
             case 5:
-                guard let n = try int() else { return nil }
+                guard let n = try int(), Change.msProblem(n, decoding) == nil else { return nil }
                 ms = n
             case 6:
-                guard let n = try int(), n >= 0, n <= Int64(UInt32.max) else { return nil }
+                guard let n = try int(), Change.seqProblem(n) == nil else { return nil }
                 seq = n
             case 7:
                 guard let w = try readWrites(), !w.isEmpty else { return nil }
@@ -239,7 +268,9 @@ private struct ChangeWireReader {
                 parser.skipWhitespace()
                 guard parser.index < buffer.count else { return nil }
                 switch try parser.parseValue(depth: 1) {
-                case .string(let r): reporter = r
+                case .string(let r):
+                    guard Change.reporterProblem(r, decoding) == nil else { return nil }
+                    reporter = r
                 case .null: reporter = nil
                 default: return nil
                 }

@@ -1,4 +1,7 @@
 /// Which record a change touches: a collection and a client-made id.
+///
+/// Keys are equal, hashed and ordered byte for byte on their UTF-8 (never by `String ==`, which
+/// treats NFC and NFD spellings of one text as equal).
 public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The collection, `incidents` for incident reports.
     public var collection: String
@@ -14,22 +17,55 @@ public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible
     /// The collection of incident reports.
     public static let incidents = "incidents"
 
-    public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
-        (lhs.collection, lhs.id) < (rhs.collection, rhs.id)
+    public static func == (lhs: RecordKey, rhs: RecordKey) -> Bool {
+        lhs.id.utf8.elementsEqual(rhs.id.utf8) && lhs.collection.utf8.elementsEqual(rhs.collection.utf8)
     }
+
+    /// Hashes the UTF-8 bytes (a `String`'s own hash is that of its normalized form).
+    public func hash(into hasher: inout Hasher) {
+        Self.hashBytes(of: collection, into: &hasher)
+        Self.hashBytes(of: id, into: &hasher)
+    }
+
+    private static func hashBytes(of text: String, into hasher: inout Hasher) {
+        hasher.combine(text.utf8.count)
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if done == nil { for byte in text.utf8 { hasher.combine(byte) } }
+    }
+
+    public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
+        if !lhs.collection.utf8.elementsEqual(rhs.collection.utf8) {
+            return lhs.collection.utf8.lexicographicallyPrecedes(rhs.collection.utf8)
+        }
+        return lhs.id.utf8.lexicographicallyPrecedes(rhs.id.utf8)
+    }
+
+    /// Whether id `a` comes before id `b` byte for byte (the order of the stores' id index).
+    public static func idPrecedes(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
     public var description: String { "\(collection)/\(id)" }
 
-    /// The rule every record id follows, in words.
-    public static let idRule = "must be 1–200 bytes without tabs or line breaks"
+    /// The most UTF-8 bytes (= characters) a record id has.
+    public static let maxIDBytes = 200
 
-    /// Whether `id` follows `idRule`.
+    /// The rule every record id follows, in words.
+    public static let idRule =
+        "must match [A-Za-z0-9][A-Za-z0-9._:-]{0,199}: 1–200 ASCII letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+
+    /// Whether `id` follows `idRule` (decided on its UTF-8 bytes).
     public static func isValidID(_ id: String) -> Bool {
         let utf8 = id.utf8
-        guard !utf8.isEmpty, utf8.count <= 200 else { return false }
-        // Printable ASCII (every id Outpost makes) is decided without looking at Characters.
-        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return true }
-        return !id.contains(where: { $0.isNewline || $0 == "\t" })
+        guard let first = utf8.first, utf8.count <= maxIDBytes, isAlphanumeric(first) else { return false }
+        return utf8.allSatisfy {
+            isAlphanumeric($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ":")
+                || $0 == UInt8(ascii: "-")
+        }
+    }
+
+    @inline(__always)
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
     }
 }
 
@@ -62,7 +98,7 @@ public struct Change: Hashable, Sendable {
     }
 
     /// The write-order key of this change's writes.
-    public var order: WriteOrder { WriteOrder(tag: tag, author: dot.replica) }
+    public var order: WriteOrder { WriteOrder(tag: tag, author: dot.replica, counter: dot.counter) }
 
     /// The name of the field that marks deletes and restores.
     public static let deletedField = "_deleted"

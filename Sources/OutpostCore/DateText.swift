@@ -93,8 +93,10 @@ public enum DateText {
     }
 
     /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+    /// Never traps: a count beyond ±2^40 days (±3 billion years) is taken as that bound.
     public static func civil(daysSinceEpoch days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
+        let limit = 1 << 40
+        let z = min(max(days, -limit), limit) + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
         let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
@@ -105,16 +107,28 @@ public enum DateText {
         return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
-    /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    /// The earliest time `rfc3339(epochMilliseconds:)` prints: 0001-01-01T00:00:00.000Z.
+    public static let earliestPrintableMs: Int64 = -62_135_596_800_000
+    /// The latest time `rfc3339(epochMilliseconds:)` prints: 9999-12-31T23:59:59.999Z.
+    public static let latestPrintableMs: Int64 = 253_402_300_799_999
+
+    /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`. Never traps: a time before
+    /// year 1 or after year 9999 (only a store written before the bounds could hold one) is
+    /// printed as the nearest of those two ends.
     public static func rfc3339(epochMilliseconds ms: Int64) -> String {
-        let days = Int(ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000)
-        let rem = Int(ms - Int64(days) * 86_400_000)
-        let (y, m, d) = civil(daysSinceEpoch: days)
+        let clamped = min(max(ms, earliestPrintableMs), latestPrintableMs)
+        var (days, rem) = clamped.quotientAndRemainder(dividingBy: 86_400_000)
+        if rem < 0 {
+            days -= 1
+            rem += 86_400_000
+        }
+        let (y, m, d) = civil(daysSinceEpoch: Int(days))
+        let r = Int(rem)
         func pad(_ n: Int, _ w: Int) -> String {
             let s = String(n)
             return String(repeating: "0", count: max(0, w - s.count)) + s
         }
-        let h = rem / 3_600_000, mi = rem / 60_000 % 60, s = rem / 1000 % 60, milli = rem % 1000
+        let h = r / 3_600_000, mi = r / 60_000 % 60, s = r / 1000 % 60, milli = r % 1000
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(milli, 3))Z"
     }
 }

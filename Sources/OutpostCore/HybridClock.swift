@@ -30,29 +30,50 @@ public struct HybridClock: Hashable, Sendable {
     public init(last: HLCTag = .zero) { self.last = last }
 
     /// The next tag: `ms = max(wall, last.ms)`, `seq = last.seq + 1` when ms did not move, else 0.
+    ///
+    /// Tags stay within `Change.msRange` (a wall clock outside it is taken as its nearest end),
+    /// and nothing overflows: past `seq` 2^32 − 1 the clock moves on one millisecond; at the last
+    /// millisecond of 9999 the last tag repeats (the counter still orders the writes).
     public mutating func next(wallMs: Int64) -> HLCTag {
-        let ms = max(wallMs, last.ms)
-        let seq: UInt32 = ms == last.ms ? last.seq + 1 : 0
+        let range = Change.msRange
+        let wall = min(max(wallMs, range.lowerBound), range.upperBound)
+        var ms = min(max(wall, last.ms), range.upperBound)
+        var seq: UInt32 = 0
+        if ms == last.ms {
+            if last.seq < UInt32.max {
+                seq = last.seq + 1
+            } else if ms < range.upperBound {
+                ms += 1
+            } else {
+                seq = last.seq
+            }
+        }
         last = HLCTag(ms: ms, seq: seq)
         return last
     }
 }
 
-/// The total order of writes: `(tag.ms, tag.seq, author replica id)`; the greatest is the last writer.
+/// The total order of writes: `(tag.ms, tag.seq, author replica id, counter)`; the greatest is
+/// the last writer. (A correct replica never gives two changes one tag; the counter makes the
+/// order total when a faulty one does.)
 public struct WriteOrder: Hashable, Comparable, Sendable {
     /// The write's tag.
     public var tag: HLCTag
     /// The write's author.
     public var author: ReplicaID
+    /// The author's counter of the writing change.
+    public var counter: UInt64
 
     /// Makes an order key.
-    public init(tag: HLCTag, author: ReplicaID) {
+    public init(tag: HLCTag, author: ReplicaID, counter: UInt64) {
         self.tag = tag
         self.author = author
+        self.counter = counter
     }
 
     public static func < (lhs: WriteOrder, rhs: WriteOrder) -> Bool {
         if lhs.tag != rhs.tag { return lhs.tag < rhs.tag }
-        return lhs.author < rhs.author
+        if lhs.author != rhs.author { return lhs.author < rhs.author }
+        return lhs.counter < rhs.counter
     }
 }

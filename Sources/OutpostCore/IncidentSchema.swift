@@ -16,7 +16,9 @@ public struct ValidationError: Error, Hashable, Sendable, CustomStringConvertibl
 
 /// The kind of value a field holds and its rule.
 public enum FieldKind: Hashable, Sendable {
-    /// Text with a character-count range (counted after trimming when `trimmed`).
+    /// Text with a character-count range (counted after trimming when `trimmed`) and at most
+    /// `FieldKind.maxTextBytes(max)` UTF-8 bytes: a character of many combining marks counts
+    /// as one character but cannot pass the byte limit.
     case text(min: Int, max: Int, trimmed: Bool)
     /// One of a closed set of strings.
     case choice([String])
@@ -26,6 +28,12 @@ public enum FieldKind: Hashable, Sendable {
     case number(ClosedRange<Double>)
     /// An RFC 3339 date-time or a plain `YYYY-MM-DD` date, years 1900–2100.
     case dateTime
+}
+
+extension FieldKind {
+    /// The most UTF-8 bytes of a text field of at most `maxCharacters` characters: 4 per
+    /// character, the longest a character of one Unicode scalar takes.
+    public static func maxTextBytes(_ maxCharacters: Int) -> Int { 4 * maxCharacters }
 }
 
 /// One field of the incident model (v1).
@@ -98,8 +106,8 @@ public enum IncidentSchema {
     /// The position in `fields` of the field named `name`, or nil for an unknown name.
     public static func fieldIndex(_ name: String) -> Int? {
         if let found = name.utf8.withContiguousStorageIfAvailable({ fieldIndex(utf8: $0) }), let found { return found }
-        // Not byte for byte: compared as Strings (canonical equivalence), like `byName`.
-        return fieldNames.firstIndex(of: name)
+        // Byte for byte (`String ==` would take a canonically equivalent spelling).
+        return fieldNames.firstIndex { $0.utf8.elementsEqual(name.utf8) }
     }
 
     /// Field names and choice options laid out for lookups by bytes.
@@ -191,10 +199,15 @@ public enum IncidentSchema {
             guard case .string(let s) = value else {
                 throw ValidationError(field: field, rule: "must be a string, not \(value.typeName)")
             }
+            // The byte limit first: it bounds the work of counting Characters below.
+            let bytes = s.utf8.count
+            let maxBytes = FieldKind.maxTextBytes(max)
+            if bytes > maxBytes {
+                throw ValidationError(field: field, rule: "must be at most \(maxBytes) bytes of UTF-8 (got \(bytes))")
+            }
             // Characters never outnumber UTF-8 bytes, and text is non-empty exactly when its
             // bytes are: most values are decided without counting Characters. Text that starts
             // with a printable ASCII character is not empty after trimming.
-            let bytes = s.utf8.count
             if bytes <= max && (min == 0 || (min == 1 && bytes >= 1 && (!trimmed || isPrintableASCII(s.utf8.first!)))) {
                 return
             }

@@ -138,7 +138,7 @@ extension RecordState {
         for _ in 0..<writeCount {
             let number = Int64(bitPattern: try r.varint())
             let replica = try numbering.replica(numbered: number)
-            let counter = try r.varint()
+            let counter = try r.counter()
             let ms = unzigzag(try r.varint())
             let seq = try r.varint()
             guard seq <= UInt64(UInt32.max) else { throw ChangeFormatError("record state: seq out of range") }
@@ -181,6 +181,9 @@ extension RecordState {
                 }
                 siblings.append(sibling)
             }
+            // Greatest write order first. A store written before the counter joined the order
+            // may hold two writes with equal tags and author in arrival order.
+            if siblings.count > 1 { siblings.sort { $0.order > $1.order } }
             fields[field] = siblings
         }
         guard r.atEnd else { throw ChangeFormatError("record state: trailing bytes") }
@@ -231,7 +234,7 @@ extension RecordState {
         entries.reserveCapacity(n)
         for _ in 0..<n {
             let replica = try numbering.replica(numbered: Int64(bitPattern: try r.varint()))
-            entries[replica] = try r.varint()
+            entries[replica] = try r.counter()
         }
         return VersionVector(entries)
     }
@@ -326,6 +329,13 @@ private struct BinaryReader {
             if b < 0x80 { return result }
             shift += 7
         }
+    }
+
+    /// A counter: at most `Int64.max`, so that writing it as a JSON number never traps.
+    mutating func counter() throws(ChangeFormatError) -> UInt64 {
+        let n = try varint()
+        guard n <= UInt64(Int64.max) else { throw ChangeFormatError("record state: counter out of range") }
+        return n
     }
 
     /// A length or count, checked against what is left.

@@ -6,7 +6,7 @@ extension RecordState {
             f[field] = .array(
                 siblings.map { s in
                     .array([
-                        s.value, .string(s.dot.replica.hex), .int(Int64(s.dot.counter)), .int(s.tag.ms),
+                        s.value, .string(s.dot.replica.hex), .int(Int64(clamping: s.dot.counter)), .int(s.tag.ms),
                         .int(Int64(s.tag.seq)), s.deps?.json ?? .null, s.reporter.map(JSONValue.string) ?? .null,
                     ])
                 })
@@ -27,9 +27,9 @@ extension RecordState {
             for item in items {
                 guard case .array(let a) = item, a.count == 7, case .string(let hex) = a[1],
                     let replica = ReplicaID(hex: hex), case .int(let counter) = a[2], case .int(let ms) = a[3],
-                    case .int(let seq) = a[4]
+                    case .int(let seq) = a[4], counter >= 1
                 else { throw ChangeFormatError("malformed sibling in \(field)") }
-                let deps: VersionVector? = a[5] == .null ? nil : try VersionVector(json: a[5])
+                let deps: VersionVector? = a[5] == .null ? nil : try VersionVector(json: a[5], decoding: .stored)
                 siblings.append(
                     Sibling(
                         value: a[0], dot: Dot(replica: replica, counter: UInt64(counter)),
@@ -38,6 +38,6 @@ extension RecordState {
             }
             fields[field] = siblings
         }
-        self.init(version: try VersionVector(json: v), fields: fields)
+        self.init(version: try VersionVector(json: v, decoding: .stored), fields: fields)
     }
 }

@@ -21,7 +21,7 @@ public struct Sibling: Hashable, Sendable {
     }
 
     /// The write-order key.
-    public var order: WriteOrder { WriteOrder(tag: tag, author: dot.replica) }
+    public var order: WriteOrder { WriteOrder(tag: tag, author: dot.replica, counter: dot.counter) }
 }
 
 /// How a change relates to a record's state.

@@ -18,29 +18,27 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
         bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 
-    /// Parses lowercase or uppercase hex; nil when the text is not an even number of hex digits.
+    /// Parses lowercase hex, the only spelling of a replica id on the wire (so one replica has
+    /// one spelling); nil for anything else: uppercase digits, an odd count, more than 128 digits.
     public init?(hex: String) {
         var text = hex
         guard let id = text.withUTF8({ ReplicaID(hexUTF8: $0) }) else { return nil }
         self = id
     }
 
-    /// Parses hex digits given as UTF-8 bytes, as `init(hex:)` does; lowercase text becomes `hex`
-    /// as it is.
+    /// Parses lowercase hex digits given as UTF-8 bytes, as `init(hex:)` does.
     init?(hexUTF8 utf8: UnsafeBufferPointer<UInt8>) {
         guard !utf8.isEmpty, utf8.count % 2 == 0, utf8.count <= 128 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(utf8.count / 2)
-        var lowercase = true
         var i = 0
         while i < utf8.count {
             guard let hi = ReplicaID.nibble(utf8[i]), let lo = ReplicaID.nibble(utf8[i + 1]) else { return nil }
-            lowercase = lowercase && ReplicaID.isLowercaseHexDigit(utf8[i]) && ReplicaID.isLowercaseHexDigit(utf8[i + 1])
             out.append(hi << 4 | lo)
             i += 2
         }
         bytes = out
-        hex = lowercase ? String(decoding: utf8, as: UTF8.self) : ReplicaID.hexString(out)
+        hex = String(decoding: utf8, as: UTF8.self)
     }
 
     /// Whether `c` is one of the digits `0-9a-f`.
@@ -75,7 +73,6 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
         switch c {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
         default: return nil
         }
     }

@@ -33,8 +33,8 @@ public struct SyncSummary: Hashable, Sendable {
         .object(
             Dictionary(
                 uniqueKeysWithValues: entries.map { replica, entry in
-                    var o: [String: JSONValue] = ["contiguous": .int(Int64(entry.contiguous))]
-                    if !entry.extra.isEmpty { o["extra"] = .array(entry.extra.sorted().map { .int(Int64($0)) }) }
+                    var o: [String: JSONValue] = ["contiguous": .int(Int64(clamping: entry.contiguous))]
+                    if !entry.extra.isEmpty { o["extra"] = .array(entry.extra.sorted().map { .int(Int64(clamping: $0)) }) }
                     return (replica.hex, .object(o))
                 }))
     }

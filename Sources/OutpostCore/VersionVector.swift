@@ -42,18 +42,34 @@ public struct VersionVector: Hashable, Sendable {
 
     /// The vector as a JSON object: replica hex → counter.
     public var json: JSONValue {
-        .object(Dictionary(uniqueKeysWithValues: entries.map { ($0.key.hex, .int(Int64($0.value))) }))
+        .object(Dictionary(uniqueKeysWithValues: entries.map { ($0.key.hex, .int(Int64(clamping: $0.value))) }))
     }
 
-    /// Reads a vector from a JSON object of replica hex → positive counter.
+    /// Reads a vector from a JSON object of lowercase replica hex → counter, with the wire's
+    /// bounds (counters from 1 to 2^53 − 1, at most `Change.maxDepsEntries` entries).
     public init(json: JSONValue) throws(ChangeFormatError) {
+        try self.init(json: json, decoding: .wire)
+    }
+
+    /// Reads a vector from a JSON object of lowercase replica hex → counter, checked as
+    /// `decoding` says (`.stored` takes counters ≥ 0 and drops zeros).
+    public init(json: JSONValue, decoding: ChangeDecoding) throws(ChangeFormatError) {
         guard case .object(let members) = json else { throw ChangeFormatError("deps must be an object") }
+        if let problem = Change.depsCountProblem(members.count, decoding) { throw ChangeFormatError(problem) }
         var entries: [ReplicaID: UInt64] = [:]
-        for (key, value) in members {
+        entries.reserveCapacity(members.count)
+        // In key order, so the error names the same entry on every run.
+        for key in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
             guard let replica = ReplicaID(hex: key) else {
-                throw ChangeFormatError("deps key \"\(key)\" is not a hex replica id")
+                throw ChangeFormatError("deps key \"\(key)\" is not a replica id in lowercase hex (2–128 digits 0-9a-f)")
             }
-            guard case .int(let n) = value, n >= 0 else { throw ChangeFormatError("deps[\(key)] must be a whole number ≥ 0") }
+            guard case .int(let n)? = members[key] else {
+                throw ChangeFormatError(
+                    "deps[\(key)] must be a whole number from \(decoding == .wire ? 1 : 0) to \(Change.counterRange.upperBound) (2^53 − 1)"
+                )
+            }
+            if let problem = Change.depsCounterProblem(key, n, decoding) { throw ChangeFormatError(problem) }
+            // Lowercase hex has one spelling per replica: distinct keys are distinct replicas.
             if n > 0 { entries[replica] = UInt64(n) }
         }
         self.entries = entries

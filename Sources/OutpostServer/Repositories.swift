@@ -144,9 +144,9 @@ public struct IncidentCursor: Hashable, Sendable {
         self.id = id
     }
 
-    /// Whether an incident comes after the cursor in (created ms, id) order.
+    /// Whether an incident comes after the cursor in (created ms, id) order, ids byte for byte as in SQL.
     func precedes(_ incident: IncidentRecord) -> Bool {
-        incident.createdMs > createdMs || (incident.createdMs == createdMs && incident.id > id)
+        incident.createdMs > createdMs || (incident.createdMs == createdMs && RecordKey.idPrecedes(id, incident.id))
     }
 
     static func decodeBase64URL(_ text: String) -> [UInt8]? {

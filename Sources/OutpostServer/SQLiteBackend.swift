@@ -181,7 +181,9 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     public func enroll(reporter: String, role: Role) throws -> String {
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= 100 else { throw ServerCommandError("reporter name must be 1–100 characters") }
+        guard !name.isEmpty, name.utf8.count <= Change.maxReporterBytes, name.count <= 100 else {
+            throw ServerCommandError("reporter name must be 1–100 characters and at most \(Change.maxReporterBytes) bytes")
+        }
         let token = DeviceToken.generate()
         let hash = DeviceToken.hash(token)
         let now = clock()

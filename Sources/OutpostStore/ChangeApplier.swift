@@ -220,7 +220,7 @@ final class ChangeApplier {
                 "SELECT seq, replica, body FROM changes WHERE applied = 0 AND collection = ? AND record = ? ORDER BY seq"
             )
             .bind(.text(key.collection), .text(key.id)).forEach { row in
-                let change = try row.withBytes(2) { try Change(jsonBytes: $0) }
+                let change = try row.withBytes(2) { try Change(storedJSONBytes: $0) }
                 held.append(HeldChange(seq: row.int(0), replicaIdx: row.int(1), change: change))
             }
             if held.isEmpty {

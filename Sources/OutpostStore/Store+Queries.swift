@@ -98,14 +98,14 @@ extension Store {
                 }
                 guard
                     let change = try byDot.bind(.integer(idx), .integer(counter)).first({ row in
-                        try row.withBytes(0) { try Change(jsonBytes: $0) }
+                        try row.withBytes(0) { try Change(storedJSONBytes: $0) }
                     })
                 else { throw StoreError(.storage, "incident \(id) lists a change the log does not hold (\(entry))") }
                 out.append(HistoryEntry(change: change, applied: true))
             }
             try db.cached("SELECT body FROM changes WHERE applied = 0 AND collection = 'incidents' AND record = ? ORDER BY seq")
                 .bind(.text(id)).forEach { row in
-                    let change = try row.withBytes(0) { try Change(jsonBytes: $0) }
+                    let change = try row.withBytes(0) { try Change(storedJSONBytes: $0) }
                     out.append(HistoryEntry(change: change, applied: false))
                 }
             return out

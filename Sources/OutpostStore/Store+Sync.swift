@@ -21,7 +21,7 @@ public struct StoredChange: Hashable, Sendable {
 
     /// Parses the body.
     public func change() throws(StoreError) -> Change {
-        do { return try body.withUnsafeBufferPointer { try Change(jsonBytes: $0) } } catch { throw StoreError.wrap(error) }
+        do { return try body.withUnsafeBufferPointer { try Change(storedJSONBytes: $0) } } catch { throw StoreError.wrap(error) }
     }
 }
 

@@ -64,6 +64,10 @@ public enum ScenarioStep: Hashable, Sendable {
     case send(from: String, to: String)
     /// `from` sends `to` every change it holds again, duplicates included.
     case replay(from: String, to: String)
+    /// Hand-made wire-format changes (each one JSON object's bytes) delivered to `to` as one
+    /// batch from a peer: read by the wire decoder, applied in one transaction. `refused`: the
+    /// batch must be refused, and `to` must then hold exactly what it held before.
+    case deliver(to: String, changes: [[UInt8]], refused: Bool)
 }
 
 /// What must hold after the steps.
@@ -130,6 +134,17 @@ public struct Scenario: Hashable, Sendable {
 }
 
 /// The strict reader behind `Scenario.parse`.
+///
+/// Besides the steps of `conflict-scenarios.md`, the project's corpus has one step of its own,
+/// for changes no correct replica makes (what a hostile or broken peer sends):
+///
+///     {"deliver": {"to": R, "changes": [<wire-format change objects>], "refused": true|false}}
+///
+/// R receives the changes as one batch from a peer: each is read by the real wire decoder
+/// (`Change(jsonBytes:)`, the bounds of `trust.md` included) and the batch is applied through
+/// the real apply path (`Store.applyRemote`, as a sync does). With `"refused": true` the batch
+/// must be refused (by the decoder or the store) and R must hold exactly what it held before;
+/// with `false` (the default) it must be taken. Either way a miss is a failed expectation.
 private struct ScenarioParser {
     let file: String
     var step: Int?
@@ -202,7 +217,7 @@ private struct ScenarioParser {
     }
 
     static let editKinds = ["create", "update", "delete", "restore"]
-    static let stepKinds = ["create", "update", "delete", "restore", "sync", "send", "replay"]
+    static let stepKinds = ["create", "update", "delete", "restore", "sync", "send", "replay", "deliver"]
 
     func parseStep(_ value: JSONValue) throws(ScenarioError) -> ScenarioStep {
         guard case .object(let o) = value else { throw fail("a step must be a JSON object") }
@@ -222,6 +237,11 @@ private struct ScenarioParser {
                 guard let ms = DateText.epochMilliseconds(text), text.utf8.count > 10 else {
                     throw fail("\"clock\" \(clock.serialized()) is not an RFC 3339 date-time (e.g. 2026-03-01T10:00:00Z)")
                 }
+                guard Change.msRange.contains(ms) else {
+                    throw fail(
+                        "\"clock\" \(clock.serialized()) is out of range: a change's time lies from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z"
+                    )
+                }
                 clockMs = ms
             }
             return .edit(at: at, clockMs: clockMs, edit: try edit(kind, o[kind]))
@@ -238,6 +258,19 @@ private struct ScenarioParser {
             let b = try replica(pair[1], "sync[1]")
             guard Array(a.utf8) != Array(b.utf8) else { throw fail("\"sync\" names \"\(a)\" twice") }
             return .sync(a, b)
+        case "deliver":
+            let d = try object(o["deliver"], "\"deliver\"", keys: ["to", "changes", "refused"], required: ["to", "changes"])
+            let to = try replica(d["to"], "deliver.to")
+            guard case .array(let items)? = d["changes"], !items.isEmpty else {
+                throw fail("deliver.changes must be a non-empty array of wire-format changes")
+            }
+            var refused = false
+            switch d["refused"] {
+            case .bool(let b)?: refused = b
+            case nil: break
+            default: throw fail("deliver.refused must be true or false")
+            }
+            return .deliver(to: to, changes: items.map { $0.serializedBytes() }, refused: refused)
         default:
             let o2 = try object(o[kind], "\"\(kind)\"", keys: ["from", "to"], required: ["from", "to"])
             let from = try replica(o2["from"], "\(kind).from")

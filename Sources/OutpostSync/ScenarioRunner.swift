@@ -107,9 +107,12 @@ public struct ScenarioRunner: Sendable {
             }
         }
         var walls: [String: Int64] = [:]
+        var stepFailures: [String] = []
         for (index, step) in scenario.steps.enumerated() {
             do {
-                try await perform(step, stores: stores, walls: &walls)
+                if let failure = try await perform(step, stores: stores, walls: &walls) {
+                    stepFailures.append("steps[\(index)] (\(step.summary)): \(failure)")
+                }
             } catch {
                 throw ScenarioError(file: scenario.file, step: index, "\(step.summary) failed: \(error)")
             }
@@ -121,11 +124,13 @@ public struct ScenarioRunner: Sendable {
             }
         }
         return ScenarioOutcome(
-            name: scenario.name, failures: Self.check(scenario.expect, replicas: scenario.replicas, views: views),
-            replicas: views)
+            name: scenario.name,
+            failures: stepFailures + Self.check(scenario.expect, replicas: scenario.replicas, views: views), replicas: views)
     }
 
-    private func perform(_ step: ScenarioStep, stores: [String: Store], walls: inout [String: Int64]) async throws {
+    /// Carries out a step; a `deliver` step whose outcome is not the one it expects gives that
+    /// failure in words.
+    private func perform(_ step: ScenarioStep, stores: [String: Store], walls: inout [String: Int64]) async throws -> String? {
         switch step {
         case .edit(let at, let clockMs, let edit):
             if let clockMs { walls[at] = clockMs }
@@ -143,6 +148,40 @@ public struct ScenarioRunner: Sendable {
             _ = try await SyncSession().send(from: StoreTransport(store: stores[from]!), to: StoreTransport(store: stores[to]!))
         case .replay(let from, let to):
             try Self.replayAll(from: stores[from]!, to: stores[to]!)
+        case .deliver(let to, let changes, let refused):
+            return try await Self.deliver(changes, to: stores[to]!, refused: refused)
+        }
+        return nil
+    }
+
+    /// Delivers hand-made wire-format changes to a store as one batch from a peer: each read by
+    /// the wire decoder, the batch applied as a sync applies it. Nil when the outcome is the one
+    /// expected; else what happened instead.
+    static func deliver(_ changes: [[UInt8]], to store: Store, refused: Bool) async throws -> String? {
+        let before = try ScenarioReplicaView(store: store).bytes
+        let (beforeLog, _) = try store.changes(missingFrom: SyncSummary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max)
+        var refusal: String?
+        do {
+            var decoded: [Change] = []
+            for (i, bytes) in changes.enumerated() {
+                do { decoded.append(try bytes.withUnsafeBufferPointer { try Change(jsonBytes: $0) }) } catch {
+                    throw ChangeFormatError("changes[\(i)]: \(error)")
+                }
+            }
+            _ = try await StoreTransport(store: store).receive(decoded)
+        } catch {
+            refusal = "\(error)"
+        }
+        switch (refused, refusal) {
+        case (true, nil): return "expected the delivery to be refused, but it was taken"
+        case (false, let reason?): return "expected the delivery to be taken, but it was refused: \(reason)"
+        case (true, let reason?):
+            let (afterLog, _) = try store.changes(missingFrom: SyncSummary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max)
+            guard try ScenarioReplicaView(store: store).bytes == before, afterLog == beforeLog else {
+                return "the delivery was refused (\(reason)), but the store changed"
+            }
+            return nil
+        case (false, nil): return nil
         }
     }
 
@@ -294,6 +333,8 @@ extension ScenarioStep {
         case .sync(let a, let b): return "sync \(a) ⇄ \(b)"
         case .send(let from, let to): return "send \(from) → \(to)"
         case .replay(let from, let to): return "replay \(from) → \(to)"
+        case .deliver(let to, let changes, let refused):
+            return "deliver \(changes.count) change(s) to \(to)" + (refused ? ", to be refused" : "")
         }
     }
 }

@@ -41,13 +41,14 @@ import Testing
                 reporter: "alice"),
             Change(
                 dot: Dot(replica: alice, counter: 7), record: RecordKey(id: "x"),
-                deps: VersionVector([alice: 6, bob: 2]), tag: HLCTag(ms: -5, seq: 4_294_967_295),
+                deps: VersionVector([alice: 6, bob: 2]), tag: HLCTag(ms: 253_402_300_799_999, seq: 4_294_967_295),
                 writes: [
                     "narrative": .string("line\nbreak \"quoted\" \\ tab\t ⵜⵉⵏⴱⵓⴽⵜⵓ 😀 \u{1}"), "place_name": .null,
                     Change.deletedField: false,
                 ]),
             Change(
-                dot: Dot(replica: bob, counter: 123_456_789), record: RecordKey(id: String(repeating: "é", count: 100)),
+                dot: Dot(replica: bob, counter: 9_007_199_254_740_991),
+                record: RecordKey(id: "A" + String(repeating: "z.9_:-", count: 33) + "b"),
                 deps: VersionVector([alice: 1]), tag: HLCTag(ms: 0, seq: 17), writes: [Change.deletedField: true],
                 reporter: "b\u{00f6}b"),
         ]
@@ -86,11 +87,14 @@ import Testing
         let escaped = Array(base.replacingOccurrences(of: "\"ms\":", with: "\"m\\u0073\":").utf8)
         #expect(wireChange(escaped) == nil)
         #expect(try escaped.withUnsafeBufferPointer { try Change(jsonBytes: $0) } == samples()[0])
-        // Uppercase hex digits: the wire reader declines, the tree path reads the same replica.
+        // Uppercase hex digits: refused by both, the tree path naming the problem.
         let upper = Array(
             base.replacingOccurrences(of: "0123456789abcdef0123456789abcdef", with: "0123456789ABCDEF0123456789ABCDEF").utf8)
         #expect(wireChange(upper) == nil)
-        #expect(try upper.withUnsafeBufferPointer { try Change(jsonBytes: $0) } == samples()[0])
+        #expect(treeChange(upper) == nil)
+        #expect(throws: ChangeFormatError("replica must be a replica id in lowercase hex (2–128 digits 0-9a-f)")) {
+            try upper.withUnsafeBufferPointer { try Change(jsonBytes: $0) }
+        }
         // Deps that name a replica twice are left to the tree path.
         let twice = String(decoding: samples()[1].encodedJSON(), as: UTF8.self)
         let doubled = twice.replacingOccurrences(of: #""deps":{"#, with: #""deps":{"fedcba9876543210fedcba9876543210":1,"#)

@@ -21,8 +21,10 @@ import Testing
         }
     }
 
-    /// The text rule as the schema states it: the Character count (after trimming when trimmed) within the range.
+    /// The text rule as the schema states it: at most 4 × max UTF-8 bytes, and the Character
+    /// count (after trimming when trimmed) within the range.
     private func textIsValid(_ text: String, min: Int, max: Int, trimmed: Bool) -> Bool {
+        guard text.utf8.count <= 4 * max else { return false }
         var counted = text[...]
         if trimmed {
             while let f = counted.first, f.isWhitespace { counted.removeFirst() }
@@ -65,7 +67,14 @@ import Testing
     @Test func longNarrativesCountCharactersNotBytes() throws {
         try IncidentSchema.validate(field: "narrative", value: .string(String(repeating: "é", count: 50_000)))
         try IncidentSchema.validate(field: "narrative", value: .string(String(repeating: "e\u{301}", count: 50_000)))
-        try IncidentSchema.validate(field: "narrative", value: .string(String(repeating: "🇨🇦", count: 50_000)))
+        try IncidentSchema.validate(field: "narrative", value: .string(String(repeating: "😀", count: 50_000)))
+        // Flags are two scalars (8 bytes) each: 25,000 fit in the 200,000 bytes, 50,000 do not.
+        try IncidentSchema.validate(field: "narrative", value: .string(String(repeating: "🇨🇦", count: 25_000)))
+        #expect {
+            try IncidentSchema.validate(field: "narrative", value: .string(String(repeating: "🇨🇦", count: 50_000)))
+        } throws: { error in
+            (error as? ValidationError)?.rule == "must be at most 200000 bytes of UTF-8 (got 400000)"
+        }
         #expect {
             try IncidentSchema.validate(field: "narrative", value: .string(String(repeating: "é", count: 50_001)))
         } throws: { error in
@@ -80,6 +89,30 @@ import Testing
             try IncidentSchema.validate(field: "title", value: .string(" \u{A0}\n"))
         } throws: { error in
             (error as? ValidationError)?.rule == "must not be empty or only white space"
+        }
+    }
+
+    /// Issue 11, finding 5: "A" and 4 million combining marks is one Character; it took 8 MB of
+    /// title. Every text limit counts UTF-8 bytes too.
+    @Test func combiningMarksCannotPassATextLimit() {
+        let marks = String(repeating: "\u{301}", count: 4_000_000)
+        #expect(("A" + marks).count == 1)
+        for field in ["title", "narrative", "place_name", "admin1", "admin2", "perpetrator", "target"] {
+            guard case .text(_, let max, _) = IncidentSchema.byName[field]!.kind else {
+                Issue.record("\(field) is not text")
+                continue
+            }
+            #expect {
+                try IncidentSchema.validate(field: field, value: .string("A" + marks))
+            } throws: { error in
+                (error as? ValidationError)?.rule == "must be at most \(4 * max) bytes of UTF-8 (got 8000001)"
+            }
+            // At the byte limit exactly: taken when the characters fit too.
+            let full =
+                "A" + String(repeating: "\u{301}", count: (4 * max - 1) / 2) + String(repeating: "a", count: (4 * max - 1) % 2)
+            #expect(full.utf8.count == 4 * max)
+            #expect((try? IncidentSchema.validate(field: field, value: .string(full))) != nil, "\(field)")
+            #expect((try? IncidentSchema.validate(field: field, value: .string(full + "a"))) == nil, "\(field)")
         }
     }
 
