@@ -18,7 +18,16 @@ public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible
     public static let incidents = "incidents"
 
     public static func == (lhs: RecordKey, rhs: RecordKey) -> Bool {
-        lhs.id.utf8.elementsEqual(rhs.id.utf8) && lhs.collection.utf8.elementsEqual(rhs.collection.utf8)
+        sameBytes(lhs.id, rhs.id) && sameBytes(lhs.collection, rhs.collection)
+    }
+
+    /// Whether two texts have the same UTF-8 bytes (compared in place for native strings).
+    @inline(__always)
+    private static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (a.utf8, b.utf8)
+        guard x.count == y.count else { return false }
+        let compared = x.withContiguousStorageIfAvailable { p in y.withContiguousStorageIfAvailable { q in p.elementsEqual(q) } }
+        return (compared ?? nil) ?? x.elementsEqual(y)
     }
 
     /// Hashes the UTF-8 bytes (a `String`'s own hash is that of its normalized form).
