@@ -45,17 +45,19 @@ public struct SyncSummary: Hashable, Sendable {
         var entries: [ReplicaID: Entry] = [:]
         for (key, value) in o {
             guard let replica = ReplicaID(hex: key) else {
-                throw ChangeFormatError("summary key \"\(key)\" is not a hex replica id")
+                throw ChangeFormatError("summary key \"\(key)\" is not a replica id in lowercase hex (2–128 digits 0-9a-f)")
             }
-            guard case .int(let contiguous)? = value["contiguous"], contiguous >= 0 else {
-                throw ChangeFormatError("summary[\(key)].contiguous must be a whole number ≥ 0")
+            let maxCounter = Change.counterRange.upperBound
+            guard case .int(let contiguous)? = value["contiguous"], contiguous >= 0, contiguous <= maxCounter else {
+                throw ChangeFormatError("summary[\(key)].contiguous must be a whole number from 0 to \(maxCounter) (2^53 − 1)")
             }
             var extra = Set<UInt64>()
             if let list = value["extra"] {
                 guard case .array(let items) = list else { throw ChangeFormatError("summary[\(key)].extra must be an array") }
                 for item in items {
-                    guard case .int(let n) = item, n > contiguous else {
-                        throw ChangeFormatError("summary[\(key)].extra must hold counters above contiguous")
+                    guard case .int(let n) = item, n > contiguous, n <= maxCounter else {
+                        throw ChangeFormatError(
+                            "summary[\(key)].extra must hold counters above contiguous, at most \(maxCounter) (2^53 − 1)")
                     }
                     extra.insert(UInt64(n))
                 }

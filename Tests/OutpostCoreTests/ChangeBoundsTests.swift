@@ -246,3 +246,34 @@ import Testing
         #expect(negative.next(wallMs: 10) == HLCTag(ms: 10, seq: 0))
     }
 }
+
+/// A bundle's summary is outside bytes too.
+@Suite struct SyncSummaryBoundsTests {
+    private func summary(_ text: String) throws(ChangeFormatError) -> SyncSummary {
+        let json: JSONValue
+        do { json = try JSONParser.parse(text) } catch { throw ChangeFormatError("\(error)") }
+        return try SyncSummary(json: json)
+    }
+
+    @Test func countersAndHexAreBounded() throws {
+        let taken = try summary(#"{"0a": {"contiguous": 9007199254740990, "extra": [9007199254740991]}}"#)
+        #expect(taken.contains(Dot(replica: ReplicaID(hex: "0a")!, counter: 9_007_199_254_740_991)))
+        let refused: [(String, String)] = [
+            (
+                #"{"0a": {"contiguous": 9007199254740992}}"#,
+                "summary[0a].contiguous must be a whole number from 0 to 9007199254740991"
+            ),
+            (#"{"0a": {"contiguous": -1}}"#, "summary[0a].contiguous must be a whole number from 0"),
+            (#"{"0a": {"contiguous": 1, "extra": [9007199254740992]}}"#, "summary[0a].extra must hold counters above contiguous"),
+            (#"{"0A": {"contiguous": 1}}"#, "summary key \"0A\" is not a replica id in lowercase hex"),
+        ]
+        for (text, message) in refused {
+            #expect(throws: ChangeFormatError.self) { try summary(text) }
+            do {
+                _ = try summary(text)
+            } catch {
+                #expect(error.message.hasPrefix(message), "\(error.message)")
+            }
+        }
+    }
+}
