@@ -29,6 +29,14 @@ public struct HybridClock: Hashable, Sendable {
     /// A clock that continues after `last`.
     public init(last: HLCTag = .zero) { self.last = last }
 
+    /// The wall clock corrected by an offset learned from a server, saturating instead of
+    /// overflowing (an offset comes from outside bytes: a server's `server_time_ms`).
+    public static func correctedWall(systemMs: Int64, offsetMs: Int64) -> Int64 {
+        let (sum, overflow) = systemMs.addingReportingOverflow(offsetMs)
+        if overflow { return offsetMs > 0 ? Int64.max : Int64.min }
+        return sum
+    }
+
     /// The next tag: `ms = max(wall, last.ms)`, `seq = last.seq + 1` when ms did not move, else 0.
     ///
     /// Tags stay within `Change.msRange` (a wall clock outside it is taken as its nearest end),

@@ -244,6 +244,10 @@ import Testing
         #expect(poisoned.next(wallMs: 10) == HLCTag(ms: 253_402_300_799_999, seq: 0))
         var negative = HybridClock(last: HLCTag(ms: Int64.min, seq: 3))
         #expect(negative.next(wallMs: 10) == HLCTag(ms: 10, seq: 0))
+        // An offset from a hostile server cannot overflow the corrected wall clock.
+        #expect(HybridClock.correctedWall(systemMs: 1_772_359_200_000, offsetMs: Int64.max) == Int64.max)
+        #expect(HybridClock.correctedWall(systemMs: -5, offsetMs: Int64.min) == Int64.min)
+        #expect(HybridClock.correctedWall(systemMs: 1000, offsetMs: -200) == 800)
     }
 }
 
