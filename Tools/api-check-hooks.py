@@ -15,6 +15,13 @@ from hypothesis import strategies as st
 
 _REPLICA_ID = re.compile(r"\A(?:[0-9a-f]{2}){1,64}\Z")
 _MAX_COUNTER = 2**53 - 1
+# Incident text fields: at most N characters (grapheme clusters) and 4 × N UTF-8 bytes.
+_CHARACTER_LIMITS = {
+    "title": 200, "narrative": 50000, "place_name": 200, "admin1": 200, "admin2": 200, "perpetrator": 500, "target": 500,
+}
+# Texts with a byte limit only.
+_REPORTER_BYTES = 400
+_Q_BYTES = 200
 
 
 def _cursor(ms: int, record_id: str) -> str:
@@ -52,6 +59,43 @@ def _whole_numbers_as_integers(value):
     return value
 
 
+def _within_bytes(text, limit: int):
+    """A text the schema's `maxLength` (`limit` code points) admits, cut to `limit` UTF-8 bytes
+    at a character boundary; anything else as it is."""
+    if not isinstance(text, str) or len(text) > limit:
+        return text
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text
+    return encoded[:limit].decode("utf-8", "ignore") if len(encoded) > limit else text
+
+
+def _plainly_too_long(text, limit: int):
+    """A text the schema's `maxLength` (`limit` code points) refuses, written with one code point
+    per character, so that it has too many characters too (JSON Schema counts code points, the
+    server grapheme clusters); anything else as it is."""
+    if isinstance(text, str) and len(text) > limit:
+        return "x" * len(text)
+    return text
+
+
+def _with_text_rules(body: dict) -> dict:
+    """Text limits JSON Schema cannot state exactly (see `_within_bytes`, `_plainly_too_long`)."""
+    changes = body.get("changes")
+    for change in changes if isinstance(changes, list) else []:
+        if not isinstance(change, dict):
+            continue
+        if "reporter" in change:
+            change["reporter"] = _within_bytes(change["reporter"], _REPORTER_BYTES)
+        writes = change.get("writes")
+        if isinstance(writes, dict):
+            for field, limit in _CHARACTER_LIMITS.items():
+                if field in writes:
+                    writes[field] = _plainly_too_long(writes[field], limit)
+    return body
+
+
 def _as_device(body: dict, replica: str) -> dict:
     """The request as the device bound to `replica` sends it: every well-formed replica id in the
     request's `replica` and its changes' `replica` becomes `replica` (a malformed one stays, so a
@@ -69,7 +113,10 @@ def _as_device(body: dict, replica: str) -> dict:
         if change.get("replica") == replica and isinstance(deps, dict) and _is_counter(counter):
             covered = deps.get(replica)
             if isinstance(covered, int) and not isinstance(covered, bool) and covered >= counter:
-                deps[replica] = counter - 1
+                if counter > 1:
+                    deps[replica] = counter - 1
+                else:
+                    del deps[replica]
     return body
 
 
@@ -100,14 +147,20 @@ def before_call(context, case, kwargs):
       binds the token to $OUTPOST_API_REPLICA first, and requests are sent as that device, so the
       checks reach past the 403s to the decoding, the limits and the store.
     - A change's `deps` never cover its own dot.
+    - Text limits count characters and UTF-8 bytes, not code points.
     - `bbox`: minLat ≤ maxLat.
     """
     path = case.operation.path
     if path == "/v1/sync" and isinstance(case.body, (dict, list)):
         body = _whole_numbers_as_integers(case.body)
-        replica = os.environ.get("OUTPOST_API_REPLICA")
-        if replica and isinstance(body, dict):
-            body = _as_device(body, replica)
+        if isinstance(body, dict):
+            body = _with_text_rules(body)
+            replica = os.environ.get("OUTPOST_API_REPLICA")
+            if replica:
+                body = _as_device(body, replica)
         case.body = body
-    if path == "/v1/incidents" and isinstance(case.query, dict) and "bbox" in case.query:
-        case.query["bbox"] = _with_ordered_latitudes(case.query["bbox"])
+    if path == "/v1/incidents" and isinstance(case.query, dict):
+        if "bbox" in case.query:
+            case.query["bbox"] = _with_ordered_latitudes(case.query["bbox"])
+        if "q" in case.query:
+            case.query["q"] = _within_bytes(case.query["q"], _Q_BYTES)
