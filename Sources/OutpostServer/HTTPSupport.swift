@@ -32,6 +32,18 @@ enum HTTPSupport {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
+    /// A number written in decimal (digits, `.`, a sign, an exponent), as JSON and query strings
+    /// write them; nil for anything else, such as `nan`, `inf` or `0x1p3`, which `Double` would take.
+    static func decimalNumber(_ text: String) -> Double? {
+        guard
+            text.utf8.allSatisfy({ c in
+                (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: ".") || c == UInt8(ascii: "-")
+                    || c == UInt8(ascii: "+") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
+            })
+        else { return nil }
+        return Double(text)
+    }
+
     /// The bearer token of a request, or a 401.
     static func bearerToken(_ request: Request) throws(APIError) -> String {
         let values = request.headers[values: .authorization]

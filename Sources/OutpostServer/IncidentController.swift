@@ -30,8 +30,8 @@ struct IncidentController: Sendable {
         _ = try await auth.require(request, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
         let raw = context.parameters.get("id") ?? ""
         let id = raw.removingPercentEncoding ?? raw
-        guard !id.isEmpty, id.utf8.count <= 200 else {
-            throw APIError.badRequest("invalid_id", "the incident id must be 1–200 bytes")
+        guard RecordKey.isValidID(id) else {
+            throw APIError.badRequest("invalid_id", "the incident id \(RecordKey.idRule)", field: "id")
         }
         guard let detail = try await repository.incidentDetail(id: id) else {
             throw APIError(.notFound, "unknown_incident", "no incident with that id")
@@ -72,7 +72,10 @@ struct IncidentController: Sendable {
             return values.first
         }
         func list(_ key: String, allowed: [String]) throws(APIError) -> Set<String>? {
-            let values = parameters.filter { $0.0 == key }.flatMap { $0.1.split(separator: ",") }.map(String.init)
+            let values = parameters.filter { $0.0 == key }.flatMap {
+                $0.1.split(separator: ",", omittingEmptySubsequences: false)
+            }
+            .map(String.init)
             guard !values.isEmpty else { return nil }
             for v in values where !allowed.contains(v) {
                 throw APIError.badRequest(
@@ -89,18 +92,22 @@ struct IncidentController: Sendable {
             return n
         }
         if let since = try single("since") {
-            if let ms = Int64(since), ms >= 0 {
+            if (1...15).contains(since.utf8.count), since.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                let ms = Int64(since)
+            {
                 query.updatedAfterMs = ms
             } else if let ms = DateText.epochMilliseconds(since) {
                 query.updatedAfterMs = ms
             } else {
                 throw APIError.badRequest(
-                    "invalid_query", "since must be an RFC 3339 date-time or milliseconds since the epoch", field: "since")
+                    "invalid_query",
+                    "since must be milliseconds since the epoch (1–15 digits) or an RFC 3339 date-time or date, years 1900–2100",
+                    field: "since")
             }
         }
         if let bbox = try single("bbox") {
             let parts = bbox.split(separator: ",", omittingEmptySubsequences: false).map {
-                Double($0.trimmingCharacters(in: .whitespaces))
+                HTTPSupport.decimalNumber($0.trimmingCharacters(in: .whitespaces))
             }
             guard parts.count == 4, let minLon = parts[0], let minLat = parts[1], let maxLon = parts[2], let maxLat = parts[3],
                 (-180...180).contains(minLon), (-180...180).contains(maxLon), (-90...90).contains(minLat),
@@ -124,9 +131,9 @@ struct IncidentController: Sendable {
             query.text = q
         }
         if let flag = try single("include_deleted") {
-            switch flag.lowercased() {
-            case "true", "1", "yes", "": query.includeDeleted = true
-            case "false", "0", "no": query.includeDeleted = false
+            switch flag {
+            case "true": query.includeDeleted = true
+            case "false": query.includeDeleted = false
             default: throw APIError.badRequest("invalid_query", "include_deleted must be true or false", field: "include_deleted")
             }
         }
