@@ -65,6 +65,10 @@ struct SyncController: Sendable {
             switch error.kind {
             case .invalidChange, .invalidValue:
                 throw APIError(.unprocessableContent, "invalid_change", error.message)
+            case .reusedDot:
+                throw APIError(.conflict, "reused_dot", error.message)
+            case .tooManyHeldBack:
+                throw APIError(.unprocessableContent, "too_many_held_back", error.message)
             case .locked:
                 throw APIError(.serviceUnavailable, "store_busy", "the store is busy; try again")
             default:

@@ -80,14 +80,21 @@ final class ChangeApplier {
     }()
     /// Whether any change is held back in the store (or this batch); when not, no record needs a look.
     private var anyHeldBack: Bool
+    /// How much one author may keep held back.
+    private let heldBackLimits: HeldBackLimits
+    /// What each author this transaction held back or released keeps held (read once per author).
+    private var heldByAuthor: [Int64: HeldBackCount] = [:]
+    /// Changes held back by this transaction, by log position: released without reading them back.
+    private var heldInBatch: [Int64: Change] = [:]
     /// From how many change bodies (in `apply(_:)` of a list) or record states (in `finish()`)
     /// on the encoding moves to a second thread (`Store.encodingPipelineThreshold`).
     private let pipelineThreshold: Int
 
-    init(store: Store, receivedMs: Int64) throws {
+    init(store: Store, receivedMs: Int64, heldBackLimits: HeldBackLimits = .standard) throws {
         self.store = store
         self.db = store.db
         self.receivedMs = receivedMs
+        self.heldBackLimits = heldBackLimits
         self.pipelineThreshold = store.encodingPipelineThreshold
         nextSeq = try db.cached("SELECT coalesce(max(seq), 0) + 1 FROM changes").first { $0.int(0) } ?? 1
         anyHeldBack = try db.cached("SELECT EXISTS (SELECT 1 FROM changes WHERE applied = 0)").first { $0.int(0) != 0 } ?? true
@@ -140,34 +147,48 @@ final class ChangeApplier {
     }
 
     /// Applies, holds back or ignores one change (`encodedBody`: its wire JSON, when already encoded).
+    ///
+    /// A change whose dot the store already holds for another record or with other content is
+    /// refused (`StoreError.Kind.reusedDot`); the caller's transaction then stores nothing.
     func apply(_ change: Change, encodedBody: UnsafeRawBufferPointer? = nil) throws {
         let replicaIdx = try store.index(of: change.dot.replica, reporter: change.reporter)
         let record = try load(change.record)
         switch record.state.decide(change) {
         case .duplicate:
+            _ = try storedTwin(of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
             report.duplicates += 1
         case .holdBack:
-            try insert(change, replicaIdx: replicaIdx, applied: false, encodedBody: encodedBody)
+            let missing = missingDeps(of: change, in: record.state)
+            _ = try heldCount(of: replicaIdx)  // read before this row adds to it
+            try insert(change, replicaIdx: replicaIdx, applied: false, waiting: missing.count, encodedBody: encodedBody)
             if db.changes > 0 {
+                try hold(change, seq: nextSeq, replicaIdx: replicaIdx, missing: missing, record: record)
                 nextSeq += 1
-                anyHeldBack = true
-                report.heldBack += 1
                 touchedReplicas.insert(replicaIdx)
-                record.mayHavePending = true
             } else {
+                _ = try storedTwin(of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
                 report.duplicates += 1
             }
         case .apply:
-            try insert(change, replicaIdx: replicaIdx, applied: true, encodedBody: encodedBody)
+            try insert(change, replicaIdx: replicaIdx, applied: true, waiting: 0, encodedBody: encodedBody)
             if db.changes == 0 {
-                // It was held back earlier: move it to the end of the log as applied.
-                try db.cached("UPDATE changes SET seq = ?, applied = 1 WHERE replica = ? AND counter = ?")
-                    .bind(.integer(nextSeq), .integer(replicaIdx), .integer(Int64(change.dot.counter))).run()
+                // The store holds this dot: the same change is fine, another one is refused.
+                let twin = try storedTwin(of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
+                guard let twin, !twin.applied else {
+                    report.duplicates += 1
+                    return
+                }
+                // Held back earlier and its deps are met, yet it was not released: apply it now
+                // (its row moves to the end of the log, its waits go).
+                try db.cached("DELETE FROM held_waits WHERE collection = ? AND record = ? AND seq = ?")
+                    .bind(.text(change.record.collection), .text(change.record.id), .integer(twin.seq)).run()
+                try markApplied(seq: twin.seq, replicaIdx: replicaIdx)
+                heldByAuthor[replicaIdx] = nil
             }
             touchedReplicas.insert(replicaIdx)
             applyToState(change, replicaIdx: replicaIdx, record: record)
             report.applied += 1
-            try releaseHeldBack(for: change.record)
+            try releaseHeldBack(after: change.dot, on: change.record, record: record)
         }
     }
 
@@ -184,9 +205,11 @@ final class ChangeApplier {
         nextSeq += 1
     }
 
-    private func insert(_ change: Change, replicaIdx: Int64, applied: Bool, encodedBody: UnsafeRawBufferPointer?) throws {
+    private func insert(
+        _ change: Change, replicaIdx: Int64, applied: Bool, waiting: Int, encodedBody: UnsafeRawBufferPointer?
+    ) throws {
         let statement = try db.cached(
-            "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         try statement.bind(
             .integer(nextSeq), .integer(replicaIdx), .integer(Int64(change.dot.counter)), .text(change.record.collection),
@@ -200,46 +223,229 @@ final class ChangeApplier {
         }
         try statement.bind(.integer(applied ? 1 : 0), at: 8)
         try statement.bind(.integer(receivedMs), at: 9)
+        try statement.bind(.integer(Int64(waiting)), at: 10)
         try statement.run()
     }
 
-    /// Applies held-back changes of a record whose deps are now met, until none is ready.
-    private func releaseHeldBack(for key: RecordKey) throws {
-        guard anyHeldBack, let record = records[key] else { return }
+    /// The row the store holds under `change`'s dot (its log position and whether it is applied),
+    /// nil when none; throws `reusedDot` when that row is another change.
+    ///
+    /// The same change is recognised by its bytes: the stored body is the change's deterministic
+    /// wire encoding (`Change.write(to:)`), so an exact duplicate encodes to the same bytes. A body
+    /// stored by an older encoder may differ in bytes alone, so unequal bytes are decoded and
+    /// compared as changes before the dot is called reused.
+    private func storedTwin(
+        of change: Change, replicaIdx: Int64, encodedBody: UnsafeRawBufferPointer?
+    ) throws -> (seq: Int64, applied: Bool)? {
+        let counter = Int64(change.dot.counter)
+        return try db.cached("SELECT seq, applied, collection, record, body FROM changes WHERE replica = ? AND counter = ?")
+            .bind(.integer(replicaIdx), .integer(counter)).first { row -> (seq: Int64, applied: Bool) in
+                let collection = row.text(2) ?? ""
+                let id = row.text(3) ?? ""
+                let storedKey = RecordKey(collection: collection, id: id)
+                guard storedKey.collection.utf8.elementsEqual(change.record.collection.utf8),
+                    storedKey.id.utf8.elementsEqual(change.record.id.utf8)
+                else {
+                    throw StoreError.reusedDot(change.dot, storedRecord: storedKey, otherRecord: change.record)
+                }
+                let sameBytes = try row.withBytes(4) { stored -> Bool in
+                    if let encodedBody { return stored.elementsEqual(encodedBody) }
+                    scratch.removeAll(keepingCapacity: true)
+                    change.write(to: &scratch)
+                    return stored.elementsEqual(scratch)
+                }
+                if !sameBytes {
+                    let stored = try? row.withBytes(4) { try Change(storedJSONBytes: $0) }
+                    guard stored == change else {
+                        throw StoreError.reusedDot(change.dot, storedRecord: storedKey, otherRecord: nil)
+                    }
+                }
+                return (row.int(0), row.int(1) != 0)
+            }
+    }
+
+    /// The deps of `change` that `state`'s version vector does not cover yet, in replica order.
+    private func missingDeps(of change: Change, in state: RecordState) -> [(replica: ReplicaID, counter: UInt64)] {
+        var missing: [(replica: ReplicaID, counter: UInt64)] = []
+        for (replica, counter) in change.deps.entries where state.version[replica] < counter {
+            missing.append((replica, counter))
+        }
+        missing.sort { $0.replica < $1.replica }
+        return missing
+    }
+
+    /// Records a change just stored held back at `seq`: counts it against its author's bound
+    /// and indexes it by every dependency it waits for.
+    private func hold(
+        _ change: Change, seq: Int64, replicaIdx: Int64, missing: [(replica: ReplicaID, counter: UInt64)],
+        record: CachedRecord
+    ) throws {
+        var held = try heldCount(of: replicaIdx)
+        held.changes += 1
+        held.missingDeps += missing.count
+        if held.changes > heldBackLimits.changesPerAuthor || held.missingDeps > heldBackLimits.missingDepsPerAuthor {
+            throw StoreError.tooManyHeldBack(change.dot, held: held, limits: heldBackLimits)
+        }
+        heldByAuthor[replicaIdx] = held
+        try indexWaits(of: change, seq: seq, missing: missing)
+        heldInBatch[seq] = change
+        anyHeldBack = true
+        report.heldBack += 1
+        record.mayHavePending = true
+    }
+
+    /// Adds a held change's waits, one per dependency it misses.
+    private func indexWaits(of change: Change, seq: Int64, missing: [(replica: ReplicaID, counter: UInt64)]) throws {
+        let wait = try db.cached("INSERT INTO held_waits (collection, record, replica, counter, seq) VALUES (?, ?, ?, ?, ?)")
+        for dep in missing {
+            try wait.bind(
+                .text(change.record.collection), .text(change.record.id), .blob(dep.replica.bytes), .integer(Int64(dep.counter)),
+                .integer(seq)
+            ).run()
+        }
+    }
+
+    /// What an author keeps held back now (read from the store the first time this transaction asks).
+    private func heldCount(of replicaIdx: Int64) throws -> HeldBackCount {
+        if let known = heldByAuthor[replicaIdx] { return known }
+        let count =
+            try db.cached("SELECT count(*), coalesce(sum(max(waiting, 0)), 0) FROM changes WHERE replica = ? AND applied = 0")
+            .bind(.integer(replicaIdx)).first { HeldBackCount(changes: Int($0.int(0)), missingDeps: Int($0.int(1))) }
+            ?? HeldBackCount()
+        heldByAuthor[replicaIdx] = count
+        return count
+    }
+
+    /// Moves the held row at `seq` to the end of the log as applied (the caller applies the change).
+    private func markApplied(seq: Int64, replicaIdx: Int64) throws {
+        try db.cached("UPDATE changes SET seq = ?, applied = 1, waiting = 0 WHERE seq = ?")
+            .bind(.integer(nextSeq), .integer(seq)).run()
+        heldInBatch[seq] = nil
+        if var held = heldByAuthor[replicaIdx] {
+            held.changes -= 1
+            heldByAuthor[replicaIdx] = held
+        }
+    }
+
+    /// After `dot` was applied to a record: applies every held change of the record waiting for
+    /// nothing else, then those waiting for these, and so on. Each step looks up only the waits
+    /// on the dot just applied, so the work is linear in the changes released.
+    private func releaseHeldBack(after dot: Dot, on key: RecordKey, record: CachedRecord) throws {
+        guard anyHeldBack else { return }
         if record.mayHavePending == nil {
             record.mayHavePending =
-                try db.cached("SELECT 1 FROM changes WHERE applied = 0 AND collection = ? AND record = ? LIMIT 1")
+                try db.cached("SELECT 1 FROM held_waits WHERE collection = ? AND record = ? LIMIT 1")
                 .bind(.text(key.collection), .text(key.id)).first { _ in true } ?? false
         }
         guard record.mayHavePending == true else { return }
-        var progress = true
-        while progress {
-            progress = false
-            var held: [HeldChange] = []
-            try db.cached(
-                "SELECT seq, replica, body FROM changes WHERE applied = 0 AND collection = ? AND record = ? ORDER BY seq"
-            )
-            .bind(.text(key.collection), .text(key.id)).forEach { row in
-                let change = try row.withBytes(2) { try Change(storedJSONBytes: $0) }
-                held.append(HeldChange(seq: row.int(0), replicaIdx: row.int(1), change: change))
-            }
-            if held.isEmpty {
-                record.mayHavePending = false
-                break
-            }
-            for item in held {
-                switch record.state.decide(item.change) {
-                case .holdBack: continue
-                case .duplicate:
-                    try db.cached("UPDATE changes SET applied = 1 WHERE seq = ?").bind(.integer(item.seq)).run()
+        var applied = [dot]
+        var next = 0
+        while next < applied.count {
+            let ready = try satisfyWaits(on: key, replica: applied[next].replica, upTo: applied[next].counter)
+            next += 1
+            for seq in ready {
+                let (replicaIdx, change) = try heldChange(at: seq)
+                switch record.state.decide(change) {
                 case .apply:
-                    try db.cached("UPDATE changes SET seq = ?, applied = 1 WHERE seq = ?")
-                        .bind(.integer(nextSeq), .integer(item.seq)).run()
-                    applyToState(item.change, replicaIdx: item.replicaIdx, record: record)
+                    try markApplied(seq: seq, replicaIdx: replicaIdx)
+                    applyToState(change, replicaIdx: replicaIdx, record: record)
+                    touchedReplicas.insert(replicaIdx)
                     report.applied += 1
                     report.released += 1
-                    progress = true
+                    applied.append(change.dot)
+                case .duplicate:
+                    // Its dot is covered though its deps were not (a faulty author): it is never
+                    // applied and stays held, waiting for nothing.
+                    heldInBatch[seq] = nil
+                case .holdBack:
+                    // Not expected (its waits were every dependency missing), but never dropped:
+                    // it waits again for what it still misses.
+                    let missing = missingDeps(of: change, in: record.state)
+                    try db.cached("UPDATE changes SET waiting = ? WHERE seq = ?").bind(
+                        .integer(Int64(missing.count)), .integer(seq)
+                    )
+                    .run()
+                    try indexWaits(of: change, seq: seq, missing: missing)
+                    heldByAuthor[replicaIdx] = nil
                 }
+            }
+        }
+    }
+
+    /// Removes the record's waits that `replica` reaching `counter` meets; returns the log
+    /// positions of the held changes that now wait for nothing, in log order.
+    private func satisfyWaits(on key: RecordKey, replica: ReplicaID, upTo counter: UInt64) throws -> [Int64] {
+        var met: [(seq: Int64, author: Int64, waiting: Int64)] = []
+        try db.cached(
+            """
+            SELECT w.seq, c.replica, c.waiting FROM held_waits w JOIN changes c ON c.seq = w.seq
+            WHERE w.collection = ? AND w.record = ? AND w.replica = ? AND w.counter <= ?
+            """
+        )
+        .bind(.text(key.collection), .text(key.id), .blob(replica.bytes), .integer(Int64(counter))).forEach { row in
+            met.append((row.int(0), row.int(1), row.int(2)))
+        }
+        guard !met.isEmpty else { return [] }
+        try db.cached("DELETE FROM held_waits WHERE collection = ? AND record = ? AND replica = ? AND counter <= ?")
+            .bind(.text(key.collection), .text(key.id), .blob(replica.bytes), .integer(Int64(counter))).run()
+        let lower = try db.cached("UPDATE changes SET waiting = ? WHERE seq = ?")
+        var ready: [Int64] = []
+        for wait in met {
+            let waiting = max(wait.waiting - 1, 0)
+            try lower.bind(.integer(waiting), .integer(wait.seq)).run()
+            if var held = heldByAuthor[wait.author] {
+                held.missingDeps -= 1
+                heldByAuthor[wait.author] = held
+            }
+            if waiting == 0 { ready.append(wait.seq) }
+        }
+        ready.sort()
+        return ready
+    }
+
+    /// A held change: from this transaction's memory, else read back from the log (parsed once).
+    private func heldChange(at seq: Int64) throws -> (replicaIdx: Int64, change: Change) {
+        if let change = heldInBatch[seq] {
+            return (try store.index(of: change.dot.replica, reporter: change.reporter), change)
+        }
+        guard
+            let held = try db.cached("SELECT seq, replica, body FROM changes WHERE seq = ?").bind(.integer(seq)).first({
+                row -> (Int64, Change) in
+                let change = try row.withBytes(2) { try Change(storedJSONBytes: $0) }
+                return (row.int(1), change)
+            })
+        else { throw StoreError(.storage, "a held-back change waits at log position \(seq), which the log does not hold") }
+        store.heldBackBodiesParsed += 1
+        return held
+    }
+
+    /// Indexes the changes an older schema held back (`waiting = -1`, see `Schema/0004`): each is
+    /// held by what it still waits for, or applied when nothing (which releases others in turn).
+    func indexHeldBackOfOlderSchema() throws {
+        var rows: [(seq: Int64, replicaIdx: Int64, change: Change)] = []
+        try db.cached("SELECT seq, replica, body FROM changes WHERE applied = 0 AND waiting < 0 ORDER BY seq").forEach { row in
+            let change = try row.withBytes(2) { try Change(storedJSONBytes: $0) }
+            rows.append((row.int(0), row.int(1), change))
+        }
+        let setWaiting = try db.cached("UPDATE changes SET waiting = ? WHERE seq = ?")
+        for row in rows {
+            let record = try load(row.change.record)
+            switch record.state.decide(row.change) {
+            case .holdBack:
+                let missing = missingDeps(of: row.change, in: record.state)
+                try setWaiting.bind(.integer(Int64(missing.count)), .integer(row.seq)).run()
+                try indexWaits(of: row.change, seq: row.seq, missing: missing)
+                anyHeldBack = true
+                record.mayHavePending = true
+            case .apply:
+                try markApplied(seq: row.seq, replicaIdx: row.replicaIdx)
+                touchedReplicas.insert(row.replicaIdx)
+                applyToState(row.change, replicaIdx: row.replicaIdx, record: record)
+                report.applied += 1
+                report.released += 1
+                try releaseHeldBack(after: row.change.dot, on: row.change.record, record: record)
+            case .duplicate:
+                try setWaiting.bind(.integer(0), .integer(row.seq)).run()
             }
         }
     }
@@ -361,13 +567,6 @@ private enum StateSource: Sendable {
     }
 }
 
-/// A held-back change read back from the log.
-private struct HeldChange {
-    var seq: Int64
-    var replicaIdx: Int64
-    var change: Change
-}
-
 extension Store {
     /// The local index of a replica, adding it to the replicas table when new.
     func index(of replica: ReplicaID, reporter: String?) throws -> Int64 {
@@ -460,8 +659,12 @@ extension Store {
         let start = contiguous
         let next = try db.cached("SELECT counter FROM changes WHERE replica = ? AND counter > ? ORDER BY counter")
         try next.bind(.integer(replicaIdx), .integer(contiguous))
-        try next.forEach { row in
-            if row.int(0) == contiguous + 1 { contiguous += 1 }
+        // Stops at the first gap: the rows above it (a held-forever tail, say) are not read again
+        // by every batch.
+        try next.scan { row in
+            guard row.int(0) == contiguous + 1 else { return false }
+            contiguous += 1
+            return true
         }
         if contiguous != start {
             try db.cached("UPDATE replicas SET contiguous = ? WHERE idx = ?").bind(.integer(contiguous), .integer(replicaIdx))

@@ -187,18 +187,19 @@ extension Store {
     /// Applies changes received from another replica, in one transaction (all or nothing),
     /// and sets the integer settings (sync cursors) in the same transaction. `bulk`: one whole
     /// delivery (a bundle), written through a rollback journal when it is large and no one else
-    /// has the store open (see `write(bulkRows:_:)`).
+    /// has the store open (see `write(bulkRows:_:)`). A change that reuses a dot the store holds
+    /// for another change, or takes its author past `heldBackLimits`, refuses the whole batch.
     @discardableResult
-    public func applyRemote(_ changes: [Change], settings: [String: Int64] = [:], bulk: Bool = false) throws(StoreError)
-        -> ApplyReport
-    {
+    public func applyRemote(
+        _ changes: [Change], settings: [String: Int64] = [:], bulk: Bool = false, heldBackLimits: HeldBackLimits = .standard
+    ) throws(StoreError) -> ApplyReport {
         for change in changes {
             do { try IncidentSchema.validate(writes: change.writes) } catch {
                 throw StoreError(.invalidChange, "change \(change.dot): \(error.description)")
             }
         }
         return try write(bulkRows: bulk ? changes.count : 0) {
-            let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            let applier = try ChangeApplier(store: self, receivedMs: systemClock(), heldBackLimits: heldBackLimits)
             try applier.preload(recordsOf: changes)
             try applier.apply(changes)
             try applier.finish()

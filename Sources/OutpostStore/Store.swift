@@ -31,6 +31,10 @@ public final class Store: @unchecked Sendable {
     /// more than it saves. Tests lower it to run both ways over the same changes.
     var encodingPipelineThreshold = 512
 
+    /// How many held-back change bodies releases have read back and parsed from the log (tests
+    /// count the work of a release with it).
+    var heldBackBodiesParsed = 0
+
     /// Source of wall-clock milliseconds (uncorrected); tests and replays may replace it.
     public var systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
@@ -139,6 +143,7 @@ public final class Store: @unchecked Sendable {
             else { throw StoreError(.storage, "the store at \(directory) has no replica id; it is damaged") }
             let store = Store(db: db, directory: directory, replica: ReplicaID(bytes: replicaBytes))
             try store.loadReplicas()
+            try store.indexHeldBackOfOlderSchema()
             return store
         } catch {
             throw StoreError.wrap(error)
@@ -164,6 +169,18 @@ public final class Store: @unchecked Sendable {
 
     private static func removeDatabaseFiles(_ path: String) {
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    }
+
+    /// Indexes the held-back changes a store made before schema 4 kept (once, after the migration
+    /// marked them): their waits depend on the records' states, which only Swift can read.
+    private func indexHeldBackOfOlderSchema() throws {
+        guard try db.prepare("SELECT 1 FROM meta WHERE key = 'held_back_unindexed'").first({ _ in true }) == true else { return }
+        try write {
+            let applier = try ChangeApplier(store: self, receivedMs: systemClock())
+            try applier.indexHeldBackOfOlderSchema()
+            try applier.finish()
+            try db.execute("DELETE FROM meta WHERE key = 'held_back_unindexed'")
+        }
     }
 
     func loadReplicas() throws {

@@ -18,6 +18,10 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidState
         /// A change received from elsewhere is malformed.
         case invalidChange
+        /// A change reuses a dot the store holds for another change (another record or content).
+        case reusedDot
+        /// A change would take its author past what one author may keep held back.
+        case tooManyHeldBack
         /// Written by a newer Outpost.
         case schemaTooNew
         /// SQLite or the file system failed.
@@ -36,6 +40,25 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// A change whose dot names another change the store holds.
+    static func reusedDot(_ dot: Dot, storedRecord: RecordKey, otherRecord: RecordKey?) -> StoreError {
+        let difference =
+            otherRecord.map { "for record \(storedRecord), not \($0)" }
+            ?? "for the same record \(storedRecord) with other content"
+        return StoreError(
+            .reusedDot,
+            "reused dot: change \(dot) differs from the change \(dot) this store already holds (\(difference)); a dot names one change, so nothing of this batch was stored"
+        )
+    }
+
+    /// A change that takes its author past the held-back bound.
+    static func tooManyHeldBack(_ dot: Dot, held: HeldBackCount, limits: HeldBackLimits) -> StoreError {
+        StoreError(
+            .tooManyHeldBack,
+            "too many held-back changes: change \(dot) would leave replica \(dot.replica.hex) with \(held.changes) changes held back, missing \(held.missingDeps) changes they depend on (at most \(limits.changesPerAuthor) changes and \(limits.missingDepsPerAuthor) missing dependencies per author); send the changes they depend on first; nothing of this batch was stored"
+        )
+    }
 
     /// Maps any error thrown inside the store to a `StoreError`.
     static func wrap(_ error: any Error) -> StoreError {

@@ -246,11 +246,16 @@ func temporaryStoreDirectory() -> String {
             #expect(before.count == 3 && before.last?.applied == false)
             _ = edit
         }
-        // Turn the store back into schema 2: visible copy and the two indexes, no log.
+        // Turn the store back into schema 2: no held-back waits (schema 4), visible copy and the
+        // two indexes, no log.
         do {
             let db = try Database(path: Store.databasePath(in: dirs[0]), create: false)
             try db.execute(
                 """
+                DROP TABLE held_waits;
+                DROP INDEX changes_held_by_author;
+                ALTER TABLE changes DROP COLUMN waiting;
+                DELETE FROM schema_migrations WHERE version = 4;
                 ALTER TABLE records ADD COLUMN visible TEXT NOT NULL DEFAULT '{}';
                 CREATE INDEX changes_by_record ON changes(collection, record);
                 CREATE INDEX records_updated ON records(updated_seq);
