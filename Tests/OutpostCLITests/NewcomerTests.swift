@@ -124,7 +124,7 @@ struct NewcomerTests {
 
     @Test func importingAnIDThatExistsIsAlreadyExists() {
         #expect(OutpostExitCode(.alreadyExists) == .alreadyExists)
-        #expect(OutpostExitCode.helpText.contains("9  already exists (`init` on an existing store, `import` of an id"))
+        #expect(OutpostExitCode.helpText.contains("9  already exists (`init` on a store, `import` of an id it holds)"))
     }
 
     @Test func aServerThatMakesNoProgressHasItsOwnExitCode() {
@@ -134,6 +134,12 @@ struct NewcomerTests {
         #expect(looping.message.contains("the server made no progress"))
         #expect(CLIError.from(ServerSyncStalled(counter: 2)).code == .noProgress)
         #expect(OutpostExitCode.helpText.contains("14  sync: the server made no progress"))
+    }
+
+    @Test func theHelpTableFitsEightyColumns() {
+        for line in OutpostExitCode.helpText.split(separator: "\n") {
+            #expect(line.count <= 78, "\(line)")
+        }
     }
 
     // MARK: --version and help text
