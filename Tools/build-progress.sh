@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a build command (e.g. `swift build --build-tests`) and shows its progress without flooding
 # a CI log: one line per tenth of the compile steps or per minute, a heartbeat after 30 s of
-# silence (linking, a big file), and every other line (warnings, errors, "Build complete!") as is.
+# silence (linking, a big file), and every other line (warnings, errors, "Build complete!") as is,
+# except dependencies' "found N file(s) which are unhandled" packaging warnings.
 # Exits with the build's status.
 #   Tools/build-progress.sh swift build --build-tests
 set -uo pipefail
@@ -25,7 +26,14 @@ start=$SECONDS
           shown_percent=$percent
           shown_at=$SECONDS
         fi
+      elif [[ $line =~ ^warning:\ \'[^\']+\':\ found\ [0-9]+\ file\(s\)\ which\ are\ unhandled ]]; then
+        # A dependency's packaging warning (its CMakeLists.txt files), not ours: dropped with
+        # the paths listed under it.
+        in_unhandled=true
+      elif ${in_unhandled:-false} && [[ $line == "    /"*"/.build/checkouts/"* ]]; then
+        continue
       else
+        in_unhandled=false
         printf '%s\n' "$line"
       fi
     elif (($? > 128)); then
