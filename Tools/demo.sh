@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 Tools/setup.sh
 export PATH="/opt/swift/usr/bin:$PATH"
 
-echo "== building (release)"
-swift build -c release --product outpost >/dev/null
-swift build -c release --product outpost-server >/dev/null
+echo "== building (release; a clean build takes 10-15 minutes on 2 cores)"
+Tools/build-progress.sh swift build -c release --product outpost
+Tools/build-progress.sh swift build -c release --product outpost-server
 bin="$(swift build -c release --show-bin-path)"
 outpost="$bin/outpost"
 server="$bin/outpost-server"

@@ -47,7 +47,8 @@ public struct CLIError: Error, Hashable, Sendable, CustomStringConvertible {
         case let e as ValidationError: return CLIError(e)
         case let e as ServerLinkError: return CLIError(e)
         case let e as BundleError: return CLIError(.invalidInput, e.message)
-        case let e as ServerSyncStalled: return CLIError(.serverError, e.description)
+        case let e as ServerSyncStalled: return CLIError(.noProgress, e.description)
+        case let e as ServerSyncNoProgress: return CLIError(.noProgress, e.description)
         default: return CLIError(.failure, String(describing: error))
         }
     }

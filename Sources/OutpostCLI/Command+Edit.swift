@@ -46,8 +46,26 @@ extension OutpostCommand {
 
         /// Applies the writes and returns the confirmation text.
         func apply(_ writes: [String: JSONValue], in store: Store) throws(CLIError) -> String {
+            try checkCoordinates(writes, in: store)
             do { try store.update(id: id, fields: writes) } catch { throw CLIError(error) }
             return "Updated incident \(id): \(writes.keys.sorted().joined(separator: ", ")).\n"
+        }
+
+        /// Refuses writes to `lat` or `lon` that would leave the incident with one coordinate only
+        /// (an edit that touches neither is not checked, whatever the incident holds).
+        func checkCoordinates(_ writes: [String: JSONValue], in store: Store) throws(CLIError) {
+            guard writes["lat"] != nil || writes["lon"] != nil else { return }
+            let current: IncidentRecord?
+            do { current = try store.incident(id: id) } catch { throw CLIError(error) }
+            guard let current else { return }  // the update names the unknown id
+            let after = current.fields.merging(writes) { _, new in new }
+            guard let pair = CoordinatePair.unpaired(after) else { return }
+            let fix =
+                writes[pair.missing] == .null
+                ? "give --clear \(pair.given) too" : "give --\(pair.missing) too (the incident has no \(pair.missing))"
+            throw CLIError(
+                .invalidInput, "\(pair.given) without \(pair.missing): a location is both or neither; \(fix); nothing was changed"
+            )
         }
 
         /// A field named as in JSON (`event_type`) or as its flag (`event-type`, `--event-type`).

@@ -8,8 +8,9 @@ extension OutpostCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write every incident to standard output as NDJSON, CSV or GeoJSON.",
             discussion: """
-                ndjson: one `show --json` object per line. csv: header id plus every field (RFC 4180). \
-                geojson: a FeatureCollection; Point [lon, lat] when both are set, else null geometry.
+                ndjson: one `show --json` object per line. csv: header id plus every field (RFC 4180); \
+                a text cell starting with =, +, -, @, tab or carriage return gets a leading ' so \
+                spreadsheet programs never run it as a formula (numbers stay numbers). geojson: a FeatureCollection; Point [lon, lat] when both are set, else null geometry.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions

@@ -18,6 +18,11 @@ extension OutpostCommand {
 
         func run() throws {
             let writes = try fields.writes()
+            if let pair = CoordinatePair.unpaired(writes) {
+                throw CLIError(
+                    .invalidInput,
+                    "--\(pair.given) needs --\(pair.missing) too: a location is both or neither; nothing was stored")
+            }
             Console.out(try create(in: storeOptions.openStore(), writes: writes) + "\n")
         }
 

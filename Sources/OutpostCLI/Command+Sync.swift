@@ -19,8 +19,9 @@ extension OutpostCommand {
             discussion: """
                 Works in batches, each saved as it arrives: a sync that fails or is killed loses \
                 nothing, and the next one picks up where it stopped. Exit codes: 10 server \
-                unreachable, 11 token rejected, 12 refused, 13 server error; store problems as \
-                for every command.
+                unreachable, 11 token rejected, 12 refused, 13 server error, 14 the server made no \
+                progress (it kept answering without acknowledging anything or moving); store problems \
+                as for every command.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions

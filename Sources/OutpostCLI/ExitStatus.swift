@@ -13,11 +13,12 @@ import OutpostStore
 /// | 6 | invalid value or input: a field's rule, an unreadable or malformed import file |
 /// | 7 | invalid state: e.g. editing a deleted incident, restoring one that is not deleted |
 /// | 8 | storage error: SQLite or the file system failed, or the store is from a newer Outpost |
-/// | 9 | already exists: `init` on an existing store |
+/// | 9 | already exists: `init` on an existing store, `import` of an id the store holds |
 /// | 10 | sync: the server is unreachable (after retries) |
 /// | 11 | sync: the server rejected the token (missing, wrong or revoked) |
 /// | 12 | sync: the server refused this device (e.g. changes of another replica) |
-/// | 13 | sync: the server failed or answered something unreadable |
+/// | 13 | sync: the server failed or answered something unreadable or too large |
+/// | 14 | sync: the server made no progress (acknowledged nothing new and its position did not move) |
 public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     /// Success.
     case success = 0
@@ -47,6 +48,8 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     case forbidden = 12
     /// The sync server failed or its answer could not be read.
     case serverError = 13
+    /// The sync server kept answering without progress, so the sync stopped instead of looping.
+    case noProgress = 14
 
     /// The code for a store failure of `kind`.
     public init(_ kind: StoreError.Kind) {
@@ -70,13 +73,14 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
           3  no store at the path (run `outpost init --reporter NAME`)
           4  store locked by another process (after waiting 5 s)
           5  unknown incident id
-          6  invalid value or input (a field's rule, an unreadable or malformed import file)
+          6  invalid value or input (a field's rule, a malformed import file)
           7  invalid state (e.g. editing a deleted incident)
           8  storage error (SQLite, file system, or a store from a newer Outpost)
-          9  already exists (`init` on an existing store)
+          9  already exists (`init` on a store, `import` of an id it holds)
          10  sync: server unreachable (after retries)
          11  sync: token rejected (missing, wrong or revoked)
          12  sync: the server refused this device (e.g. another replica's changes)
-         13  sync: server error or unreadable answer
+         13  sync: server error, or an unreadable or too large answer
+         14  sync: the server made no progress (stopped instead of looping)
         """
 }

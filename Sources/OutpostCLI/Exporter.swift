@@ -6,7 +6,8 @@ import OutpostStore
 public enum ExportFormat: String, CaseIterable, Sendable, ExpressibleByArgument {
     /// One `show --json` object per line.
     case ndjson
-    /// RFC 4180 CSV: header `id` plus every field in schema order.
+    /// RFC 4180 CSV: header `id` plus every field in schema order; text cells that a spreadsheet
+    /// would run as a formula get a leading `'` (see `Exporter.writeCSVText`).
     case csv
     /// A GeoJSON FeatureCollection; Point geometry `[lon, lat]` when both are set, else null.
     case geojson
@@ -77,7 +78,7 @@ public struct Exporter {
 
     /// Appends one CSV record (CRLF-terminated): id then each field in schema order.
     public static func writeCSVRow(_ record: IncidentRecord, to bytes: inout [UInt8]) {
-        writeCSVCell(record.id, to: &bytes)
+        writeCSVText(record.id, to: &bytes)
         for name in IncidentSchema.fieldNames {
             bytes.append(UInt8(ascii: ","))
             writeCSVValue(record.fields[name], to: &bytes)
@@ -85,11 +86,12 @@ public struct Exporter {
         bytes.append(contentsOf: [0x0D, 0x0A])
     }
 
-    /// Appends a field's value as a CSV cell (nothing for an absent or null value).
+    /// Appends a field's value as a CSV cell (nothing for an absent or null value); text goes
+    /// through `writeCSVText`, numbers are written as numbers.
     public static func writeCSVValue(_ value: JSONValue?, to bytes: inout [UInt8]) {
         switch value {
         case nil, .null?: break
-        case .string(let s)?: writeCSVCell(s, to: &bytes)
+        case .string(let s)?: writeCSVText(s, to: &bytes)
         case .int(let i)?: JSONValue.writeInt(i, to: &bytes)
         case .double(let d)?: JSONValue.writeDouble(d, to: &bytes)
         case .bool(let b)?: bytes.append(contentsOf: (b ? "true" : "false").utf8)
@@ -97,7 +99,25 @@ public struct Exporter {
         }
     }
 
-    /// Appends a CSV cell, quoted (with `""` for `"`) when it holds a comma, quote or line break.
+    /// The first bytes that make a spreadsheet read a cell as a formula (OWASP's CSV injection
+    /// list): `=`, `+`, `-`, `@`, tab and carriage return.
+    public static let formulaStartBytes: [UInt8] = [
+        UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D,
+    ]
+
+    /// Appends a text value as a CSV cell, neutralized as OWASP advises: text starting with one of
+    /// `formulaStartBytes` gets a leading `'`, so spreadsheet programs show it as text and never
+    /// run it (`=HYPERLINK(…)` is written `'=HYPERLINK(…)`). Numbers are not text and stay as
+    /// they are (`writeCSVValue` writes `-0.04` as is).
+    public static func writeCSVText(_ text: String, to bytes: inout [UInt8]) {
+        if let first = text.utf8.first, formulaStartBytes.contains(first) {
+            writeCSVCell("'" + text, to: &bytes)
+        } else {
+            writeCSVCell(text, to: &bytes)
+        }
+    }
+
+    /// Appends a CSV cell as it is, quoted (with `""` for `"`) when it holds a comma, quote or line break.
     public static func writeCSVCell(_ text: String, to bytes: inout [UInt8]) {
         let utf8 = text.utf8
         let needsQuotes = utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }

@@ -99,18 +99,45 @@ public struct FieldOptions: ParsableArguments {
     /// Makes empty options.
     public init() {}
 
-    /// The help line of a field's flag: its kind and rule.
+    /// What each field holds, in words, for its flag's help line.
+    static let descriptions: [String: String] = [
+        "title": "A short headline for the incident",
+        "narrative": "What happened, in your own words",
+        "event_type": "The kind of event",
+        "occurred_at": "When it happened",
+        "date_precision": "How exact --occurred-at is",
+        "lat": "Latitude in decimal degrees, north positive",
+        "lon": "Longitude in decimal degrees, east positive",
+        "geo_precision": "How exact --lat and --lon are",
+        "place_name": "The town, village or site",
+        "admin1": "The region or province, the first administrative level",
+        "admin2": "The district, the second administrative level",
+        "killed": "How many people were killed",
+        "injured": "How many people were injured",
+        "abducted": "How many people were abducted",
+        "displaced": "How many people were displaced",
+        "perpetrator": "Who carried it out, as far as known",
+        "target": "Who or what was targeted",
+        "source_type": "Where the information comes from",
+        "confidence": "How sure you are of the report",
+        "sensitivity": "How carefully the report must be handled",
+        "status": "Where the report stands in review",
+    ]
+
+    /// The help line of a field's flag: what it holds, then its rule.
     static func help(_ field: String) -> ArgumentHelp {
         guard let spec = IncidentSchema.byName[field] else { return ArgumentHelp() }
         let rule: String
         switch spec.kind {
-        case .text(let min, let max, _): rule = min > 0 ? "text, \(min)–\(max) characters" : "text, up to \(max) characters"
-        case .choice(let options): rule = options.joined(separator: "|")
-        case .integer(let range): rule = "whole number \(range.lowerBound)–\(range.upperBound)"
-        case .number(let range): rule = "number \(Int(range.lowerBound))–\(Int(range.upperBound))"
-        case .dateTime: rule = "YYYY-MM-DD or RFC 3339 date-time"
+        case .text(let min, let max, _): rule = min > 0 ? "text, \(min) to \(max) characters" : "text, up to \(max) characters"
+        case .choice(let options): rule = "one of: " + options.joined(separator: ", ")
+        case .integer(let range): rule = "a whole number from \(range.lowerBound) to \(range.upperBound)"
+        case .number(let range): rule = "a number from \(Int(range.lowerBound)) to \(Int(range.upperBound))"
+        case .dateTime: rule = "YYYY-MM-DD or an RFC 3339 date-time such as 2026-03-01T14:30:00Z"
         }
-        return ArgumentHelp("The \(field.replacingUnderscores) (\(rule)).", valueName: spec.isNumeric ? "n" : "value")
+        let what = descriptions[field] ?? "The \(field.replacingUnderscores)"
+        let pairing = field == "lat" ? "; give --lon with it" : field == "lon" ? "; give --lat with it" : ""
+        return ArgumentHelp("\(what) (\(rule))\(pairing).", valueName: spec.isNumeric ? "n" : "value")
     }
 
     /// The flags given, as (field name, text) pairs in schema order.

@@ -202,6 +202,12 @@ public enum IncidentImporter {
         if fields["title"] == nil && !problems.contains(where: { $0.hasPrefix("title:") }) {
             problems.append("title: is required for a new incident")
         }
+        // One coordinate without the other (unless the other was given and refused already).
+        if let pair = CoordinatePair.unpaired(fields), !problems.contains(where: { $0.hasPrefix(pair.missing + ":") }),
+            let problem = CoordinatePair.problem(fields)
+        {
+            problems.append(problem)
+        }
         if !problems.isEmpty { return .failure(RowProblem(message: problems.sorted().joined(separator: "; "))) }
         if let checked { return .success(IncidentInput(id: id, checked: checked)) }
         return .success(IncidentInput(id: id, fields: fields))

@@ -23,7 +23,8 @@ extension OutpostCommand {
         case let e as CLIError:
             Console.error(e.message)
             return e.code.rawValue
-        case is StoreError, is OutpostCore.ValidationError, is ServerLinkError, is BundleError, is ServerSyncStalled:
+        case is StoreError, is OutpostCore.ValidationError, is ServerLinkError, is BundleError, is ServerSyncStalled,
+            is ServerSyncNoProgress:
             let e = CLIError.from(error)
             Console.error(e.message)
             return e.code.rawValue

@@ -14,6 +14,7 @@ public struct OutpostCommand: ParsableCommand {
 
             \(OutpostExitCode.helpText)
             """,
+        version: OutpostCLIVersion.text,
         subcommands: subcommandTypes)
 
     /// Every subcommand, in help order.

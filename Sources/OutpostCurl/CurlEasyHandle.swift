@@ -42,7 +42,8 @@ final class CurlEasyHandle {
         }
         curl_easy_reset(curl)
         errorBuffer[0] = 0
-        let context = TransferContext(cancellation: cancellation, progress: progress)
+        let context = TransferContext(
+            cancellation: cancellation, progress: progress, maxBodyBytes: options.maxResponseBytes)
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
 
@@ -69,6 +70,13 @@ final class CurlEasyHandle {
             var response = HTTPResponse(status: status, headers: context.headers, body: context.body)
             response.wireBodyBytes = Int(downloaded)
             return .response(response)
+        }
+        if context.bodyTooLarge {
+            return .failure(
+                kind: .responseTooLarge(limit: options.maxResponseBytes),
+                message: "\(label): the response is larger than \(ByteCountText.text(options.maxResponseBytes)) "
+                    + "(counted after decompression), the most this client holds; it stopped reading there",
+                curlCode: Int(code.rawValue))
         }
         let kind = Self.kind(of: code, cancelled: cancellation.isCancelled)
         let detail =
@@ -137,8 +145,8 @@ final class CurlEasyHandle {
                 let length = size * count
                 guard let data, let userdata else { return 0 }
                 let context = Unmanaged<TransferContext>.fromOpaque(userdata).takeUnretainedValue()
-                context.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
-                return length
+                // Anything but `length` makes libcurl stop with CURLE_WRITE_ERROR.
+                return context.receiveBody(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
             })
         setup.pointer(CURLOPT_WRITEDATA, userdata)
         setup.check(

@@ -25,6 +25,12 @@ public struct CurlOptions: Sendable, Hashable {
     public var noProxy: String?
     /// Let libcurl log the exchange to standard error (CURLOPT_VERBOSE).
     public var verbose: Bool
+    /// Most response body bytes held, counted after decompression; a larger response fails
+    /// with `TransportError.Kind.responseTooLarge` as soon as it passes the limit.
+    public var maxResponseBytes: Int
+
+    /// The default `maxResponseBytes`: 64 MiB.
+    public static let defaultMaxResponseBytes = 64 << 20
 
     /// Creates options; every argument has a production-friendly default.
     public init(
@@ -38,7 +44,8 @@ public struct CurlOptions: Sendable, Hashable {
         followRedirects: Bool = false,
         proxy: String? = nil,
         noProxy: String? = nil,
-        verbose: Bool = false
+        verbose: Bool = false,
+        maxResponseBytes: Int = CurlOptions.defaultMaxResponseBytes
     ) {
         self.connectTimeout = connectTimeout
         self.totalTimeout = totalTimeout
@@ -51,6 +58,7 @@ public struct CurlOptions: Sendable, Hashable {
         self.proxy = proxy
         self.noProxy = noProxy
         self.verbose = verbose
+        self.maxResponseBytes = max(0, maxResponseBytes)
     }
 }
 

@@ -13,8 +13,11 @@ public struct CurlServerLink: ServerLink {
     /// Bytes of request and response bodies on the wire (compressed), across every exchange.
     public let traffic = TrafficCounter()
 
-    /// Largest decompressed response accepted.
-    public static let maxResponseBytes = 256 << 20
+    /// Largest response accepted, counted after decompression: a batch is about 4 MiB
+    /// (`ServerSyncClient.maxBytes`), so this leaves room and stops a bomb early.
+    public static let maxResponseBytes = CurlOptions.defaultMaxResponseBytes
+    /// The response limit in use: `CurlOptions.maxResponseBytes`, at most `maxResponseBytes`.
+    public let responseLimit: Int
 
     /// Makes a link; `options` and `retryPolicy` tune libcurl's timeouts and retries.
     public init(
@@ -29,6 +32,9 @@ public struct CurlServerLink: ServerLink {
         self.serverURL = base
         self.token = token
         self.progress = progress
+        var options = options
+        options.maxResponseBytes = min(options.maxResponseBytes, CurlServerLink.maxResponseBytes)
+        responseLimit = options.maxResponseBytes
         do { clients = try CurlClientPool(count: 2, options: options, retryPolicy: retryPolicy) } catch {
             throw ServerLinkError(.unreachable, "cannot start the HTTP client: \(error.message)")
         }
@@ -57,8 +63,11 @@ public struct CurlServerLink: ServerLink {
         traffic.add(sent: body.count, received: response.wireBodyBytes)
         var bytes = response.body
         if Gzip.isGzip(bytes) {
-            do { bytes = try Gzip.decompress(bytes, maxOutput: CurlServerLink.maxResponseBytes) } catch {
-                throw ServerLinkError(.invalidResponse, "the server's answer is damaged: \(error.message)")
+            do { bytes = try Gzip.decompress(bytes, maxOutput: responseLimit) } catch {
+                throw ServerLinkError(
+                    .invalidResponse,
+                    "the server's gzip answer is damaged or larger than \(ByteCountText.text(responseLimit)) "
+                        + "(the most this client holds): \(error.message)", status: response.status)
             }
         }
         do {
@@ -85,6 +94,8 @@ public struct CurlServerLink: ServerLink {
             }
         case .invalidURL, .invalidRequest:
             return ServerLinkError(.rejected, error.message)
+        case .responseTooLarge:
+            return ServerLinkError(.invalidResponse, "the server's answer was refused: \(error.message)")
         default:
             return ServerLinkError(.unreachable, "the server is unreachable after \(error.attempts) attempts: \(error.message)")
         }

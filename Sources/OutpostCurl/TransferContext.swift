@@ -3,8 +3,12 @@
 /// Not Sendable: created, filled by callbacks and read back within one `curl_easy_perform` call,
 /// all on the client's serial queue.
 final class TransferContext {
-    /// Response body bytes received so far.
+    /// Response body bytes received so far (decoded).
     var body: [UInt8] = []
+    /// Most body bytes kept; the transfer is aborted when the body would grow past it.
+    let maxBodyBytes: Int
+    /// Set when the body passed `maxBodyBytes` and the transfer was aborted.
+    private(set) var bodyTooLarge = false
     /// Header fields of the latest response seen (reset at each status line).
     var headers = HTTPHeaders()
     /// Set when the calling task is cancelled; makes the progress callback abort.
@@ -12,9 +16,21 @@ final class TransferContext {
     /// Optional caller progress handler.
     let progress: CurlHTTPClient.ProgressHandler?
 
-    init(cancellation: CancellationFlag, progress: CurlHTTPClient.ProgressHandler?) {
+    init(cancellation: CancellationFlag, progress: CurlHTTPClient.ProgressHandler?, maxBodyBytes: Int) {
         self.cancellation = cancellation
         self.progress = progress
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// Keeps a piece of the (decoded) body; false, keeping nothing, when the body would pass
+    /// `maxBodyBytes` (the write callback then makes libcurl abort the transfer).
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count <= maxBodyBytes - body.count else {
+            bodyTooLarge = true
+            return false
+        }
+        body.append(contentsOf: bytes)
+        return true
     }
 
     /// Handles one raw header line from libcurl.

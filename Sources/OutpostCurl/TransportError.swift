@@ -18,6 +18,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         case invalidRequest
         /// The server broke the HTTP protocol, e.g. a garbled reply or bad encoding (not retried).
         case protocolError
+        /// The response body passed `CurlOptions.maxResponseBytes` (`limit`) after decompression
+        /// (not retried).
+        case responseTooLarge(limit: Int)
         /// The calling task was cancelled.
         case cancelled
         /// Any other libcurl failure (not retried).

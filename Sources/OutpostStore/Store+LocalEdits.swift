@@ -89,7 +89,7 @@ extension Store {
         do { try IncidentSchema.validateNew(fields: fields) } catch { throw StoreError(.invalidValue, error.description) }
         let key = RecordKey(id: try checkedID(id))
         return try localEdit(key, writes: fields, wallMs: wallMs) { state in
-            if !state.fields.isEmpty { throw StoreError(.invalidState, "an incident with id \(key.id) already exists") }
+            if !state.fields.isEmpty { throw StoreError(.alreadyExists, "an incident with id \(key.id) already exists") }
         }
     }
 
@@ -173,7 +173,7 @@ extension Store {
                 if input.id == nil {
                     applier.assumeNew(key)
                 } else if try applier.exists(key) {
-                    throw StoreError(.invalidState, "incident \(i + 1): id \(key.id) already exists")
+                    throw StoreError(.alreadyExists, "incident \(i + 1): id \(key.id) already exists")
                 }
                 changes.append(try makeLocalChange(key, writes: input.fields, applier: applier, wallMs: wallMs, author: &author))
             }

@@ -6,7 +6,7 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public enum Kind: Hashable, Sendable {
         /// No store at the path.
         case missing
-        /// `init` on a store that exists.
+        /// `init` on a store that exists, or an incident id already taken.
         case alreadyExists
         /// Another process holds the store past the busy timeout.
         case locked

@@ -53,6 +53,9 @@ public struct ServerSyncClient: Sendable {
     public static let ackedCounterKey = "server_acked_counter"
     /// Setting holding the server log position received.
     public static let pullCursorKey = "server_pull_cursor"
+    /// Answers in a row that may move nothing (no new acknowledgement, no pull position past the
+    /// furthest one seen) before the sync stops with `ServerSyncNoProgress`.
+    public static let idleAnswerLimit = 3
 
     /// Makes a client.
     public init(store: Store, link: any ServerLink, pushLimit: Int = 5000, pullLimit: Int = 5000, maxBytes: Int = 4 << 20) {
@@ -96,6 +99,11 @@ public struct ServerSyncClient: Sendable {
         queue.append(send(first, compressedStart: nil, reporter: reporter, pullAfter: cursor, pullLimit: pullLimit))
         sentThrough = first.last?.counter ?? acked
         var ahead = first.last.flatMap { prepare(afterCounter: $0.counter, reporter: reporter) }
+        // The furthest pull position the server has given, and how many answers in a row moved
+        // neither it nor the acknowledgement: a server that keeps answering "more" from the same
+        // place would otherwise be asked the same thing forever.
+        var furthestCursor = cursor
+        var idleAnswers = 0
         while !queue.isEmpty {
             let head = queue.removeFirst()
             let exchange: TimedExchange
@@ -115,6 +123,9 @@ public struct ServerSyncClient: Sendable {
                 depth = max(1, min(2, link.maxInFlight))
             }
             let newlyAcked = response.ackedCounter > acked ? Int(response.ackedCounter - acked) : 0
+            let moved = newlyAcked > 0 || (head.pulls && response.cursor > furthestCursor)
+            if head.pulls { furthestCursor = max(furthestCursor, response.cursor) }
+            idleAnswers = moved ? 0 : idleAnswers + 1
             // Only changes sent in this sync count (an earlier sync's may be acknowledged too).
             report.sent += min(newlyAcked, sentThrough > acked ? Int(sentThrough - acked) : 0)
             acked = max(acked, response.ackedCounter)
@@ -143,9 +154,11 @@ public struct ServerSyncClient: Sendable {
             // The server kept none of what it was sent next, and nothing in flight may fill the
             // gap: stop rather than loop.
             let stalled = !finished && !more && !gapInFlight && head.firstCounter == acked + 1
+            // The server keeps answering without moving: the next request would repeat this one.
+            let looping = !finished && idleAnswers >= ServerSyncClient.idleAnswerLimit
             var sentChanges = false
             var readFailure: (any Error)?
-            if !stalled {
+            if !stalled && !looping {
                 do {
                     while queue.count < depth {
                         let batch: [StoredChange]
@@ -192,9 +205,10 @@ public struct ServerSyncClient: Sendable {
             progress?(
                 SyncProgress(
                     sent: report.sent, received: report.received, remainingToSend: remaining, moreToReceive: more))
-            if stalled || readFailure != nil {
+            if stalled || looping || readFailure != nil {
                 await ServerSyncClient.stop(queue)
                 if let readFailure { throw readFailure }
+                if looping { throw ServerSyncNoProgress(answers: idleAnswers, cursor: furthestCursor, counter: acked) }
                 throw ServerSyncStalled(counter: acked)
             }
             if sentChanges && ahead == nil { ahead = prepare(afterCounter: sentThrough, reporter: reporter) }
@@ -304,5 +318,23 @@ public struct ServerSyncStalled: Error, Hashable, Sendable, CustomStringConverti
 
     public var description: String {
         "the server did not acknowledge changes after #\(counter); nothing was lost, try again later"
+    }
+}
+
+/// The server answered `ServerSyncClient.idleAnswerLimit` times in a row without acknowledging
+/// anything new or moving the pull position (while saying more was waiting), so the sync stopped
+/// instead of asking the same thing forever.
+public struct ServerSyncNoProgress: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The answers in a row that moved nothing.
+    public var answers: Int
+    /// The furthest pull position the server gave.
+    public var cursor: Int64
+    /// The acknowledged own counter.
+    public var counter: UInt64
+
+    public var description: String {
+        "the server made no progress: \(answers) answers in a row acknowledged nothing new and left the pull "
+            + "position at \(cursor) while saying more was waiting; the sync stopped instead of looping. Nothing "
+            + "was lost (acknowledged up to #\(counter)); try again later, and tell the server's operator if it persists"
     }
 }

@@ -42,6 +42,54 @@ struct ExporterTests {
         #expect(result.rows.first?.input == IncidentInput(id: "id-1", fields: fields))
     }
 
+    /// The cells of the first record after the header (no quoted line breaks in them).
+    private func csvCells(_ text: String) -> [Substring] {
+        text.components(separatedBy: "\r\n")[1].split(separator: ",", omittingEmptySubsequences: false)
+    }
+
+    @Test func csvNeutralizesTextThatSpreadsheetsRunAsFormulas() {
+        let fields: [String: JSONValue] = [
+            "title": "=HYPERLINK(\"http://evil.example\";\"x\")", "narrative": "+1+1", "perpetrator": "-2+3",
+            "target": "@SUM(A1)", "place_name": "\t=1", "admin1": "a=b", "admin2": "\u{FF1D}full width",
+            "lat": -0.04, "lon": 16.27, "killed": 3,
+        ]
+        let text = export([record("-id", fields)], .csv)
+        let cells = csvCells(text)
+        let column = { (name: String) in cells[1 + IncidentSchema.fieldNames.firstIndex(of: name)!] }
+        #expect(cells[0] == "'-id")
+        #expect(column("title") == "\"'=HYPERLINK(\"\"http://evil.example\"\";\"\"x\"\")\"")
+        #expect(column("narrative") == "'+1+1")
+        #expect(column("perpetrator") == "'-2+3")
+        #expect(column("target") == "'@SUM(A1)")
+        #expect(column("place_name") == "'\t=1")
+        // Only the first character counts, and only OWASP's list.
+        #expect(column("admin1") == "a=b")
+        #expect(column("admin2") == "\u{FF1D}full width")
+        // Numbers from JSON numbers stay numbers, minus sign and all.
+        #expect(column("lat") == "-0.04")
+        #expect(column("lon") == "16.27")
+        #expect(column("killed") == "3")
+    }
+
+    @Test func csvNeutralizesACarriageReturnStartInsideQuotes() {
+        let text = export([record("a", ["title": "T", "narrative": "\r=1"])], .csv)
+        #expect(text.contains(",\"'\r=1\","))
+    }
+
+    @Test func csvLeavesPlainTextAlone() {
+        let text = export([record("a", ["title": "Market attack", "narrative": "ok = fine"])], .csv)
+        #expect(csvCells(text)[0...2] == ["a", "Market attack", "ok = fine"])
+    }
+
+    /// A neutralized cell imported again keeps its `'`: the importer takes text as written, and
+    /// the quote is what a spreadsheet would show anyway.
+    @Test func importKeepsTheQuoteOfANeutralizedCell() throws {
+        let text = export([record("a", ["title": "=1+2", "lat": -0.5, "lon": 1])], .csv)
+        let result = IncidentImporter.parse(Array(text.utf8), format: .csv)
+        #expect(result.problems.isEmpty)
+        #expect(result.rows.first?.input == IncidentInput(id: "a", fields: ["title": "'=1+2", "lat": -0.5, "lon": 1]))
+    }
+
     @Test func ndjsonIsTheShowObjectPerLine() throws {
         let r = record("a", ["title": "T", "lat": 1.25])
         let text = export([r, record("b", ["title": "U"])], .ndjson)

@@ -12,14 +12,14 @@ struct ImporterTests {
 
     @Test func ndjsonReadsObjectsAndSkipsBlankLines() throws {
         let text = """
-            {"title": "A", "lat": -12.5, "killed": 3}
+            {"title": "A", "lat": -12.5, "lon": 30, "killed": 3}
 
             {"id": "x-1", "title": "B", "event_type": "riot", "narrative": null}\r
             """
         let result = parse(text, .ndjson)
         #expect(result.problems.isEmpty)
         #expect(result.rows.map(\.line) == [1, 3])
-        #expect(result.rows[0].input.fields == ["title": "A", "lat": .double(-12.5), "killed": 3])
+        #expect(result.rows[0].input.fields == ["title": "A", "lat": .double(-12.5), "lon": 30, "killed": 3])
         #expect(result.rows[1].input.id == "x-1")
         #expect(result.rows[1].input.fields == ["title": "B", "event_type": "riot"])
     }
@@ -88,16 +88,16 @@ struct ImporterTests {
     /// line numbers are those of one read, with quoted cells holding line breaks, commas and
     /// quotes, bad rows, a split that falls inside a quoted cell, and syntax errors in either half.
     @Test func csvReadInTwoHalvesMatchesOneRead() throws {
-        var records = ["id,title,narrative,killed,lat"]
+        var records = ["id,title,narrative,killed,injured"]
         for i in 0..<1_200 {
             switch i % 89 {
             case 5: records.append("")
-            case 17: records.append("b\(i),bad lat \(i),,1,91")
-            case 23: records.append("b\(i),\"quoted\ntitle \(i)\",\"a \"\"quoted\"\", narrative\nover\nlines\",2,1.5")
+            case 17: records.append("b\(i),bad count \(i),,1,-91")
+            case 23: records.append("b\(i),\"quoted\ntitle \(i)\",\"a \"\"quoted\"\", narrative\nover\nlines\",2,15")
             case 31: records.append("b\(i),,no title,3,4")
             case 47: records.append("b\(i),too,many,cells,1,2")
             case 60: records.append("b\(i),unquoted \" quote \(i),,4,5")
-            default: records.append("r\(i),row \(i),\"text, with comma \(i)\",\(i),12.25")
+            default: records.append("r\(i),row \(i),\"text, with comma \(i)\",\(i),12")
             }
         }
         // One quoted cell of many lines in the middle, so that the split may fall inside it.
@@ -167,10 +167,10 @@ struct ImporterTests {
 
     @Test func ndjsonAcceptsTheExportShape() throws {
         let text =
-            #"{"id":"a","fields":{"title":"T","lat":1},"deleted":false,"conflict":false,"conflicts":{},"created_at":"x","updated_at":"y"}"#
+            #"{"id":"a","fields":{"title":"T","lat":1,"lon":2},"deleted":false,"conflict":false,"conflicts":{},"created_at":"x","updated_at":"y"}"#
         let result = parse(text, .ndjson)
         #expect(result.problems.isEmpty)
-        #expect(result.rows.first?.input == IncidentInput(id: "a", fields: ["title": "T", "lat": 1]))
+        #expect(result.rows.first?.input == IncidentInput(id: "a", fields: ["title": "T", "lat": 1, "lon": 2]))
     }
 
     @Test func jsonArrayReportsItems() {
@@ -187,9 +187,9 @@ struct ImporterTests {
 
     @Test func csvHandlesQuotesCommasNewlinesAndCRLF() throws {
         let text =
-            "id,title,narrative,lat,killed\r\n"
-            + "a,\"Clash, north\",\"Line 1\r\nLine \"\"2\"\"\",-12.345678901234567,4\r\n"
-            + "b,Plain,,,\r\n"
+            "id,title,narrative,lat,lon,killed\r\n"
+            + "a,\"Clash, north\",\"Line 1\r\nLine \"\"2\"\"\",-12.345678901234567,30,4\r\n"
+            + "b,Plain,,,,\r\n"
         let result = parse(text, .csv)
         #expect(result.problems.isEmpty)
         try #require(result.rows.count == 2)
@@ -211,20 +211,20 @@ struct ImporterTests {
 
     @Test func csvReportsBadRowsWithLineNumbersAfterMultilineCells() {
         let text = """
-            title,narrative,lat,date_precision
+            title,narrative,lat,lon,date_precision
             "Ok","two
-            lines",1,day
-            Bad,x,200,day
-            ,no title,,
+            lines",1,1,day
+            Bad,x,200,1,day
+            ,no title,,,
             Wrong,count
-            Also bad,,abc,hour
+            Also bad,,abc,,hour
             """
         let result = parse(text, .csv)
         #expect(result.rows.map(\.line) == [2])
         #expect(result.problems.map(\.line) == [4, 5, 6, 7])
         #expect(result.problems[0].message.hasPrefix("lat: must be a finite number from -90 to 90"))
         #expect(result.problems[1].message == "title: is required for a new incident")
-        #expect(result.problems[2].message.contains("expected 4 cells"))
+        #expect(result.problems[2].message.contains("expected 5 cells"))
         #expect(result.problems[3].message.contains("date_precision: must be one of"))
         #expect(result.problems[3].message.contains("lat: must be a number"))
     }
