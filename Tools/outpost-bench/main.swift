@@ -3,6 +3,7 @@ import Foundation
 // outpost-bench: one benchmark per file, each a `Benchmark` listed here.
 let benchmarks: [any Benchmark.Type] = [
     ImportBenchmark.self, NewBenchmark.self, ApplyBenchmarkCommand.self, ServerSyncBenchmark.self,
+    HealthzUnderLoadBenchmark.self,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
