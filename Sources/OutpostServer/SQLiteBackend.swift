@@ -10,14 +10,20 @@ import OutpostStore
 /// of them holds up neither those reads nor the threads they run on.
 public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepository, @unchecked Sendable {
     // @unchecked Sendable: `store` and `reader` are Sendable and lock themselves; `tokens` is only
-    // used under `tokenLock`.
+    // used under `tokenLock`, `tokenWriter` only under `tokenWriterLock`.
     /// The server's replica store.
     public let store: Store
     /// A second connection to the same file for analysts' queries: in WAL mode its reads neither
     /// wait for nor hold up sync batches (a scan of every incident took the store for a second).
     private let reader: Store
+    /// Reads of the token table (authentication, names) and the health check: in WAL mode they
+    /// never wait for a writer, so no sync batch or binding holds up authentication.
     private let tokens: Database
     private let tokenLock = NSLock()
+    /// Writes to the token table (binding, enrolment, revocation): they may wait for a sync
+    /// batch's transaction, and they do so on this connection, not on the one every request reads.
+    private let tokenWriter: Database
+    private let tokenWriterLock = NSLock()
     /// Held through a whole sync batch (apply, then the reads of its answer), so that a batch
     /// waiting its turn does not take the store between another's commit and its answer.
     private let syncLock = NSLock()
@@ -36,6 +42,9 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         tokens = try Database(path: path, create: false)
         tokens.setBusyTimeout(milliseconds: 5_000)
         try tokens.execute("PRAGMA foreign_keys = ON")
+        tokenWriter = try Database(path: path, create: false)
+        tokenWriter.setBusyTimeout(milliseconds: 5_000)
+        try tokenWriter.execute("PRAGMA foreign_keys = ON")
         clock = store.systemClock
     }
 
@@ -60,6 +69,12 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         tokenLock.lock()
         defer { tokenLock.unlock() }
         return try body(tokens)
+    }
+
+    private func withTokenWriter<T>(_ body: (Database) throws -> T) throws -> T {
+        tokenWriterLock.lock()
+        defer { tokenWriterLock.unlock() }
+        return try body(tokenWriter)
     }
 
     // MARK: SyncRepository
@@ -195,8 +210,10 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         // reporter that was bound to it before (a re-enrolled device); never the server's own.
         let known = try await isKnownReplica(replica)
         let now = clock()
-        return try await offload {
-            try self.withTokens { db -> BindResult in
+        // On the sync queue: a binding write waits for no batch's transaction there, and while
+        // batches run it waits in line without holding a thread of the shared pool.
+        return try await onSyncQueue {
+            try self.withTokenWriter { db -> BindResult in
                 try db.transaction { () throws -> BindResult in
                     if let current = try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(
                         .integer(device.tokenID)
@@ -225,7 +242,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         let token = DeviceToken.generate()
         let hash = DeviceToken.hash(token)
         let now = clock()
-        try withTokens { db in
+        try withTokenWriter { db in
             try db.cached("INSERT INTO server_tokens (reporter, role, lookup, hash, created_ms) VALUES (?, ?, ?, ?, ?)")
                 .bind(.text(name), .text(role.rawValue), .blob(DeviceToken.lookup(hash)), .blob(hash), .integer(now)).run()
         }
@@ -235,7 +252,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public func revoke(reporter: String) throws -> Int {
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock()
-        return try withTokens { db in
+        return try withTokenWriter { db in
             let known =
                 try db.cached("SELECT count(*) FROM server_tokens WHERE reporter = ?").bind(.text(name)).first { $0.int(0) } ?? 0
             guard known > 0 else { throw ServerCommandError("no tokens were ever enrolled for reporter \"\(name)\"") }

@@ -38,10 +38,11 @@ enum HealthzUnderLoadBenchmark: Benchmark {
         let serverProcess = Process()
         serverProcess.executableURL = URL(fileURLWithPath: server)
         // The flood is one reporter per client pushing as fast as it can: no per-token limit here.
-        serverProcess.arguments = [
-            "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--token-burst", "1000000",
-            "--token-requests-per-second", "1000000",
-        ]
+        // (A server from before the rate limits has no such options; it has no limit either.)
+        let help = try ChildProcess.run(server, ["serve", "--help"]).stdout
+        serverProcess.arguments =
+            ["serve", "--db", db, "--host", "127.0.0.1", "--port", "0"]
+            + (help.contains("--token-burst") ? ["--token-burst", "1000000", "--token-requests-per-second", "1000000"] : [])
         serverProcess.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         serverProcess.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try serverProcess.run()
