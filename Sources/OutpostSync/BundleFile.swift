@@ -86,7 +86,7 @@ public enum BundleFile {
         var reader = BundleLineReader()
         var offset = 0
         repeat {
-            let end = min(file.count, offset + (1 << 20))
+            let end = min(file.count, offset + inflateSlice)
             do {
                 try file.withUnsafeBufferPointer { buffer throws(GzipError) in
                     try inflater.feed(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[offset..<end])))
@@ -106,6 +106,10 @@ public enum BundleFile {
         try reader.take(rest)
         return try reader.contents()
     }
+
+    /// Compressed bytes inflated at a time: deflate expands at most about 1,032 times, so one
+    /// slice makes at most about 16 MB before its lines are checked.
+    static let inflateSlice = 16 << 10
 
     /// The longest line a bundle may hold (a header, a change or a summary).
     public static let maxLineBytes = 16 << 20
