@@ -49,6 +49,13 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         APIError(.forbidden, code, message)
     }
 
+    /// A 429 with `Retry-After` in seconds.
+    static func tooManyRequests(retryAfter seconds: Int, _ message: String) -> APIError {
+        var e = APIError(.tooManyRequests, "rate_limited", message)
+        e.headers[.retryAfter] = String(seconds)
+        return e
+    }
+
     static func badRequest(_ code: String, _ message: String, field: String? = nil) -> APIError {
         APIError(.badRequest, code, message, field: field)
     }
@@ -66,6 +73,7 @@ func defaultCode(for status: HTTPResponse.Status) -> String {
     case 413: return "payload_too_large"
     case 415: return "unsupported_media_type"
     case 422: return "invalid_field"
+    case 429: return "rate_limited"
     case 503: return "unavailable"
     default: return status.code >= 500 ? "internal" : "error"
     }

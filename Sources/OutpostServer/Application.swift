@@ -20,6 +20,18 @@ public struct ServerLimits: Hashable, Sendable {
     public var defaultPageSize = 100
     /// Largest `limit` for incident pages.
     public var maxPageSize = 1000
+    /// Longest wait for a whole request body (408 past it).
+    public var bodyTimeout: Duration = .seconds(30)
+    /// A connection that sends nothing for this long (or twice `bodyTimeout`, if longer) is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Failed authentications one client address may make in a row before 429.
+    public var authFailureBurst = 20
+    /// Failed authentications per minute an address is allowed back after its burst.
+    public var authFailuresPerMinute = 10.0
+    /// Requests one token may make in a row before 429.
+    public var tokenBurst = 300
+    /// Requests per second a token is allowed back after its burst.
+    public var tokenRequestsPerSecond = 50.0
 
     /// The defaults.
     public init() {}
@@ -37,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var limits = ServerLimits()
     /// Called once the server listens, with the bound host and port.
     public var onListening: (@Sendable (String, Int) -> Void)?
+    /// The clock the rate limits refill by, ms (tests move it by hand).
+    public var rateLimitClock: @Sendable () -> Int64 = currentTimeMs
 
     /// Makes a configuration.
     public init(databasePath: String = "./outpost-server.db", host: String = "127.0.0.1", port: Int = 8080) {
@@ -57,12 +71,17 @@ public let outpostRoutes: [APIRoute] = [
 /// The router over any repositories (the embedded SQLite backend by default).
 public func buildRouter(
     sync: any SyncRepository, incidents: any IncidentRepository, devices: any DeviceRepository,
-    limits: ServerLimits = ServerLimits(), logger: Logger, clock: @escaping @Sendable () -> Int64 = currentTimeMs
-) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+    limits: ServerLimits = ServerLimits(), logger: Logger, clock: @escaping @Sendable () -> Int64 = currentTimeMs,
+    rateLimitClock: @escaping @Sendable () -> Int64 = currentTimeMs
+) -> Router<OutpostRequestContext> {
+    let router = Router(context: OutpostRequestContext.self)
     router.add(middleware: RequestLogMiddleware(logger: logger, routes: outpostRoutes))
     router.add(middleware: ErrorAndTimeMiddleware(routes: outpostRoutes, logger: logger))
-    let auth = Authenticator(devices: devices)
+    let auth = Authenticator(
+        devices: devices,
+        failuresByAddress: RateLimiter(
+            burst: limits.authFailureBurst, perSecond: limits.authFailuresPerMinute / 60, clock: rateLimitClock),
+        requestsByToken: RateLimiter(burst: limits.tokenBurst, perSecond: limits.tokenRequestsPerSecond, clock: rateLimitClock))
     let syncController = SyncController(repository: sync, auth: auth, devices: devices, limits: limits, clock: clock)
     let incidentController = IncidentController(repository: incidents, auth: auth, limits: limits)
 
@@ -87,10 +106,14 @@ public func buildApplication(
     let logger = logger ?? Logger(label: "outpost-server")
     let backend = try backend ?? SQLiteBackend(databasePath: configuration.databasePath, create: true)
     let router = buildRouter(
-        sync: backend, incidents: backend, devices: backend, limits: configuration.limits, logger: logger)
+        sync: backend, incidents: backend, devices: backend, limits: configuration.limits, logger: logger,
+        rateLimitClock: configuration.rateLimitClock)
     let onListening = configuration.onListening
+    let idle = max(configuration.limits.idleTimeout, configuration.limits.bodyTimeout * 2).components
     return Application(
         router: router,
+        server: .http1(
+            configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "outpost-server"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port

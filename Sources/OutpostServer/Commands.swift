@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import OutpostCore
 import OutpostStore
 
@@ -12,14 +13,37 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 /// The work behind `outpost-server` subcommands; the executable only parses arguments.
 public enum ServerCommands {
     /// `serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and stops.
-    public static func serve(databasePath: String, host: String, port: Int) async throws {
+    public static func serve(databasePath: String, host: String, port: Int, limits: ServerLimits = ServerLimits()) async throws {
         var configuration = ServerConfiguration(databasePath: databasePath, host: host, port: port)
+        configuration.limits = limits
         configuration.onListening = { host, port in
             let shown = host.contains(":") ? "[\(host)]" : host
             FileHandle.standardOutput.write(Data("outpost-server listening on http://\(shown):\(port)\n".utf8))
         }
         let app = try buildApplication(configuration: configuration)
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        do {
+            try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        } catch {
+            throw bindFailure(error, host: host, port: port) ?? error
+        }
+    }
+
+    /// What to tell the operator when the server could not listen (port taken, address not
+    /// here, port reserved), or nil for other errors.
+    public static func bindFailure(_ error: any Error, host: String, port: Int) -> ServerCommandError? {
+        let errno = (error as? IOError)?.errnoCode
+        let text = String(describing: error)
+        if errno == EADDRINUSE || text.contains("Address already in use") {
+            return ServerCommandError(
+                "port \(port) on \(host) is already in use; stop the other server or pick another --port")
+        }
+        if errno == EADDRNOTAVAIL || text.contains("Cannot assign requested address") {
+            return ServerCommandError("\(host) is not an address of this machine; pick another --host")
+        }
+        if errno == EACCES || text.contains("Permission denied") {
+            return ServerCommandError("port \(port) on \(host) needs more privileges; pick a --port above 1023")
+        }
+        return nil
     }
 
     /// `enroll`: makes a token (printed once by the caller) for a reporter.
@@ -56,7 +80,7 @@ public enum IncidentExport {
         case .csv:
             write((["id"] + IncidentSchema.fieldNames).map(csvField).joined(separator: ",") + "\r\n")
             try store.forEachIncident { incident in
-                let cells = [incident.id] + IncidentSchema.fieldNames.map { csvText(incident.fields[$0]) }
+                let cells = [neutralized(incident.id)] + IncidentSchema.fieldNames.map { csvText(incident.fields[$0]) }
                 write(cells.map(csvField).joined(separator: ",") + "\r\n")
             }
         case .geojson:
@@ -84,11 +108,23 @@ public enum IncidentExport {
         }
     }
 
+    /// A cell's text: numbers, booleans and lists as JSON, text neutralized (`neutralized(_:)`).
     static func csvText(_ value: JSONValue?) -> String {
         switch value {
         case nil, .null?: return ""
-        case .string(let s)?: return s
+        case .string(let s)?: return neutralized(s)
         case let v?: return v.serialized()
+        }
+    }
+
+    /// Text a spreadsheet would take as a formula, made inert (OWASP's CSV injection rule): text
+    /// starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`. Cells written
+    /// from numbers (such as a latitude of -0.04) are left as numbers; only text is changed.
+    public static func neutralized(_ text: String) -> String {
+        guard let first = text.utf8.first else { return text }
+        switch first {
+        case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D: return "'" + text
+        default: return text
         }
     }
 

@@ -70,35 +70,22 @@ enum HTTPSupport {
         }
     }
 
-    /// Reads the whole body (at most `maxBytes` on the wire, `maxDecoded` after gzip), checking its
-    /// encoding and type; the bytes are not empty.
-    static func readBody(_ request: Request, maxBytes: Int, maxDecoded: Int) async throws -> [UInt8] {
+    /// Reads the whole body (at most `maxBytes` on the wire, `maxDecoded` after gzip, within
+    /// `timeout` from the first read), checking its encoding and type; the bytes are not empty.
+    ///
+    /// A gzip body is inflated piece by piece as it arrives and refused (413) at the first byte past
+    /// `maxDecoded`, so a bomb costs neither the memory nor the time of its whole expansion.
+    static func readBody(
+        _ request: Request, maxBytes: Int, maxDecoded: Int, timeout: Duration = .seconds(30)
+    ) async throws -> [UInt8] {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBytes {
             throw APIError(.contentTooLarge, "payload_too_large", "the request body is \(length) bytes; the limit is \(maxBytes)")
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: maxBytes)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "payload_too_large", "the request body is larger than \(maxBytes) bytes")
-        }
-        var bytes = Array(buffer.readableBytesView)
         let encodings = request.headers[values: .contentEncoding].flatMap { $0.split(separator: ",") }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty && $0 != "identity" }
         switch encodings {
-        case []:
+        case [], ["gzip"], ["x-gzip"]:
             break
-        case ["gzip"], ["x-gzip"]:
-            do {
-                bytes = try Gzip.decompress(bytes, maxOutput: maxDecoded)
-            } catch {
-                if error.message.contains("expands to more") {
-                    throw APIError(
-                        .contentTooLarge, "payload_too_large", "the request body decompresses to more than \(maxDecoded) bytes")
-                }
-                throw APIError.badRequest(
-                    "bad_encoding", "Content-Encoding is gzip but the body is not valid gzip: \(error.message)")
-            }
         default:
             throw APIError(
                 .unsupportedMediaType, "unsupported_encoding",
@@ -111,9 +98,62 @@ enum HTTPSupport {
             throw APIError(
                 .unsupportedMediaType, "unsupported_media_type", "Content-Type must be application/json, not \(type.prefix(60))")
         }
+        let gzip = !encodings.isEmpty
+        let body = request.body
+        // The body is read by one task and a timer runs beside it: whichever ends first answers, so
+        // a body that stalls or trickles is answered 408 at the deadline. The reader is left to end
+        // with the connection (a body iteration does not stop on cancellation).
+        let bytes = try await FirstOf<[UInt8]>.race(
+            { try await collect(body, gzip: gzip, maxBytes: maxBytes, maxDecoded: maxDecoded) },
+            {
+                try await Task.sleep(for: timeout)
+                throw bodyTimeout(timeout)
+            })
         guard !bytes.isEmpty else {
             throw APIError.badRequest("malformed_json", "the request body is empty; a JSON object is required")
         }
         return bytes
+    }
+
+    /// The body's bytes, inflated when `gzip`, within the limits.
+    private static func collect(_ body: RequestBody, gzip: Bool, maxBytes: Int, maxDecoded: Int) async throws -> [UInt8] {
+        let inflater = gzip ? try Gzip.Inflater(maxOutput: maxDecoded) : nil
+        var plain: [UInt8] = []
+        var wireBytes = 0
+        for try await piece in body {
+            wireBytes += piece.readableBytes
+            guard wireBytes <= maxBytes else {
+                throw APIError(.contentTooLarge, "payload_too_large", "the request body is larger than \(maxBytes) bytes")
+            }
+            guard let inflater else {
+                plain.append(contentsOf: piece.readableBytesView)
+                continue
+            }
+            do {
+                try piece.withUnsafeReadableBytes { bytes in try inflater.feed(bytes) }
+            } catch let error as GzipError {
+                throw gzipFailure(error, maxDecoded: maxDecoded)
+            }
+        }
+        guard let inflater else { return plain }
+        do { return try inflater.finish() } catch { throw gzipFailure(error, maxDecoded: maxDecoded) }
+    }
+
+    /// The 408 for a body not received within `timeout`.
+    static func bodyTimeout(_ timeout: Duration) -> APIError {
+        var error = APIError(
+            .requestTimeout, "request_timeout",
+            "the request body did not arrive within \(timeout.components.seconds) seconds; send it again")
+        error.headers[.connection] = "close"
+        return error
+    }
+
+    private static func gzipFailure(_ error: GzipError, maxDecoded: Int) -> APIError {
+        if error.isTooLarge {
+            return APIError(
+                .contentTooLarge, "payload_too_large", "the request body decompresses to more than \(maxDecoded) bytes")
+        }
+        return APIError.badRequest(
+            "bad_encoding", "Content-Encoding is gzip but the body is not valid gzip: \(error.message)")
     }
 }

@@ -14,8 +14,9 @@ struct IncidentController: Sendable {
         "since", "bbox", "event_type", "status", "q", "limit", "offset", "cursor", "include_deleted",
     ]
 
-    func list(_ request: Request, context: some RequestContext) async throws -> Response {
-        _ = try await auth.require(request, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
+    func list(_ request: Request, context: OutpostRequestContext) async throws -> Response {
+        _ = try await auth.require(
+            request, from: context.clientAddress, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
         let query = try parseQuery(request.uri.queryParameters.map { (String($0.key), String($0.value)) })
         let page = try await repository.incidents(matching: query)
         var out: [String: JSONValue] = [
@@ -26,8 +27,9 @@ struct IncidentController: Sendable {
         return HTTPSupport.json(JSONValue.object(out).serializedBytes(), request: request)
     }
 
-    func detail(_ request: Request, context: some RequestContext) async throws -> Response {
-        _ = try await auth.require(request, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
+    func detail(_ request: Request, context: OutpostRequestContext) async throws -> Response {
+        _ = try await auth.require(
+            request, from: context.clientAddress, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
         let raw = context.parameters.get("id") ?? ""
         let id = raw.removingPercentEncoding ?? raw
         guard RecordKey.isValidID(id) else {
@@ -43,7 +45,7 @@ struct IncidentController: Sendable {
                     conflict.siblings.enumerated().map { i, s in
                         .object([
                             "value": s.value, "replica": .string(s.dot.replica.hex), "counter": .int(Int64(s.dot.counter)),
-                            "reporter": s.reporter.map(JSONValue.string) ?? .null,
+                            "reporter": detail.reporterJSON(of: s.dot.replica),
                             "time": .string(DateText.rfc3339(epochMilliseconds: s.tag.ms)), "visible": .bool(i == 0),
                         ])
                     }),
@@ -52,7 +54,7 @@ struct IncidentController: Sendable {
         let body = JSONValue.object([
             "incident": detail.incident.json, "conflicts": .array(conflicts),
             "kept_alive_by_concurrent_edit": .bool(detail.keptAliveByConcurrentEdit),
-            "history": .array(detail.history.map(\.json)),
+            "history": .array(detail.history.map(detail.historyJSON)),
         ])
         return HTTPSupport.json(body.serializedBytes(), request: request)
     }
@@ -125,8 +127,8 @@ struct IncidentController: Sendable {
             query.statuses = try list("status", allowed: statuses)
         }
         if let q = try single("q") {
-            guard q.count <= 200 else {
-                throw APIError.badRequest("invalid_query", "q must be at most 200 characters", field: "q")
+            guard q.utf8.count <= 200 else {
+                throw APIError.badRequest("invalid_query", "q must be at most 200 bytes (UTF-8)", field: "q")
             }
             query.text = q
         }

@@ -203,6 +203,33 @@ public struct IncidentDetail: Sendable {
     public var keptAliveByConcurrentEdit: Bool
     /// Every change to the incident.
     public var history: [HistoryEntry]
+    /// The enrolled reporter of each author replica bound to a token: the only names shown
+    /// (a change's own `reporter` text is the author's claim, never displayed).
+    public var enrolledReporters: [ReplicaID: String]
+
+    /// Makes a detail.
+    public init(
+        incident: IncidentRecord, conflicts: [ConflictedField], keptAliveByConcurrentEdit: Bool, history: [HistoryEntry],
+        enrolledReporters: [ReplicaID: String]
+    ) {
+        self.incident = incident
+        self.conflicts = conflicts
+        self.keptAliveByConcurrentEdit = keptAliveByConcurrentEdit
+        self.history = history
+        self.enrolledReporters = enrolledReporters
+    }
+
+    /// The name shown for changes of `replica`: its enrolled reporter, or null when unknown.
+    public func reporterJSON(of replica: ReplicaID) -> JSONValue {
+        enrolledReporters[replica].map(JSONValue.string) ?? .null
+    }
+
+    /// A history entry as JSON, with the enrolled reporter in place of the change's claim.
+    public func historyJSON(_ entry: HistoryEntry) -> JSONValue {
+        guard case .object(var object) = entry.json else { return entry.json }
+        object["reporter"] = reporterJSON(of: entry.change.dot.replica)
+        return .object(object)
+    }
 }
 
 /// One field in conflict: every sibling, the visible one first.

@@ -4,20 +4,31 @@ import OutpostCore
 import OutpostStore
 
 /// The embedded default: the server's own `Store` (reporter "server") plus its token table,
-/// in one SQLite file. Every call runs on `NIOThreadPool.singleton`, never on the cooperative pool.
+/// in one SQLite file. Sync batches run one at a time on a queue of their own; every other call
+/// runs on `NIOThreadPool.singleton`; none on the cooperative pool. Reads (analysts' queries, the
+/// health check, whether a replica is known) use a second connection, so a long batch or a queue
+/// of them holds up neither those reads nor the threads they run on.
 public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepository, @unchecked Sendable {
     // @unchecked Sendable: `store` and `reader` are Sendable and lock themselves; `tokens` is only
-    // used under `tokenLock`.
+    // used under `tokenLock`, `tokenWriter` only under `tokenWriterLock`.
     /// The server's replica store.
     public let store: Store
     /// A second connection to the same file for analysts' queries: in WAL mode its reads neither
     /// wait for nor hold up sync batches (a scan of every incident took the store for a second).
     private let reader: Store
+    /// Reads of the token table (authentication, names) and the health check: in WAL mode they
+    /// never wait for a writer, so no sync batch or binding holds up authentication.
     private let tokens: Database
     private let tokenLock = NSLock()
+    /// Writes to the token table (binding, enrolment, revocation): they may wait for a sync
+    /// batch's transaction, and they do so on this connection, not on the one every request reads.
+    private let tokenWriter: Database
+    private let tokenWriterLock = NSLock()
     /// Held through a whole sync batch (apply, then the reads of its answer), so that a batch
     /// waiting its turn does not take the store between another's commit and its answer.
     private let syncLock = NSLock()
+    /// Where sync batches run, one after another: waiting batches hold no thread of the shared pool.
+    private let syncQueue = DispatchQueue(label: "outpost-server.sync", qos: .userInitiated)
     private let clock: @Sendable () -> Int64
 
     /// The reporter name of the server's own replica.
@@ -31,11 +42,20 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         tokens = try Database(path: path, create: false)
         tokens.setBusyTimeout(milliseconds: 5_000)
         try tokens.execute("PRAGMA foreign_keys = ON")
+        tokenWriter = try Database(path: path, create: false)
+        tokenWriter.setBusyTimeout(milliseconds: 5_000)
+        try tokenWriter.execute("PRAGMA foreign_keys = ON")
         clock = store.systemClock
     }
 
     private static func createIfMissing(_ path: String) throws {
         guard !FileManager.default.fileExists(atPath: path) else { return }
+        let folder = (path as NSString).deletingLastPathComponent
+        var isFolder: ObjCBool = false
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) || !isFolder.boolValue {
+            throw ServerCommandError(
+                "cannot create the database \(path): the folder \(folder) does not exist; create it or pick another --db")
+        }
         let outcome = Result { () throws(StoreError) -> Store in try Store.create(databasePath: path, reporter: serverReporter) }
         // Made concurrently by another process: it is opened afterwards like any existing one.
         if case .failure(let error) = outcome, error.kind != .alreadyExists { throw error }
@@ -51,10 +71,22 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         return try body(tokens)
     }
 
+    private func withTokenWriter<T>(_ body: (Database) throws -> T) throws -> T {
+        tokenWriterLock.lock()
+        defer { tokenWriterLock.unlock() }
+        return try body(tokenWriter)
+    }
+
     // MARK: SyncRepository
 
+    private func onSyncQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            syncQueue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
     public func sync(_ batch: SyncBatch) async throws -> SyncOutcome {
-        try await offload { [store, syncLock] in
+        try await onSyncQueue { [store, syncLock] in
             try syncLock.withLock {
                 let report = batch.changes.isEmpty ? ApplyReport() : try store.applyRemote(batch.changes)
                 let acked = try store.contiguousCounter(of: batch.replica)
@@ -69,10 +101,10 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     }
 
     public func isKnownReplica(_ replica: ReplicaID) async throws -> Bool {
-        try await offload { [store] in
-            if replica == store.replica { return true }
-            if try store.contiguousCounter(of: replica) > 0 { return true }
-            return try store.reporterNames()[replica] != nil
+        try await offload { [reader] in
+            if replica == reader.replica { return true }
+            if try reader.contiguousCounter(of: replica) > 0 { return true }
+            return try reader.reporterNames()[replica] != nil
         }
     }
 
@@ -113,14 +145,37 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
             let conflicts = state.conflicts.sorted { $0.key < $1.key }.map { field, siblings in
                 ConflictedField(field: field, siblings: siblings.sorted { $0.order > $1.order })
             }
+            let history = try reader.history(id: id)
+            let authors = Set(history.map(\.change.dot.replica) + conflicts.flatMap { $0.siblings.map(\.dot.replica) })
             return IncidentDetail(
                 incident: incident, conflicts: conflicts, keptAliveByConcurrentEdit: state.isKeptAliveByConcurrentEdit,
-                history: try reader.history(id: id))
+                history: history, enrolledReporters: try self.enrolledReporters(of: authors))
         }
     }
 
+    /// The enrolled reporter of each replica a token was bound to (the server's own replica is
+    /// "server"); replicas no token was ever bound to are absent. Never the name a change carries.
+    public func enrolledReporters(of replicas: Set<ReplicaID>) throws -> [ReplicaID: String] {
+        try withTokens { db in
+            var names: [ReplicaID: String] = [:]
+            let statement = try db.cached("SELECT reporter FROM server_tokens WHERE replica = ? ORDER BY id LIMIT 1")
+            for replica in replicas {
+                if replica == store.replica {
+                    names[replica] = SQLiteBackend.serverReporter
+                } else if let name = try statement.bind(.blob(replica.bytes)).first({ $0.text(0) }), let name {
+                    names[replica] = name
+                }
+            }
+            return names
+        }
+    }
+
+    /// Reads the log's end on the token connection: neither a sync batch nor an analyst's scan
+    /// (each on its own connection, each locked for its length) holds it up.
     public func checkHealth() async throws {
-        _ = try await offload { [store] in try store.lastSeq() }
+        _ = try await offload {
+            try self.withTokens { db in try db.cached("SELECT coalesce(max(seq), 0) FROM changes").first { $0.int(0) } }
+        }
     }
 
     // MARK: DeviceRepository
@@ -155,8 +210,10 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         // reporter that was bound to it before (a re-enrolled device); never the server's own.
         let known = try await isKnownReplica(replica)
         let now = clock()
-        return try await offload {
-            try self.withTokens { db -> BindResult in
+        // On the sync queue: a binding write waits for no batch's transaction there, and while
+        // batches run it waits in line without holding a thread of the shared pool.
+        return try await onSyncQueue {
+            try self.withTokenWriter { db -> BindResult in
                 try db.transaction { () throws -> BindResult in
                     if let current = try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(
                         .integer(device.tokenID)
@@ -187,7 +244,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         let token = DeviceToken.generate()
         let hash = DeviceToken.hash(token)
         let now = clock()
-        try withTokens { db in
+        try withTokenWriter { db in
             try db.cached("INSERT INTO server_tokens (reporter, role, lookup, hash, created_ms) VALUES (?, ?, ?, ?, ?)")
                 .bind(.text(name), .text(role.rawValue), .blob(DeviceToken.lookup(hash)), .blob(hash), .integer(now)).run()
         }
@@ -197,7 +254,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public func revoke(reporter: String) throws -> Int {
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock()
-        return try withTokens { db in
+        return try withTokenWriter { db in
             let known =
                 try db.cached("SELECT count(*) FROM server_tokens WHERE reporter = ?").bind(.text(name)).first { $0.int(0) } ?? 0
             guard known > 0 else { throw ServerCommandError("no tokens were ever enrolled for reporter \"\(name)\"") }

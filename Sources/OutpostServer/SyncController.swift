@@ -4,23 +4,6 @@ import OutpostCore
 import OutpostStore
 import OutpostSync
 
-/// Checks bearer tokens and roles.
-struct Authenticator: Sendable {
-    let devices: any DeviceRepository
-
-    /// The device behind the request's token, or 401; 403 when its role is not allowed.
-    func require(_ request: Request, _ allowed: (Role) -> Bool, action: String) async throws -> Device {
-        let token = try HTTPSupport.bearerToken(request)
-        guard let device = try await devices.authenticate(token: token) else {
-            throw APIError.unauthorized("the token is unknown or revoked")
-        }
-        guard allowed(device.role) else {
-            throw APIError.forbidden("forbidden", "a \(device.role.rawValue) token may not \(action)")
-        }
-        return device
-    }
-}
-
 /// `POST /v1/sync`: one round trip per batch.
 struct SyncController: Sendable {
     let repository: any SyncRepository
@@ -29,9 +12,11 @@ struct SyncController: Sendable {
     let limits: ServerLimits
     let clock: @Sendable () -> Int64
 
-    func sync(_ request: Request, context: some RequestContext) async throws -> Response {
-        let device = try await auth.require(request, \.maySync, action: "sync (it needs a reporter token)")
-        let body = try await HTTPSupport.readBody(request, maxBytes: limits.maxRequestBytes, maxDecoded: limits.maxDecodedBytes)
+    func sync(_ request: Request, context: OutpostRequestContext) async throws -> Response {
+        let device = try await auth.require(
+            request, from: context.clientAddress, \.maySync, action: "sync (it needs a reporter token)")
+        let body = try await HTTPSupport.readBody(
+            request, maxBytes: limits.maxRequestBytes, maxDecoded: limits.maxDecodedBytes, timeout: limits.bodyTimeout)
         let message: ServerSyncRequest
         if let decoded = await SyncRequestDecoder.decodeValid(body, maxChanges: limits.maxChanges) {
             message = decoded

@@ -75,57 +75,46 @@ public enum BundleFile {
     }
 
     /// Checks a whole file (compression, checksum, header, every line) and returns its contents.
-    public static func decode(_ file: [UInt8]) throws(BundleError) -> BundleContents {
+    ///
+    /// The file is inflated a slice at a time and taken apart line by line as it goes, so a
+    /// compression bomb is refused at the first sign (a line longer than `maxLineBytes`, more lines
+    /// than the header counts, or `maxBytes` in all) without holding its expansion.
+    public static func decode(_ file: [UInt8], maxBytes: Int = maxBytes) throws(BundleError) -> BundleContents {
         guard Gzip.isGzip(file) else { throw BundleError("not an Outpost bundle (the file is not gzip-compressed)") }
-        let bytes: [UInt8]
-        do { bytes = try Gzip.decompress(file, maxOutput: maxBytes) } catch {
-            throw BundleError("the bundle is damaged: \(error.message)")
-        }
-        guard bytes.last == 0x0A else { throw BundleError("the bundle is truncated (no final line)") }
-        var lines = bytes.withUnsafeBufferPointer { LineFeeds.lines(in: $0) }
-        guard lines.count >= 2, let trailer = lines.popLast() else { throw BundleError("the bundle is truncated") }
-        guard let trailerJSON = try? JSONParser.parse(Array(bytes[trailer])), case .string(let expected)? = trailerJSON["sha256"]
-        else {
-            throw BundleError("the bundle is truncated or altered (no checksum line)")
-        }
-        let signedCount = trailer.lowerBound
-        let actual = hex(SHA256.hash(data: bytes[0..<signedCount]))
-        guard actual == expected else { throw BundleError("the bundle was altered or damaged (checksum mismatch)") }
-        let headerJSON: JSONValue
-        do { headerJSON = try JSONParser.parse(Array(bytes[lines[0]])) } catch { throw BundleError("bundle header: \(error)") }
-        guard headerJSON["format"] == .string(format) else {
-            throw BundleError("not an Outpost bundle (format is not \(format))")
-        }
-        guard case .int(let v)? = headerJSON["version"] else { throw BundleError("bundle header has no version") }
-        guard v <= version else {
-            throw BundleError("the bundle is format version \(v); this Outpost reads up to \(version): upgrade to apply it")
-        }
-        guard case .int(let count)? = headerJSON["count"], count == lines.count - 1 else {
-            throw BundleError("the bundle's line count does not match its header")
-        }
-        switch headerJSON["kind"] {
-        case .string("changes")?:
-            var changes: [Change] = []
-            changes.reserveCapacity(lines.count - 1)
-            try bytes.withUnsafeBufferPointer { buffer throws(BundleError) in
-                for (i, line) in lines.dropFirst().enumerated() {
-                    do { changes.append(try Change(jsonBytes: UnsafeBufferPointer(rebasing: buffer[line]))) } catch {
-                        throw BundleError("bundle change \(i + 1): \(error)")
-                    }
+        let inflater: Gzip.Inflater
+        do { inflater = try Gzip.Inflater(maxOutput: maxBytes) } catch { throw BundleError(error.message) }
+        var reader = BundleLineReader()
+        var offset = 0
+        repeat {
+            let end = min(file.count, offset + inflateSlice)
+            do {
+                try file.withUnsafeBufferPointer { buffer throws(GzipError) in
+                    try inflater.feed(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[offset..<end])))
                 }
+            } catch {
+                if error.isTooLarge {
+                    throw BundleError(
+                        "the bundle expands to more than \(maxBytes) bytes; refused (a damaged file or a compression bomb)")
+                }
+                throw BundleError("the bundle is damaged: \(error.message)")
             }
-            return .changes(changes)
-        case .string("summary")?:
-            guard lines.count == 2 else { throw BundleError("a summary file holds exactly one summary") }
-            do { return .summary(try SyncSummary(json: try JSONParser.parse(Array(bytes[lines[1]])))) } catch {
-                throw BundleError("summary: \(error)")
-            }
-        default:
-            throw BundleError("unknown bundle kind \(headerJSON["kind"]?.serialized() ?? "(none)")")
-        }
+            try reader.take(inflater.takeOutput())
+            offset = end
+        } while offset < file.count && !inflater.isEnded
+        let rest: [UInt8]
+        do { rest = try inflater.finish() } catch { throw BundleError("the bundle is damaged: \(error.message)") }
+        try reader.take(rest)
+        return try reader.contents()
     }
 
-    private static func hex(_ digest: SHA256.Digest) -> String {
+    /// Compressed bytes inflated at a time: deflate expands at most about 1,032 times, so one
+    /// slice makes at most about 16 MB before its lines are checked.
+    static let inflateSlice = 16 << 10
+
+    /// The longest line a bundle may hold (a header, a change or a summary).
+    public static let maxLineBytes = 16 << 20
+
+    static func hex(_ digest: SHA256.Digest) -> String {
         digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

@@ -2,8 +2,27 @@ import CZlib
 
 /// A gzip stream that could not be made or read.
 public struct GzipError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Why a stream was refused.
+    public enum Kind: Hashable, Sendable {
+        /// The stream is damaged, truncated or could not be made.
+        case invalid
+        /// The stream inflates to more than the limit (a gzip bomb, or simply too much).
+        case tooLarge
+    }
+
     /// What went wrong.
     public var message: String
+    /// Why.
+    public var kind: Kind
+
+    /// Makes an error.
+    public init(message: String, kind: Kind = .invalid) {
+        self.message = message
+        self.kind = kind
+    }
+
+    /// Whether the stream was refused for inflating past the limit.
+    public var isTooLarge: Bool { kind == .tooLarge }
 
     public var description: String { message }
 }
@@ -88,52 +107,21 @@ public enum Gzip {
         return output
     }
 
-    /// Decompresses a gzip (or zlib) stream, refusing output larger than `maxOutput` bytes.
-    ///
-    /// Inflates straight into one buffer sized from the gzip trailer's length field (a hint only:
-    /// it is checked against the data and `maxOutput`), growing it when the hint is short.
+    /// Decompresses a gzip (or zlib) stream, refusing output larger than `maxOutput` bytes (the
+    /// same as `inflate(_:maxOutput:)`).
     public static func decompress(_ input: [UInt8], maxOutput: Int) throws(GzipError) -> [UInt8] {
-        var stream = z_stream()
-        guard outpost_inflate_init_gzip(&stream) == Z_OK else { throw GzipError(message: "cannot start gzip decompression") }
-        defer { inflateEnd(&stream) }
-        let limit = max(0, maxOutput)
+        try inflate(input, maxOutput: maxOutput)
+    }
+
+    /// Inflates a whole gzip (or zlib) stream as a stream: output is counted as it is made and
+    /// inflation stops at the first byte past `maxOutput`, with a `GzipError` of kind `.tooLarge`.
+    public static func inflate(_ input: [UInt8], maxOutput: Int) throws(GzipError) -> [UInt8] {
+        let inflater = try Inflater(maxOutput: maxOutput)
         // The claimed size is trusted only up to 16 times the input: a forged trailer cannot make
         // a small request allocate `maxOutput` up front (real sync bodies pack about 5:1).
-        let first = min(limit + 1, max(4096, min(sizeHint(input), input.count * 16)))
-        var output = [UInt8](repeating: 0, count: first)
-        var produced = 0
-        var status: Int32 = Z_OK
-        try input.withUnsafeBufferPointer { inBuf throws(GzipError) in
-            stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
-            stream.avail_in = uInt(inBuf.count)
-            repeat {
-                if produced == output.count {
-                    if produced > limit { throw GzipError(message: "the data expands to more than \(maxOutput) bytes") }
-                    let grown = min(limit + 1, max(output.count * 2, 4096))
-                    output.append(contentsOf: repeatElement(0, count: grown - output.count))
-                }
-                let room = output.count - produced
-                let made: Int = output.withUnsafeMutableBufferPointer { outBuf in
-                    stream.next_out = outBuf.baseAddress! + produced
-                    stream.avail_out = uInt(room)
-                    status = inflate(&stream, Z_NO_FLUSH)
-                    return room - Int(stream.avail_out)
-                }
-                guard status == Z_OK || status == Z_STREAM_END else {
-                    throw GzipError(message: "the data is not a valid gzip stream (it may be truncated or altered)")
-                }
-                produced += made
-                if produced > limit {
-                    throw GzipError(message: "the data expands to more than \(maxOutput) bytes")
-                }
-                if status == Z_OK && stream.avail_in == 0 && stream.avail_out > 0 {
-                    throw GzipError(message: "the gzip stream is truncated")
-                }
-            } while status != Z_STREAM_END
-        }
-        if stream.avail_in != 0 { throw GzipError(message: "unexpected data after the end of the gzip stream") }
-        output.removeLast(output.count - produced)
-        return output
+        inflater.reserve(min(max(0, maxOutput), max(4096, min(sizeHint(input), input.count * 16))))
+        try input.withUnsafeBufferPointer { buffer throws(GzipError) in try inflater.feed(UnsafeRawBufferPointer(buffer)) }
+        return try inflater.finish()
     }
 
     /// The uncompressed length a gzip trailer claims (mod 2^32), or a guess for other input.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OutpostCore
 import OutpostServer
 
 @main
@@ -7,6 +8,7 @@ struct OutpostServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outpost-server",
         abstract: "The Outpost sync server.",
+        version: outpostVersion,
         subcommands: [Serve.self, Enroll.self, Revoke.self, Export.self])
 }
 
@@ -15,10 +17,38 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The SQLite database (created when missing).") var db = "./outpost-server.db"
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = 8080
+    @Option(help: "Seconds a request body may take to arrive (408 past it; a silent connection is closed).")
+    var bodyTimeout = 30
+    @Option(help: "Failed authentications one client address may make in a row before 429.")
+    var authFailureBurst = ServerLimits().authFailureBurst
+    @Option(help: "Failed authentications per minute an address is allowed back after its burst.")
+    var authFailuresPerMinute = ServerLimits().authFailuresPerMinute
+    @Option(help: "Requests one token may make in a row before 429.")
+    var tokenBurst = ServerLimits().tokenBurst
+    @Option(help: "Requests per second a token is allowed back after its burst.")
+    var tokenRequestsPerSecond = ServerLimits().tokenRequestsPerSecond
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+        guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout must be 1–3600 seconds") }
+        guard authFailureBurst >= 1, tokenBurst >= 1 else {
+            throw ValidationError("--auth-failure-burst and --token-burst must be at least 1")
+        }
+        guard authFailuresPerMinute > 0, tokenRequestsPerSecond > 0, authFailuresPerMinute.isFinite,
+            tokenRequestsPerSecond.isFinite
+        else {
+            throw ValidationError("--auth-failures-per-minute and --token-requests-per-second must be more than 0")
+        }
+    }
 
     func run() async throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
-        try await ServerCommands.serve(databasePath: db, host: host, port: port)
+        var limits = ServerLimits()
+        limits.bodyTimeout = .seconds(bodyTimeout)
+        limits.authFailureBurst = authFailureBurst
+        limits.authFailuresPerMinute = authFailuresPerMinute
+        limits.tokenBurst = tokenBurst
+        limits.tokenRequestsPerSecond = tokenRequestsPerSecond
+        try await ServerCommands.serve(databasePath: db, host: host, port: port, limits: limits)
     }
 }
 
