@@ -89,7 +89,7 @@ run_regressions() {
             failed=$((failed + 1))
             failures+=("$target: regression input ${file#"$root"/} fails")
             echo "-- $target: FAILS on ${file#"$root"/}:"
-            grep -m3 -E "==FUZZ FINDING==|Fatal error|ERROR: AddressSanitizer|ERROR: libFuzzer|deadly signal" \
+            grep -m3 -E "==FUZZ FINDING==|Fatal error|runtime failure|ERROR: AddressSanitizer|ERROR: libFuzzer|deadly signal" \
                 "$log_dir/$target-regression.log" | sed 's/^/   /' || true
         fi
     done
@@ -112,7 +112,7 @@ fuzz_target() {
         failures+=("$target: crash after $runs executions: ${artifact:-see $log}")
         summary+=("$target: $runs executions, CRASH")
         echo "-- $target: CRASH after $runs executions; input: ${artifact:-?}; log: $log"
-        grep -m3 -E "==FUZZ FINDING==|Fatal error|ERROR: AddressSanitizer|ERROR: libFuzzer|deadly signal" "$log" | sed 's/^/   /' || true
+        grep -m3 -E "==FUZZ FINDING==|Fatal error|runtime failure|ERROR: AddressSanitizer|ERROR: libFuzzer|deadly signal" "$log" | sed 's/^/   /' || true
     else
         summary+=("$target: $runs executions in $seconds s, no crash")
         echo "-- $target: $runs executions, no crash"

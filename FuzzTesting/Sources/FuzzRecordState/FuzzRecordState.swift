@@ -24,7 +24,11 @@ public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     do { again = try encoded.withUnsafeBufferPointer { try RecordState(binary: $0, numbering: numbering) } } catch {
         FuzzInput.fail("a record state refuses its own encoding: \(error)", input: input)
     }
-    if again != state { FuzzInput.fail("a record state changes on a round trip through its encoding", input: input) }
+    // A stored double may be NaN (never from JSON, but any 8 bytes decode; its JSON shows null),
+    // and NaN != NaN: such states are not compared.
+    if again != state && !holdsNaN(state) {
+        FuzzInput.fail("a record state changes on a round trip through its encoding", input: input)
+    }
     var out: [UInt8] = []
     state.writeVisibleJSON(to: &out)
     _ = state.visibleFields
@@ -37,4 +41,9 @@ public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         }
     }
     return 0
+}
+
+/// Whether any value in the state is a NaN.
+private func holdsNaN(_ state: RecordState) -> Bool {
+    state.fields.values.contains { $0.contains { if case .double(let d) = $0.value { d.isNaN } else { false } } }
 }
