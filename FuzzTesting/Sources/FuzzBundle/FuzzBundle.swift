@@ -30,9 +30,12 @@ public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         FuzzInput.fail("cannot gzip a sealed bundle body", input: input)
     }
     do {
-        check(try BundleFile.decode(compressed), lines: body.split(separator: 0x0A, omittingEmptySubsequences: false), input: input)
+        check(
+            try BundleFile.decode(compressed), lines: body.split(separator: 0x0A, omittingEmptySubsequences: false), input: input)
     } catch {
-        if error.message.contains("checksum") { FuzzInput.fail("a correctly sealed bundle fails its checksum: \(error)", input: input) }
+        if error.message.contains("checksum") {
+            FuzzInput.fail("a correctly sealed bundle fails its checksum: \(error)", input: input)
+        }
     }
     return 0
 }

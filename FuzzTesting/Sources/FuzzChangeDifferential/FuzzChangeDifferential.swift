@@ -23,8 +23,12 @@ public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let fast = Change(wireBytes: input)
     let combined = try? Change(jsonBytes: input)
     if let fast {
-        guard let tree else { FuzzInput.fail("the fast path accepted a change the tree path refuses (\(treeError))", input: input) }
-        if fast != tree { FuzzInput.fail("the fast and tree paths read different changes: \(describe(fast, tree))", input: input) }
+        guard let tree else {
+            FuzzInput.fail("the fast path accepted a change the tree path refuses (\(treeError))", input: input)
+        }
+        if fast != tree {
+            FuzzInput.fail("the fast and tree paths read different changes: \(describe(fast, tree))", input: input)
+        }
     }
     switch (combined, tree) {
     case (let combined?, let tree?) where combined != tree:
@@ -40,7 +44,9 @@ public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         guard let reread = canonical.withUnsafeBufferPointer({ Change(wireBytes: $0) }) else {
             FuzzInput.fail("the fast path declines the encoder's own bytes of an accepted change", input: input)
         }
-        if reread != tree { FuzzInput.fail("the fast path misreads the encoder's own bytes: \(describe(reread, tree))", input: input) }
+        if reread != tree {
+            FuzzInput.fail("the fast path misreads the encoder's own bytes: \(describe(reread, tree))", input: input)
+        }
     }
     return 0
 }
@@ -52,7 +58,9 @@ private func describe(_ a: Change, _ b: Change) -> String {
     if a.record != b.record { parts.append("record \(a.record) vs \(b.record)") }
     if a.deps != b.deps { parts.append("deps \(a.deps.json.serialized()) vs \(b.deps.json.serialized())") }
     if a.tag != b.tag { parts.append("tag \(a.tag) vs \(b.tag)") }
-    if a.writes != b.writes { parts.append("writes \(JSONValue.object(a.writes).serialized()) vs \(JSONValue.object(b.writes).serialized())") }
+    if a.writes != b.writes {
+        parts.append("writes \(JSONValue.object(a.writes).serialized()) vs \(JSONValue.object(b.writes).serialized())")
+    }
     if a.reporter != b.reporter { parts.append("reporter \(a.reporter ?? "nil") vs \(b.reporter ?? "nil")") }
     return parts.joined(separator: "; ")
 }
