@@ -9,6 +9,11 @@ let package = Package(
         .executable(name: "outpost-server", targets: ["outpost-server"]),
         .executable(name: "outpost-replay", targets: ["outpost-replay"]),
         .executable(name: "outpost-bench", targets: ["outpost-bench"]),
+        // Libraries for the FuzzTesting package beside this one (it depends on this package by path).
+        .library(name: "OutpostCore", targets: ["OutpostCore"]),
+        .library(name: "OutpostStore", targets: ["OutpostStore"]),
+        .library(name: "OutpostSync", targets: ["OutpostSync"]),
+        .library(name: "OutpostCLI", targets: ["OutpostCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

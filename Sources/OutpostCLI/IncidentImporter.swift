@@ -72,10 +72,10 @@ public enum IncidentImporter {
     // MARK: NDJSON
 
     /// Files from this size on are read in two halves at once, one per core.
-    static let parallelParseBytes = 1 << 20
+    public static let parallelParseBytes = 1 << 20
 
     /// Parses one JSON object per line; blank lines are skipped; a leading `[` reads a JSON array.
-    static func parseNDJSON(_ buffer: UnsafeBufferPointer<UInt8>, parallelFrom: Int = parallelParseBytes) -> ImportResult {
+    public static func parseNDJSON(_ buffer: UnsafeBufferPointer<UInt8>, parallelFrom: Int = parallelParseBytes) -> ImportResult {
         let n = buffer.count
         let start = CSVReader.hasBOM(buffer) ? 3 : 0
         var firstByte = start
@@ -232,7 +232,7 @@ public enum IncidentImporter {
     /// first half reads the header as usual, the second starts with the columns read ahead. If
     /// the split fell inside a quoted cell (the first half then ends in a cell never closed),
     /// the file is read again in one go; the result is always what one read gives.
-    static func parseCSV(_ buffer: UnsafeBufferPointer<UInt8>, parallelFrom: Int = parallelParseBytes) -> ImportResult {
+    public static func parseCSV(_ buffer: UnsafeBufferPointer<UInt8>, parallelFrom: Int = parallelParseBytes) -> ImportResult {
         let start = CSVReader.hasBOM(buffer) ? 3 : 0
         let n = buffer.count
         guard n - start >= parallelFrom, let header = csvHeader(buffer) else {

@@ -1,0 +1,1 @@
+// The declaration in include/CFuzzerDriver.h is defined by libFuzzer, which the fuzz targets link.
