@@ -243,7 +243,9 @@ public enum IncidentImporter {
         let (first, second) = inTwoHalves(buffer, start..<split, split..<n) { buffer, range, isSecond in
             parseCSVRecords(buffer, range: range, header: isSecond ? header : nil)
         }
-        if first.unclosedQuote { return parseCSVRecords(buffer, range: start..<n, header: nil).result }
+        // A split inside a quoted cell, or before the end of the header (blank lines ahead of it):
+        // the halves are not what one read sees, so read the file in one go.
+        if first.unclosedQuote || !first.readHeader { return parseCSVRecords(buffer, range: start..<n, header: nil).result }
         // One read would have stopped at the first half's syntax error.
         if first.stopped { return first.result }
         return joined(first, second)
@@ -287,6 +289,7 @@ public enum IncidentImporter {
             part.lines = try CSVReader.read(buffer, range: range) { line, cells in
                 guard let header = columns else {
                     columns = try headerColumns(cells, line: line)
+                    part.readHeader = true
                     return
                 }
                 guard cells.count == header.count else {
@@ -363,6 +366,8 @@ public enum IncidentImporter {
         var lines = 0
         var stopped = false
         var unclosedQuote = false
+        /// Whether this part read the header record itself.
+        var readHeader = false
     }
 
     /// Parses two parts of `buffer` at once, one per core; `parse` is told whether its part is the second.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OutpostCore
 
 /// The root of `outpost`: shared `--store`, one subcommand per file (`Command+New.swift`, …).
 public struct OutpostCommand: ParsableCommand {
@@ -14,7 +15,7 @@ public struct OutpostCommand: ParsableCommand {
 
             \(OutpostExitCode.helpText)
             """,
-        version: OutpostCLIVersion.text,
+        version: outpostVersion,
         subcommands: subcommandTypes)
 
     /// Every subcommand, in help order.

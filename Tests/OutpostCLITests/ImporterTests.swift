@@ -87,6 +87,18 @@ struct ImporterTests {
     /// A large CSV file is read in two halves at once: whatever the split, the rows, problems and
     /// line numbers are those of one read, with quoted cells holding line breaks, commas and
     /// quotes, bad rows, a split that falls inside a quoted cell, and syntax errors in either half.
+    /// Blank lines ahead of the header can put the split before it (a fuzzer finding): the
+    /// halves must still give what one read gives, not the header read as a data row.
+    @Test func csvSplitBeforeTheHeaderMatchesOneRead() throws {
+        for text in ["\n\n\n\n\n\ntitle", String(repeating: "\n", count: 400) + "title,killed\nfirst,1\nsecond,2\n"] {
+            let bytes = Array(text.utf8)
+            let whole = bytes.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: .max) }
+            let halves = bytes.withUnsafeBufferPointer { IncidentImporter.parseCSV($0, parallelFrom: 1) }
+            #expect(halves == whole)
+            #expect(halves.rows.allSatisfy { $0.input.fields["title"] != .string("title") })
+        }
+    }
+
     @Test func csvReadInTwoHalvesMatchesOneRead() throws {
         var records = ["id,title,narrative,killed,injured"]
         for i in 0..<1_200 {

@@ -147,7 +147,7 @@ struct NewcomerTests {
     @Test func versionIsPrinted() throws {
         let r = try CLIRunner.run(["--version"])
         #expect(r.status == 0)
-        #expect(r.stdout == OutpostCLIVersion.text + "\n")
+        #expect(r.stdout == outpostVersion + "\n")
     }
 
     @Test func fieldFlagsHaveRealHelp() throws {
