@@ -79,7 +79,8 @@ extension Store {
     /// Changes in log order after `afterSeq` (a server's pull cursor), skipping those authored by
     /// `excluding` and those held back: a held change is relayed once it is applied (it then
     /// moves to the end of the log), so junk that waits forever is never passed on to every
-    /// device. The position returned goes past the skipped ones.
+    /// device; nor are out-of-range changes an older version stored. The position returned goes
+    /// past the skipped ones.
     public func changes(
         afterSeq: Int64, excluding: ReplicaID? = nil, limit: Int = 1000, maxBytes: Int = 1 << 20
     ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
@@ -89,13 +90,16 @@ extension Store {
             var last = afterSeq
             let skip = excluding.flatMap { replicaIndex[$0] } ?? -1
             let statement = try db.cached(
-                "SELECT seq, replica, counter, body, applied FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
+                "SELECT seq, replica, counter, body, applied, ms FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
             try statement.bind(.integer(afterSeq), .integer(Int64(limit)))
             try statement.scan { row in
                 let seq = row.int(0)
                 last = seq
                 let idx = row.int(1)
                 if idx == skip || row.int(4) == 0 { return true }
+                // An out-of-range change an older version stored is kept and shown here, but not
+                // relayed: every device would refuse the whole answer that carried it.
+                if !Change.msRange.contains(row.int(5)) || !Change.counterRange.contains(row.int(2)) { return true }
                 let body = row.bytes(3)
                 out.append(
                     StoredChange(seq: seq, replica: try replicaID(forIndex: idx), counter: UInt64(row.int(2)), body: body))
