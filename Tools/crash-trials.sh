@@ -22,8 +22,8 @@
 #                holds every change the client made and both hold the same changes and incidents.
 #   sync-server  the same sync with the server killed instead; the crashed database passes
 #                integrity_check (on a copy, the original left as the crash left it), the server is
-#                restarted on it (same port, so the client's retries may reach it), the client ends
-#                (0, or 10/13 when its retries ran out), and the same checks follow.
+#                restarted on it (same port), at once (the client's retries may reach it) or once
+#                the client has ended (0, or 10/13 when its retries ran out); the same checks follow.
 #
 # After every trial each store and database passes integrity_check and a command opens it
 # (`outpost status`, `outpost list`, `outpost-server export`). The random delay is uniform in
@@ -119,10 +119,17 @@ is_running() {
     [[ -n $state && $state != Z && $state != X ]]
 }
 
+# Whether process $1 is running and a child of this script (a pid already waited for may have
+# been reused by someone else's process, which must be left alone).
+is_ours() {
+    is_running "$1" || return 1
+    [[ $(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f2) == "$$" ]]
+}
+
 cleanup() {
     local pid
     for pid in "${PIDS[@]}"; do
-        if is_running "$pid"; then kill -9 "$pid" 2>/dev/null; fi
+        if is_ours "$pid"; then kill -9 "$pid" 2>/dev/null; fi
     done
     wait 2>/dev/null
     if ((KEEP == 0 && ${#FAILED_DIRS[@]} == 0)); then
@@ -363,15 +370,22 @@ trial_sync_server() {
         port=$SERVER_PORT
         kill -9 "$SERVER_PID"
         wait "$SERVER_PID" 2>/dev/null
-        # The database as the kill left it (a copy), then the server restarted on the original.
+        # The database as the kill left it (a copy), then the server restarted on the original:
+        # at once (the client's retries may reach it) or once the client has given up.
         chk snapshot-integrity "$T/server/server.db" "$T/snapshot"
+        if ((RESTART_LATE)); then
+            wait_exit "$client" 600
+            OP_RC=$WAIT_RC
+        fi
         start_server "$T/server/server.db" "$port" "$T/server-2.log" || {
             trial_fail "the server did not restart on the killed server's database: $(tail -1 "$T/server-2.log")"
             return
         }
     fi
-    wait_exit "$client" 600
-    OP_RC=$WAIT_RC
+    if ! ((RESTART_LATE && DELAY >= 0)); then
+        wait_exit "$client" 600
+        OP_RC=$WAIT_RC
+    fi
     OP_MS=$(($(now_ms) - start))
     case "$OP_RC" in
     0) ;;
@@ -381,8 +395,10 @@ trial_sync_server() {
     esac
     [[ -z $T_FAIL ]] || return
     sync_checks
-    T_OUTCOME="client exit $OP_RC, $T_OUTCOME"
-    T_CLASS="client exit $OP_RC, $T_CLASS"
+    local when="restart at once"
+    ((RESTART_LATE == 0)) || when="restart after the client ended"
+    T_OUTCOME="$when, client exit $OP_RC, $T_OUTCOME"
+    T_CLASS="$when, client exit $OP_RC, $T_CLASS"
 }
 
 # --- templates: every trial starts from copies of these
@@ -400,43 +416,50 @@ setup() {
     fi
 }
 
+uses() { [[ " ${KIND_LIST[*]} " == *" $1 "* ]]; }
+
 echo "== crash trials: $TRIALS (seed $SEED), binaries $BIN_DIR"
 echo "== preparing stores: import and bundle of $ROWS, sync of $PUSH changes up and $PULL down"
+# The store imports and bundles go into: a baseline of its own.
 setup py gen-ndjson "$TPL/baseline.ndjson" "$BASELINE" "$SEED" base
 mv "$TPL/baseline.ndjson.ids" "$TPL/baseline.ids"
-setup py gen-ndjson "$TPL/import.ndjson" "$ROWS" "$((SEED + 1))" imp
-setup py gen-ndjson "$TPL/bundle.ndjson" "$ROWS" "$((SEED + 2))" carol
-setup py gen-ndjson "$TPL/push.ndjson" "$PUSH" "$((SEED + 3))" alice
-setup py gen-ndjson "$TPL/pull.ndjson" "$PULL" "$((SEED + 4))" bob
-
-# The store imports and bundles go into: a baseline of its own.
 setup "$OUTPOST" --store "$TPL/base" init --reporter base
 setup "$OUTPOST" --store "$TPL/base" import "$TPL/baseline.ndjson"
-# The bundle: every change of carol's store.
-setup "$OUTPOST" --store "$TPL/carol" init --reporter carol
-setup "$OUTPOST" --store "$TPL/carol" import "$TPL/bundle.ndjson"
-setup "$OUTPOST" --store "$TPL/carol" bundle create --out "$TPL/carol.bundle"
-CAROL=$(py sync-state "$TPL/carol/outpost.db" | cut -d' ' -f1)
-# The server: alice and bob enrolled, bob's PULL incidents synced to it.
-mkdir -p "$TPL/server"
-TOKEN_ALICE=$("$SERVER" enroll --db "$TPL/server/server.db" --reporter alice 2>>"$TPL/setup.log") ||
-    die "enroll failed: $(tail -1 "$TPL/setup.log")"
-TOKEN_BOB=$("$SERVER" enroll --db "$TPL/server/server.db" --reporter bob 2>>"$TPL/setup.log") ||
-    die "enroll failed: $(tail -1 "$TPL/setup.log")"
-setup "$OUTPOST" --store "$TPL/bob" init --reporter bob --server http://127.0.0.1:9 --token "$TOKEN_BOB"
-setup "$OUTPOST" --store "$TPL/bob" import "$TPL/pull.ndjson"
-start_server "$TPL/server/server.db" 0 "$TPL/server.log" || die "the server did not start: $(tail -1 "$TPL/server.log")"
-setup "$OUTPOST" --store "$TPL/bob" config --server "http://127.0.0.1:$SERVER_PORT"
-setup "$OUTPOST" --store "$TPL/bob" sync
-stop_server || die "the server did not stop"
-# Alice: PUSH incidents, then edits and a delete, none synced yet (the server address is set per trial).
-setup "$OUTPOST" --store "$TPL/alice" init --reporter alice --server http://127.0.0.1:9 --token "$TOKEN_ALICE"
-setup "$OUTPOST" --store "$TPL/alice" import "$TPL/push.ndjson"
-mapfile -t ALICE_IDS < <(head -3 "$TPL/push.ndjson.ids")
-setup "$OUTPOST" --store "$TPL/alice" edit "${ALICE_IDS[0]}" --killed 7 --injured 2
-setup "$OUTPOST" --store "$TPL/alice" edit "${ALICE_IDS[1]}" --title "Edited after import"
-setup "$OUTPOST" --store "$TPL/alice" edit "${ALICE_IDS[0]}" --clear place-name
-setup "$OUTPOST" --store "$TPL/alice" delete "${ALICE_IDS[2]}"
+if uses import; then
+    setup py gen-ndjson "$TPL/import.ndjson" "$ROWS" "$((SEED + 1))" imp
+fi
+if uses bundle; then
+    # The bundle: every change of carol's store.
+    setup py gen-ndjson "$TPL/bundle.ndjson" "$ROWS" "$((SEED + 2))" carol
+    setup "$OUTPOST" --store "$TPL/carol" init --reporter carol
+    setup "$OUTPOST" --store "$TPL/carol" import "$TPL/bundle.ndjson"
+    setup "$OUTPOST" --store "$TPL/carol" bundle create --out "$TPL/carol.bundle"
+    CAROL=$(py sync-state "$TPL/carol/outpost.db" | cut -d' ' -f1)
+fi
+if uses sync-client || uses sync-server; then
+    setup py gen-ndjson "$TPL/push.ndjson" "$PUSH" "$((SEED + 3))" alice
+    setup py gen-ndjson "$TPL/pull.ndjson" "$PULL" "$((SEED + 4))" bob
+    # The server: alice and bob enrolled, bob's PULL incidents synced to it.
+    mkdir -p "$TPL/server"
+    TOKEN_ALICE=$("$SERVER" enroll --db "$TPL/server/server.db" --reporter alice 2>>"$TPL/setup.log") ||
+        die "enroll failed: $(tail -1 "$TPL/setup.log")"
+    TOKEN_BOB=$("$SERVER" enroll --db "$TPL/server/server.db" --reporter bob 2>>"$TPL/setup.log") ||
+        die "enroll failed: $(tail -1 "$TPL/setup.log")"
+    setup "$OUTPOST" --store "$TPL/bob" init --reporter bob --server http://127.0.0.1:9 --token "$TOKEN_BOB"
+    setup "$OUTPOST" --store "$TPL/bob" import "$TPL/pull.ndjson"
+    start_server "$TPL/server/server.db" 0 "$TPL/server.log" || die "the server did not start: $(tail -1 "$TPL/server.log")"
+    setup "$OUTPOST" --store "$TPL/bob" config --server "http://127.0.0.1:$SERVER_PORT"
+    setup "$OUTPOST" --store "$TPL/bob" sync
+    stop_server || die "the server did not stop"
+    # Alice: PUSH incidents, then edits and a delete, none synced yet (the server address is set per trial).
+    setup "$OUTPOST" --store "$TPL/alice" init --reporter alice --server http://127.0.0.1:9 --token "$TOKEN_ALICE"
+    setup "$OUTPOST" --store "$TPL/alice" import "$TPL/push.ndjson"
+    mapfile -t ALICE_IDS < <(head -3 "$TPL/push.ndjson.ids")
+    setup "$OUTPOST" --store "$TPL/alice" edit "${ALICE_IDS[0]}" --killed 7 --injured 2
+    setup "$OUTPOST" --store "$TPL/alice" edit "${ALICE_IDS[1]}" --title "Edited after import"
+    setup "$OUTPOST" --store "$TPL/alice" edit "${ALICE_IDS[0]}" --clear place-name
+    setup "$OUTPOST" --store "$TPL/alice" delete "${ALICE_IDS[2]}"
+fi
 
 # --- calibration: each operation once, whole (no kill), through the same checks: T per kind.
 declare -A OP_TIME
@@ -457,7 +480,7 @@ run_trial() { # KIND: runs it in $T with DELAY and BATCH, sets T_FAIL, T_OUTCOME
     # Nothing of this trial outlives it.
     local pid
     for pid in "${PIDS[@]}"; do
-        if is_running "$pid"; then kill -9 "$pid" 2>/dev/null; fi
+        if is_ours "$pid"; then kill -9 "$pid" 2>/dev/null; fi
         wait "$pid" 2>/dev/null
     done
     PIDS=()
@@ -465,15 +488,12 @@ run_trial() { # KIND: runs it in $T with DELAY and BATCH, sets T_FAIL, T_OUTCOME
 
 echo "== calibrating (each operation once, not killed, through every check)"
 for kind in import bundle sync-client; do
-    case " ${KIND_LIST[*]} " in
-    *" $kind "*) ;;
-    *" sync-server "*) [[ $kind == sync-client ]] || continue ;;
-    *) continue ;;
-    esac
+    uses "$kind" || { [[ $kind == sync-client ]] && uses sync-server; } || continue
     T="$WORK/calibrate-$kind"
     mkdir -p "$T"
     DELAY=-1
     BATCH=1000
+    RESTART_LATE=0
     run_trial "$kind" 2>>"$T/shell.err"
     if [[ -n $T_FAIL ]]; then
         FAILED_DIRS+=("$T")
@@ -532,6 +552,8 @@ fi
 echo "   every check failed on its damaged copy"
 
 # --- the trials
+# The command that repeats a trial (with --only I): the same seed, kinds, sizes and binaries.
+RERUN="$TRIALS --seed $SEED --kinds $KINDS --rows $ROWS --push $PUSH --pull $PULL --bin-dir $BIN_DIR"
 declare -A COUNT DURING AFTER FAILS OUTCOMES
 STARTED=$(now_ms)
 echo "== trials (delay: a random fraction of T, the operation's calibrated time)"
@@ -542,6 +564,7 @@ for ((i = 1; i <= TRIALS; i++)); do
     KIND=${KIND_LIST[$(((i - 1) % ${#KIND_LIST[@]}))]}
     FRAC=$(((RANDOM * 32768 + RANDOM) % 1151))
     BATCH=$((RANDOM % 2 ? 250 : 1000))
+    RESTART_LATE=$((RANDOM % 2))
     DELAY=$((OP_TIME[$KIND] * FRAC / 1000))
     T="$WORK/trial-$i"
     mkdir -p "$T"
@@ -557,7 +580,7 @@ for ((i = 1; i <= TRIALS; i++)); do
         OUTCOMES[$key]=$((${OUTCOMES[$key]:-0} + 1))
         [[ $KEEP == 1 ]] || rm -rf "$T"
     else
-        result="FAILED: $T_FAIL (kept $T; re-run: Tools/crash-trials.sh --seed $SEED --only $i)"
+        result="FAILED: $T_FAIL (kept $T; re-run: Tools/crash-trials.sh $RERUN --only $i)"
         FAILS[$KIND]=$((${FAILS[$KIND]:-0} + 1))
         FAILED_DIRS+=("$T")
     fi
