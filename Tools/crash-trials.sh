@@ -4,7 +4,7 @@
 # `PRAGMA integrity_check` is ok and that nothing acknowledged or committed is lost.
 #
 #   Tools/crash-trials.sh [N] [--seed S] [--only I] [--release] [--bin-dir DIR]
-#                         [--kinds K,K] [--rows N] [--push N] [--pull N] [--keep]
+#                         [--kinds K,K] [--rows N] [--push N] [--pull N] [--recalibrate N] [--keep]
 #
 # N trials (default 20) cycle through the kinds: import, bundle, sync-client, sync-server.
 #
@@ -27,8 +27,9 @@
 #
 # After every trial each store and database passes integrity_check and a command opens it
 # (`outpost status`, `outpost list`, `outpost-server export`). The random delay is uniform in
-# [0, 1.15 T], T the operation's time measured once at the start (calibration), so most kills
-# land during the operation and some after it; each line says which.
+# [0, 1.15 T], T the operation's time measured at the start (calibration) and again every 25
+# trials (--recalibrate N; 0: never), as the machine's load changes, so most kills land during
+# the operation and some after it; each line says which.
 #
 # Binaries: --bin-dir DIR (or $OUTPOST_BIN_DIR) uses DIR/outpost and DIR/outpost-server as they
 # are; otherwise .build/debug (.build/release with --release), building any missing product.
@@ -59,6 +60,7 @@ ROWS=5000
 PUSH=4000
 PULL=2000
 KEEP=0
+RECALIBRATE=25
 while (($#)); do
     case "$1" in
     --seed) SEED="${2:?--seed needs a number}"; shift 2 ;;
@@ -70,12 +72,13 @@ while (($#)); do
     --push) PUSH="${2:?}"; shift 2 ;;
     --pull) PULL="${2:?}"; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --recalibrate) RECALIBRATE="${2:?}"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     [0-9]*) TRIALS="$1"; shift ;;
     *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
-for n in "$TRIALS" "$ROWS" "$PUSH" "$PULL" ${SEED:+"$SEED"} ${ONLY:+"$ONLY"}; do
+for n in "$TRIALS" "$ROWS" "$PUSH" "$PULL" "$RECALIBRATE" ${SEED:+"$SEED"} ${ONLY:+"$ONLY"}; do
     [[ $n =~ ^[0-9]+$ ]] || die "not a number: $n"
 done
 ((ROWS >= 1000)) || die "--rows must be 1000 or more (smaller imports and bundles do not use the rollback journal)"
@@ -486,23 +489,33 @@ run_trial() { # KIND: runs it in $T with DELAY and BATCH, sets T_FAIL, T_OUTCOME
     PIDS=()
 }
 
+# Runs each kind's operation once, whole, in $WORK/calibrate-KIND (kept for the controls) and sets
+# OP_TIME: the measured time, or the mean with the previous one when recalibrating.
+calibrate() {
+    local kind line=""
+    for kind in import bundle sync-client; do
+        uses "$kind" || { [[ $kind == sync-client ]] && uses sync-server; } || continue
+        T="$WORK/calibrate-$kind"
+        rm -rf "$T"
+        mkdir -p "$T"
+        DELAY=-1
+        BATCH=1000
+        RESTART_LATE=0
+        run_trial "$kind" 2>>"$T/shell.err"
+        if [[ -n $T_FAIL ]]; then
+            FAILED_DIRS+=("$T")
+            die "calibration of $kind failed (the checks do not hold without a kill): $T_FAIL; see $T"
+        fi
+        if [[ -n ${OP_TIME[$kind]:-} ]]; then OP_TIME[$kind]=$(((OP_TIME[$kind] + OP_MS) / 2)); else OP_TIME[$kind]=$OP_MS; fi
+        line+="  $kind ${OP_TIME[$kind]} ms"
+        [[ $1 == again ]] || echo "   $kind: $OP_MS ms ($T_OUTCOME)"
+    done
+    OP_TIME[sync-server]=${OP_TIME[sync-client]:-0}
+    [[ $1 != again ]] || echo "   recalibrated (T, the mean with the last):$line"
+}
+
 echo "== calibrating (each operation once, not killed, through every check)"
-for kind in import bundle sync-client; do
-    uses "$kind" || { [[ $kind == sync-client ]] && uses sync-server; } || continue
-    T="$WORK/calibrate-$kind"
-    mkdir -p "$T"
-    DELAY=-1
-    BATCH=1000
-    RESTART_LATE=0
-    run_trial "$kind" 2>>"$T/shell.err"
-    if [[ -n $T_FAIL ]]; then
-        FAILED_DIRS+=("$T")
-        die "calibration of $kind failed (the checks do not hold without a kill): $T_FAIL; see $T"
-    fi
-    OP_TIME[$kind]=$OP_MS
-    echo "   $kind: $OP_MS ms ($T_OUTCOME)"
-done
-OP_TIME[sync-server]=${OP_TIME[sync-client]:-0}
+calibrate first
 
 # --- controls: each check fails on a store that lost what it must keep
 control() { # DESCRIPTION CHECK ARGS…: the check must fail
@@ -548,7 +561,7 @@ if [[ -d $WORK/calibrate-sync-client ]]; then
     control "a client missing a pulled change" client-pulled "$C/alice/outpost.db" \
         "$WORK/calibrate-sync-client/server/server.db" "$ALICE" 1000000000
 fi
-[[ $KEEP == 1 ]] || rm -rf "$C" "$WORK"/calibrate-*
+[[ $KEEP == 1 ]] || rm -rf "$C"
 echo "   every check failed on its damaged copy"
 
 # --- the trials
@@ -559,6 +572,8 @@ STARTED=$(now_ms)
 echo "== trials (delay: a random fraction of T, the operation's calibrated time)"
 for ((i = 1; i <= TRIALS; i++)); do
     [[ -z $ONLY || $i == "$ONLY" ]] || continue
+    # The machine's load changes: measure the operations again every RECALIBRATE trials.
+    if ((RECALIBRATE > 0 && i > 1 && (i - 1) % RECALIBRATE == 0)) && [[ -z $ONLY ]]; then calibrate again; fi
     # Everything random about trial i comes from (SEED, i).
     RANDOM=$(((SEED * 100003 + i) % 2147483647))
     KIND=${KIND_LIST[$(((i - 1) % ${#KIND_LIST[@]}))]}
@@ -588,6 +603,7 @@ for ((i = 1; i <= TRIALS; i++)); do
         $((FRAC / 1000)) $((FRAC % 1000)) "$batch_text" "$LANDED" "$T_OUTCOME" "$result"
 done
 ELAPSED=$((($(now_ms) - STARTED) / 1000))
+[[ $KEEP == 1 ]] || rm -rf "$WORK"/calibrate-*
 
 echo "== summary: seed $SEED, $BIN_DIR, $ELAPSED s for the trials"
 printf '   %-12s %6s %7s %6s %9s\n' kind trials during after failures
