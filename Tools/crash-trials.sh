@@ -27,7 +27,7 @@
 #
 # After every trial each store and database passes integrity_check and a command opens it
 # (`outpost status`, `outpost list`, `outpost-server export`). The random delay is uniform in
-# [0, 1.15 T], T the operation's time measured at the start (calibration) and again every 25
+# [0, 1.15 T], T the operation's time measured at the start (calibration) and again every 10
 # trials (--recalibrate N; 0: never), as the machine's load changes, so most kills land during
 # the operation and some after it; each line says which.
 #
@@ -60,7 +60,7 @@ ROWS=5000
 PUSH=4000
 PULL=2000
 KEEP=0
-RECALIBRATE=25
+RECALIBRATE=10
 while (($#)); do
     case "$1" in
     --seed) SEED="${2:?--seed needs a number}"; shift 2 ;;
