@@ -11,3 +11,9 @@ Tools/build-progress.sh swift build --build-tests
 echo "== running the tests"
 # Every test uses Swift Testing: XCTest's runner is left out (it would only print "Executed 0 tests").
 swift test --skip-build --disable-xctest 2>&1
+echo "== crash trials (kill -9 during import, bundle apply and sync; Tools/crash-trials.sh 200 --release for the long run)"
+Tools/crash-trials.sh 12
+echo "== API contract (schemathesis against Schema/openapi.yaml, bounded; Tools/api-check.sh for the long run)"
+Tools/api-check.sh --max-examples 50 --seed 1
+echo "== fuzzing (every regression input, then each target 10 s; Tools/fuzz.sh --seconds N for the long run)"
+Tools/fuzz.sh --ci

@@ -70,14 +70,14 @@ public enum SpecBounds {
         return nil
     }
 
-    /// A text field whose value is longer in UTF-8 bytes than the schema's limit, when the writes
+    /// A text field whose value is longer in UTF-8 bytes than the schema's byte limit (`FieldKind.maxTextBytes`), when the writes
     /// are otherwise valid.
     public static func textViolation(in fields: [String: JSONValue]) -> String? {
         for (field, value) in fields {
             guard case .string(let text) = value, let spec = IncidentSchema.byName[field],
-                case .text(_, let max, _) = spec.kind, text.utf8.count > max
+                case .text(_, let max, _) = spec.kind, text.utf8.count > FieldKind.maxTextBytes(max)
             else { continue }
-            return "\(field) is \(text.utf8.count) UTF-8 bytes, past its limit of \(max)"
+            return "\(field) is \(text.utf8.count) UTF-8 bytes, past its limit of \(FieldKind.maxTextBytes(max))"
         }
         return nil
     }
