@@ -1,10 +1,10 @@
 import Foundation
 import OutpostCore
 import OutpostStore
-import OutpostSync
 import Testing
 
 @testable import OutpostServer
+@testable import OutpostSync
 
 @Suite struct SyncRequestDecoderTests {
     /// Changes of one replica, with text that needs escapes and brackets inside strings.
@@ -42,6 +42,7 @@ import Testing
                 let fast = try #require(await SyncRequestDecoder.decodeValid(body, maxChanges: 5000), "n = \(n)")
                 #expect(fast == slow, "n = \(n)")
                 #expect(fast.changes.count == n)
+                #expect(SyncRequestDecoder.decodeValidSerially(body, maxChanges: 5000) == slow, "n = \(n)")
             }
         }
     }
@@ -83,6 +84,7 @@ import Testing
         ]
         for (name, body, maxChanges) in refused {
             #expect(await SyncRequestDecoder.decodeValid(body, maxChanges: maxChanges) == nil, "\(name)")
+            #expect(SyncRequestDecoder.decodeValidSerially(body, maxChanges: maxChanges) == nil, "\(name)")
         }
     }
 
@@ -100,5 +102,16 @@ import Testing
         for broken in [#"{"changes":[1,]}"#, #"{"changes":[1 2]}"#, #"{"changes":[1}"#, #"{"changes":["x]}"#, "{", ""] {
             #expect(Array(broken.utf8).withUnsafeBufferPointer { ChangesSplitter.split($0) } == nil, "\(broken)")
         }
+    }
+
+    /// Every prefix of a body is refused without reading past its end (a fuzzer finding: a body
+    /// ending just after a comma in `changes` read one byte beyond it; in a debug build that traps).
+    @Test func splitterRefusesEveryTruncatedBody() {
+        let text = Array(#"{"changes":[ {"s":"a\"b"} , [1,[2]] , 3 ],"z":null}"#.utf8)
+        for end in 0..<text.count {
+            let prefix = Array(text[..<end])
+            #expect(prefix.withUnsafeBufferPointer { ChangesSplitter.split($0) } == nil, "\(end) bytes")
+        }
+        #expect(text.withUnsafeBufferPointer { ChangesSplitter.split($0) }?.elements.count == 3)
     }
 }

@@ -6,8 +6,9 @@ import OutpostSync
 /// the client reads it (`ServerSyncResponse.decode`), from the same parsed JSON. Whatever is
 /// accepted must survive its own encoding, and its changes keep the bounds.
 ///
-/// The server's parallel fast decoder (`SyncRequestDecoder`, `ChangesSplitter`) lives in
-/// OutpostServer, which brings Hummingbird and SwiftNIO in; it is not fuzzed here.
+/// The server's fast decoder (`SyncRequestDecoder`, which splits the `changes` array without a
+/// tree) must agree with the tree path: whatever it accepts, the tree path accepts as the same
+/// request with every change valid.
 @main
 enum FuzzSyncBody {
     static func main() { FuzzInput.run(fuzzOne) }
@@ -17,7 +18,20 @@ enum FuzzSyncBody {
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let input = FuzzInput.bytes(start, count)
-    guard let json = try? JSONParser.parse(input) else { return 0 }
+    let fast = SyncRequestDecoder.decodeValidSerially(Array(input), maxChanges: ServerSyncRequest.maxChanges)
+    guard let json = try? JSONParser.parse(input) else {
+        if fast != nil { FuzzInput.fail("the fast sync decoder accepted a body the JSON parser refuses", input: input) }
+        return 0
+    }
+    if let fast {
+        guard let tree = try? ServerSyncRequest.decode(json) else {
+            FuzzInput.fail("the fast sync decoder accepted a request the tree path refuses", input: input)
+        }
+        if tree != fast { FuzzInput.fail("the fast sync decoder and the tree path read different requests", input: input) }
+        for change in tree.changes where (try? IncidentSchema.validate(writes: change.writes)) == nil {
+            FuzzInput.fail("the fast sync decoder accepted a change whose writes are invalid", input: input)
+        }
+    }
     if let request = try? ServerSyncRequest.decode(json) {
         let again: ServerSyncRequest
         do { again = try ServerSyncRequest.decode(try JSONParser.parse(request.encoded())) } catch {

@@ -87,6 +87,8 @@ enum ChangesSplitter {
     /// The index just after the value starting at `start` (objects and arrays by bracket depth,
     /// scalars up to the next delimiter).
     private static func skipValue(_ b: UnsafeBufferPointer<UInt8>, _ start: Int) -> Int? {
+        // A body may end anywhere, e.g. just after a comma (a fuzzer finding: this read a byte past the end).
+        guard start < b.count else { return nil }
         var i = start
         switch b[i] {
         case UInt8(ascii: "\""):
