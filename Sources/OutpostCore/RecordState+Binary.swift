@@ -46,22 +46,20 @@ extension RecordState {
 
         // Distinct writes (dot, tag, reporter), in first-seen order; siblings refer to them.
         // Fields go in dictionary order: the reader does not depend on it.
+        // Found through a table: a linear search per sibling made a record with many siblings (a
+        // hostile author's writes that never cover each other) cost quadratic time per batch.
         var writes: [Sibling] = []
         var refs: [Int] = []
+        var positions: [WriteIdentity: Int] = [:]
         for (_, siblings) in fields {
             for s in siblings {
-                var found = -1
-                for i in writes.indices {
-                    let w = writes[i]
-                    if w.dot.counter == s.dot.counter && w.tag == s.tag && w.dot.replica == s.dot.replica
-                        && w.reporter == s.reporter
-                    {
-                        found = i
-                        break
-                    }
-                }
-                if found < 0 {
+                let identity = WriteIdentity(dot: s.dot, tag: s.tag, reporter: s.reporter)
+                let found: Int
+                if let known = positions[identity] {
+                    found = known
+                } else {
                     found = writes.count
+                    positions[identity] = found
                     writes.append(s)
                 }
                 refs.append(found)
@@ -354,4 +352,11 @@ private struct BinaryReader {
     mutating func string() throws(ChangeFormatError) -> String {
         String(decoding: try bytes(try count()), as: UTF8.self)
     }
+}
+
+/// What makes two siblings one write in the binary form: the change (dot), its tag and reporter.
+private struct WriteIdentity: Hashable {
+    var dot: Dot
+    var tag: HLCTag
+    var reporter: String?
 }

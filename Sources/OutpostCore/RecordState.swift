@@ -85,7 +85,8 @@ public struct RecordState: Hashable, Sendable {
     }
 
     private static func insert(_ sibling: Sibling, replacingCoveredBy deps: VersionVector, into siblings: inout [Sibling]) {
-        if !siblings.isEmpty { siblings.removeAll { deps.covers($0.dot) } }
+        // Empty deps cover nothing: no scan (a hostile author's writes that never cover each other).
+        if !siblings.isEmpty && !deps.isEmpty { siblings.removeAll { deps.covers($0.dot) } }
         if siblings.isEmpty {
             siblings.append(sibling)
             return
