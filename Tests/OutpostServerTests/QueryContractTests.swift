@@ -94,7 +94,7 @@ import Testing
                 client, analyst,
                 [
                     "/v1/incidents?bbox=0x1p3,0,10,10", "/v1/incidents?bbox=nan,0,10,10", "/v1/incidents?bbox=-infinity,0,10,10",
-                    "/v1/incidents?bbox=0,0,10,10,", "/v1/incidents?bbox=0,20,10,10",
+                    "/v1/incidents?bbox=0,0,10,10,", "/v1/incidents?bbox=0,20,10,10", "/v1/incidents?bbox=1e400,0,10,10",
                 ], field: "bbox")
             try await Self.expectAccepted(
                 client, analyst,
