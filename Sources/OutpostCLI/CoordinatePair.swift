@@ -12,9 +12,9 @@ enum CoordinatePair {
         return hasLat ? ("lat", "lon") : ("lon", "lat")
     }
 
-    /// The problem of an import row or new incident holding one coordinate only, as
+    /// The problem of an import row holding one coordinate only, as
     /// `lon: is required with lat (a location is both or neither)`.
-    static func problem(_ fields: [String: JSONValue]) -> String? {
-        unpaired(fields).map { "\($0.missing): is required with \($0.given) (a location is both or neither)" }
+    static func problem(_ pair: (given: String, missing: String)) -> String {
+        "\(pair.missing): is required with \(pair.given) (a location is both or neither)"
     }
 }

@@ -99,22 +99,11 @@ public struct Exporter {
         }
     }
 
-    /// The first bytes that make a spreadsheet read a cell as a formula (OWASP's CSV injection
-    /// list): `=`, `+`, `-`, `@`, tab and carriage return.
-    public static let formulaStartBytes: [UInt8] = [
-        UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D,
-    ]
-
-    /// Appends a text value as a CSV cell, neutralized as OWASP advises: text starting with one of
-    /// `formulaStartBytes` gets a leading `'`, so spreadsheet programs show it as text and never
-    /// run it (`=HYPERLINK(…)` is written `'=HYPERLINK(…)`). Numbers are not text and stay as
-    /// they are (`writeCSVValue` writes `-0.04` as is).
+    /// Appends a text value as a CSV cell, neutralized by `CSVFormula.neutralized` (OWASP's rule):
+    /// spreadsheet programs show `'=HYPERLINK(…)` as text and never run it. Numbers are not text
+    /// and stay as they are (`writeCSVValue` writes `-0.04` as is).
     public static func writeCSVText(_ text: String, to bytes: inout [UInt8]) {
-        if let first = text.utf8.first, formulaStartBytes.contains(first) {
-            writeCSVCell("'" + text, to: &bytes)
-        } else {
-            writeCSVCell(text, to: &bytes)
-        }
+        writeCSVCell(CSVFormula.neutralized(text), to: &bytes)
     }
 
     /// Appends a CSV cell as it is, quoted (with `""` for `"`) when it holds a comma, quote or line break.

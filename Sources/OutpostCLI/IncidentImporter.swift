@@ -203,10 +203,8 @@ public enum IncidentImporter {
             problems.append("title: is required for a new incident")
         }
         // One coordinate without the other (unless the other was given and refused already).
-        if let pair = CoordinatePair.unpaired(fields), !problems.contains(where: { $0.hasPrefix(pair.missing + ":") }),
-            let problem = CoordinatePair.problem(fields)
-        {
-            problems.append(problem)
+        if let pair = CoordinatePair.unpaired(fields), !problems.contains(where: { $0.hasPrefix(pair.missing + ":") }) {
+            problems.append(CoordinatePair.problem(pair))
         }
         if !problems.isEmpty { return .failure(RowProblem(message: problems.sorted().joined(separator: "; "))) }
         if let checked { return .success(IncidentInput(id: id, checked: checked)) }

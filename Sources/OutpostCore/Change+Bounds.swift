@@ -66,6 +66,15 @@ extension Change {
         }
     }
 
+    /// The rule for a reporter's name (a store's, an enrolment's), in words.
+    public static let reporterNameRule = "reporter name must be 1–100 characters and at most \(maxReporterBytes) bytes"
+
+    /// Whether `name` (already trimmed) follows `reporterNameRule`: the byte limit is what a
+    /// change's `reporter` may carry on the wire.
+    public static func isValidReporterName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= maxReporterBytes && name.count <= 100
+    }
+
     /// Nil when `reporter` is short enough; else the problem.
     static func reporterProblem(_ reporter: String, _ decoding: ChangeDecoding) -> String? {
         let bytes = reporter.utf8.count
@@ -78,13 +87,10 @@ extension Change {
     /// change that did not come through a `.wire` decoder (one read back from a store).
     public var boundsProblem: String? {
         if let p = Change.msProblem(tag.ms, .wire) { return p }
-        guard dot.counter >= 1, dot.counter <= UInt64(Change.counterRange.upperBound) else {
-            return "counter must be a whole number from 1 to \(Change.counterRange.upperBound) (2^53 − 1), not \(dot.counter)"
-        }
+        if let p = Change.counterProblem(Int64(clamping: dot.counter), .wire) { return p }
         if let p = Change.depsCountProblem(deps.entries.count, .wire) { return p }
-        for (replica, counter) in deps.entries where counter > UInt64(Change.counterRange.upperBound) {
-            return
-                "deps[\(replica.hex)] must be a whole number from 1 to \(Change.counterRange.upperBound) (2^53 − 1), not \(counter)"
+        for (replica, counter) in deps.entries {
+            if let p = Change.depsCounterProblem(replica.hex, Int64(clamping: counter), .wire) { return p }
         }
         if let p = Change.idProblem(record.id, .wire) { return p }
         if let reporter, let p = Change.reporterProblem(reporter, .wire) { return p }

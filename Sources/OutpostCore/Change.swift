@@ -46,7 +46,7 @@ public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible
         if !lhs.collection.utf8.elementsEqual(rhs.collection.utf8) {
             return lhs.collection.utf8.lexicographicallyPrecedes(rhs.collection.utf8)
         }
-        return lhs.id.utf8.lexicographicallyPrecedes(rhs.id.utf8)
+        return idPrecedes(lhs.id, rhs.id)
     }
 
     /// Whether id `a` comes before id `b` byte for byte (the order of the stores' id index).

@@ -80,7 +80,7 @@ public enum IncidentExport {
         case .csv:
             write((["id"] + IncidentSchema.fieldNames).map(csvField).joined(separator: ",") + "\r\n")
             try store.forEachIncident { incident in
-                let cells = [neutralized(incident.id)] + IncidentSchema.fieldNames.map { csvText(incident.fields[$0]) }
+                let cells = [CSVFormula.neutralized(incident.id)] + IncidentSchema.fieldNames.map { csvText(incident.fields[$0]) }
                 write(cells.map(csvField).joined(separator: ",") + "\r\n")
             }
         case .geojson:
@@ -108,23 +108,12 @@ public enum IncidentExport {
         }
     }
 
-    /// A cell's text: numbers, booleans and lists as JSON, text neutralized (`neutralized(_:)`).
+    /// A cell's text: numbers, booleans and lists as JSON, text neutralized (`CSVFormula.neutralized`).
     static func csvText(_ value: JSONValue?) -> String {
         switch value {
         case nil, .null?: return ""
-        case .string(let s)?: return neutralized(s)
+        case .string(let s)?: return CSVFormula.neutralized(s)
         case let v?: return v.serialized()
-        }
-    }
-
-    /// Text a spreadsheet would take as a formula, made inert (OWASP's CSV injection rule): text
-    /// starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`. Cells written
-    /// from numbers (such as a latitude of -0.04) are left as numbers; only text is changed.
-    public static func neutralized(_ text: String) -> String {
-        guard let first = text.utf8.first else { return text }
-        switch first {
-        case UInt8(ascii: "="), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "@"), 0x09, 0x0D: return "'" + text
-        default: return text
         }
     }
 

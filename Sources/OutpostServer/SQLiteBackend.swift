@@ -238,8 +238,8 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     public func enroll(reporter: String, role: Role) throws -> String {
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.utf8.count <= Change.maxReporterBytes, name.count <= 100 else {
-            throw ServerCommandError("reporter name must be 1–100 characters and at most \(Change.maxReporterBytes) bytes")
+        guard Change.isValidReporterName(name) else {
+            throw ServerCommandError(Change.reporterNameRule)
         }
         let token = DeviceToken.generate()
         let hash = DeviceToken.hash(token)

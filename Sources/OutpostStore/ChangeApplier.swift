@@ -248,7 +248,7 @@ final class ChangeApplier {
                 else {
                     throw StoreError.reusedDot(change.dot, storedRecord: storedKey, otherRecord: change.record)
                 }
-                let sameBytes = try row.withBytes(4) { stored -> Bool in
+                let sameBytes = row.withBytes(4) { stored -> Bool in
                     if let encodedBody { return stored.elementsEqual(encodedBody) }
                     scratch.removeAll(keepingCapacity: true)
                     change.write(to: &scratch)

@@ -72,8 +72,8 @@ public final class Store: @unchecked Sendable {
         databasePath path: String, reporter: String, replica: ReplicaID = .random(), settings: [String: String] = [:]
     ) throws(StoreError) -> Store {
         let trimmed = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.utf8.count <= Change.maxReporterBytes, trimmed.count <= 100 else {
-            throw StoreError(.invalidValue, "reporter name must be 1–100 characters and at most \(Change.maxReporterBytes) bytes")
+        guard Change.isValidReporterName(trimmed) else {
+            throw StoreError(.invalidValue, Change.reporterNameRule)
         }
         if FileManager.default.fileExists(atPath: path) {
             throw StoreError(.alreadyExists, "a store already exists at \(path); nothing was changed")

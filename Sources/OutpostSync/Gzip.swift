@@ -107,15 +107,9 @@ public enum Gzip {
         return output
     }
 
-    /// Decompresses a gzip (or zlib) stream, refusing output larger than `maxOutput` bytes (the
-    /// same as `inflate(_:maxOutput:)`).
+    /// Decompresses a whole gzip (or zlib) stream as a stream: output is counted as it is made
+    /// and inflation stops at the first byte past `maxOutput`, with a `GzipError` of kind `.tooLarge`.
     public static func decompress(_ input: [UInt8], maxOutput: Int) throws(GzipError) -> [UInt8] {
-        try inflate(input, maxOutput: maxOutput)
-    }
-
-    /// Inflates a whole gzip (or zlib) stream as a stream: output is counted as it is made and
-    /// inflation stops at the first byte past `maxOutput`, with a `GzipError` of kind `.tooLarge`.
-    public static func inflate(_ input: [UInt8], maxOutput: Int) throws(GzipError) -> [UInt8] {
         let inflater = try Inflater(maxOutput: maxOutput)
         // The claimed size is trusted only up to 16 times the input: a forged trailer cannot make
         // a small request allocate `maxOutput` up front (real sync bodies pack about 5:1).

@@ -37,8 +37,8 @@ import Testing
         #expect(row.contains(",-0.04,"))
         #expect(row.contains(",-8.5,"))
         #expect(!row.contains("'-0.04"))
-        #expect(IncidentExport.neutralized("safe = text") == "safe = text")
-        #expect(IncidentExport.neutralized("") == "")
+        #expect(CSVFormula.neutralized("safe = text") == "safe = text")
+        #expect(CSVFormula.neutralized("") == "")
     }
 
     /// `q` counts UTF-8 bytes: 100 two-byte letters pass, 101 do not; one letter with 300
