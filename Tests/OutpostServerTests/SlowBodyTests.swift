@@ -14,6 +14,27 @@ import Testing
         return configuration
     }
 
+    /// The head of a sync request whose body is `length` bytes.
+    static func syncHead(token: String, length: Int, close: Bool = false) -> String {
+        "POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(length)\r\n" + (close ? "Connection: close\r\n" : "")
+            + "\r\n"
+    }
+
+    /// Positive control: under the same one-second timeout, a body sent whole is answered (200),
+    /// so the 408s below come from slowness, not from the timeout refusing everything.
+    @Test func promptBodyIsAnswered() async throws {
+        let fixture = try ServerFixture()
+        let token = try fixture.token("alice")
+        let body = #"{"replica":"\#(try fixture.replica("alice").replica.hex)","changes":[]}"#
+        try await withLiveServer(fixture, configuration: SlowBodyTests.configuration(fixture)) { port in
+            let connection = try RawConnection(port: port)
+            connection.send(SlowBodyTests.syncHead(token: token, length: body.utf8.count, close: true) + body)
+            let (response, _) = try await connection.readToEnd()
+            #expect(statusCode(response) == 200, "\(response)")
+        }
+    }
+
     /// A client that sends the head and part of the body, then nothing: 408 once the body timeout
     /// passes, and the connection is closed (the receive timeout, 20 s, would say otherwise).
     @Test func stalledBodyIsCutOff() async throws {
@@ -21,9 +42,7 @@ import Testing
         let token = try fixture.token("alice")
         try await withLiveServer(fixture, configuration: SlowBodyTests.configuration(fixture)) { port in
             let connection = try RawConnection(port: port)
-            connection.send(
-                "POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
-                    + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"replica\":")
+            connection.send(SlowBodyTests.syncHead(token: token, length: 1000) + "{\"replica\":")
             let (response, closed) = try await connection.readToEnd()
             #expect(statusCode(response) == 408, "\(response)")
             #expect(closed)
@@ -40,9 +59,7 @@ import Testing
         let token = try fixture.token("alice")
         try await withLiveServer(fixture, configuration: SlowBodyTests.configuration(fixture)) { port in
             let connection = try RawConnection(port: port)
-            connection.send(
-                "POST /v1/sync HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
-                    + "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+            connection.send(SlowBodyTests.syncHead(token: token, length: 1000))
             for _ in 0..<12 {
                 connection.send("{")
                 try await Task.sleep(for: .milliseconds(200))
