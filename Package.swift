@@ -44,7 +44,8 @@ let package = Package(
 
         .target(name: "OutpostCore"),
         .target(
-            name: "OutpostStore", dependencies: ["OutpostCore", "CSQLite"],
+            name: "OutpostStore",
+            dependencies: ["OutpostCore", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
             plugins: ["SchemaEmbedder"]),
         .target(
             name: "OutpostSync",
@@ -85,7 +86,10 @@ let package = Package(
             path: "Tools/outpost-bench"),
 
         .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore"]),
-        .testTarget(name: "OutpostStoreTests", dependencies: ["OutpostStore"]),
+        .testTarget(
+            name: "OutpostStoreTests",
+            dependencies: ["OutpostStore", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("TrustVectors")]),
         .testTarget(
             name: "OutpostSyncTests", dependencies: ["OutpostSync"],
             resources: [.copy("Scenarios"), .copy("MalformedScenarios")]),

@@ -57,7 +57,7 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
         case .missing: self = .storeMissing
         case .locked: self = .storeLocked
         case .unknownRecord: self = .unknownID
-        case .invalidValue, .invalidChange, .reusedDot, .tooManyHeldBack: self = .invalidInput
+        case .invalidValue, .invalidChange, .reusedDot, .tooManyHeldBack, .refusedChange: self = .invalidInput
         case .invalidState: self = .invalidState
         case .schemaTooNew, .storage: self = .storage
         case .alreadyExists: self = .alreadyExists

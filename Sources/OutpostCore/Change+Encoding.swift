@@ -27,6 +27,10 @@ extension Change {
         }
         out.append(contentsOf: #","seq":"#.utf8)
         JSONValue.writeInt(Int64(tag.seq), to: &out)
+        if let sig {
+            out.append(contentsOf: #","sig":"#.utf8)
+            JSONValue.writeString(Base64URL.encode(sig), to: &out)
+        }
         out.append(contentsOf: #","writes":"#.utf8)
         JSONValue.object(writes).write(to: &out)
         out.append(UInt8(ascii: "}"))

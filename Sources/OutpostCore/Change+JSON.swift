@@ -12,6 +12,7 @@ extension Change {
             "writes": .object(writes),
         ]
         if let reporter { members["reporter"] = .string(reporter) }
+        if let sig { members["sig"] = .string(Base64URL.encode(sig)) }
         return .object(members)
     }
 
@@ -74,16 +75,33 @@ extension Change {
         case nil, .null?: break
         default: throw ChangeFormatError("reporter must be a string")
         }
+        var sig: [UInt8]? = nil
+        switch o["sig"] {
+        case .string(let text)?:
+            guard let bytes = Change.signature(fromText: text) else { throw ChangeFormatError(Change.sigRule) }
+            sig = bytes
+        case nil, .null?: break
+        default: throw ChangeFormatError(Change.sigRule)
+        }
         if deps[replica] >= UInt64(counter) {
             throw ChangeFormatError("deps cover the change's own dot \(replica.hex):\(counter)")
         }
         self.init(
             dot: Dot(replica: replica, counter: UInt64(counter)), record: RecordKey(collection: collection, id: id),
-            deps: deps, tag: HLCTag(ms: ms, seq: UInt32(seq)), writes: writes, reporter: reporter)
+            deps: deps, tag: HLCTag(ms: ms, seq: UInt32(seq)), writes: writes, reporter: reporter, sig: sig)
+    }
+
+    /// The rule for `sig`, in words.
+    public static let sigRule = "sig must be an Ed25519 signature in unpadded base64url (86 characters)"
+
+    /// A signature's bytes from its unpadded base64url text; nil unless it is 64 bytes.
+    public static func signature(fromText text: String) -> [UInt8]? {
+        guard text.utf8.count == 86, let bytes = Base64URL.decode(text), bytes.count == signatureBytes else { return nil }
+        return bytes
     }
 
     /// The keys a wire-format change may carry, in the order `ChangeWireReader` numbers them.
-    static let wireKeyList = ["replica", "counter", "collection", "id", "deps", "ms", "seq", "writes", "reporter"]
+    static let wireKeyList = ["replica", "counter", "collection", "id", "deps", "ms", "seq", "writes", "reporter", "sig"]
 
     /// The keys a wire-format change may carry.
     public static let wireKeys = Set(wireKeyList)
@@ -235,6 +253,7 @@ private struct ChangeWireReader {
         var seq: Int64 = 0
         var writes: [String: JSONValue] = [:]
         var reporter: String?
+        var sig: [UInt8]?
         repeat {
             parser.skipWhitespace()
             guard let k = key(), seen & (1 << k) == 0, expect(UInt8(ascii: ":")) else { return nil }
@@ -264,6 +283,16 @@ private struct ChangeWireReader {
             case 7:
                 guard let w = try readWrites(), !w.isEmpty else { return nil }
                 writes = w
+            case 9:
+                parser.skipWhitespace()
+                guard parser.index < buffer.count else { return nil }
+                switch try parser.parseValue(depth: 1) {
+                case .string(let text):
+                    guard let bytes = Change.signature(fromText: text) else { return nil }
+                    sig = bytes
+                case .null: sig = nil
+                default: return nil
+                }
             default:
                 parser.skipWhitespace()
                 guard parser.index < buffer.count else { return nil }
@@ -283,6 +312,6 @@ private struct ChangeWireReader {
         else { return nil }
         return Change(
             dot: Dot(replica: replica, counter: UInt64(counter)), record: RecordKey(collection: collection, id: id),
-            deps: deps, tag: HLCTag(ms: ms, seq: UInt32(seq)), writes: writes, reporter: reporter)
+            deps: deps, tag: HLCTag(ms: ms, seq: UInt32(seq)), writes: writes, reporter: reporter, sig: sig)
     }
 }

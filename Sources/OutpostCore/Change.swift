@@ -90,13 +90,16 @@ public struct Change: Hashable, Sendable {
     public var tag: HLCTag
     /// Field → JSON scalar; `_deleted` true/false deletes or restores.
     public var writes: [String: JSONValue]
-    /// The author's reporter name, when known (informational; never used to merge).
+    /// The author's reporter name, when known (informational; never used to merge or shown).
     public var reporter: String?
+    /// The author's Ed25519 signature over `canonicalBytes()` (64 bytes); nil for a change
+    /// made before signatures.
+    public var sig: [UInt8]?
 
     /// Makes a change.
     public init(
         dot: Dot, record: RecordKey, deps: VersionVector, tag: HLCTag, writes: [String: JSONValue],
-        reporter: String? = nil
+        reporter: String? = nil, sig: [UInt8]? = nil
     ) {
         self.dot = dot
         self.record = record
@@ -104,6 +107,7 @@ public struct Change: Hashable, Sendable {
         self.tag = tag
         self.writes = writes
         self.reporter = reporter
+        self.sig = sig
     }
 
     /// The write-order key of this change's writes.

@@ -89,6 +89,14 @@ final class ChangeApplier {
     /// From how many change bodies (in `apply(_:)` of a list) or record states (in `finish()`)
     /// on the encoding moves to a second thread (`Store.encodingPipelineThreshold`).
     private let pipelineThreshold: Int
+    /// Changes stored as unverified (`verified` NULL): their author is not in the roster yet.
+    var unverified: Set<Dot> = []
+    /// Stored verification outcomes to keep as they are (a rebuilt record's changes); others are 1.
+    var keptVerification: [Dot: Int64?] = [:]
+    /// The server token that delivered this batch (`changes.delivered_by`).
+    var deliveredBy: Int64?
+    /// Delivering tokens to keep as they are (a rebuilt record's changes).
+    var keptDeliveredBy: [Dot: Int64] = [:]
 
     init(store: Store, receivedMs: Int64, heldBackLimits: HeldBackLimits = .standard) throws {
         self.store = store
@@ -209,7 +217,7 @@ final class ChangeApplier {
         _ change: Change, replicaIdx: Int64, applied: Bool, waiting: Int, encodedBody: UnsafeRawBufferPointer?
     ) throws {
         let statement = try db.cached(
-            "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT OR IGNORE INTO changes (seq, replica, counter, collection, record, ms, body, applied, received_ms, waiting, verified, delivered_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
         try statement.bind(
             .integer(nextSeq), .integer(replicaIdx), .integer(Int64(change.dot.counter)), .text(change.record.collection),
@@ -224,6 +232,11 @@ final class ChangeApplier {
         try statement.bind(.integer(applied ? 1 : 0), at: 8)
         try statement.bind(.integer(receivedMs), at: 9)
         try statement.bind(.integer(Int64(waiting)), at: 10)
+        let verified: Int64? =
+            if let kept = keptVerification[change.dot] { kept } else { unverified.contains(change.dot) ? nil : 1 }
+        try statement.bind(verified.map(SQLValue.integer) ?? .null, at: 11)
+        let deliverer = keptDeliveredBy[change.dot] ?? deliveredBy
+        try statement.bind(deliverer.map(SQLValue.integer) ?? .null, at: 12)
         try statement.run()
     }
 

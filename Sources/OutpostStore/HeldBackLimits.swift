@@ -15,6 +15,9 @@ public struct HeldBackLimits: Hashable, Sendable {
 
     /// 10,000 held changes and 100,000 missing dependencies per author.
     public static let standard = HeldBackLimits(changesPerAuthor: 10_000, missingDepsPerAuthor: 100_000)
+
+    /// No bound: for rebuilding records from changes the store already holds.
+    static let unlimited = HeldBackLimits(changesPerAuthor: Int.max, missingDepsPerAuthor: Int.max)
 }
 
 /// What one author keeps held back in a store.

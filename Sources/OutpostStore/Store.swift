@@ -14,8 +14,22 @@ public final class Store: @unchecked Sendable {
     /// The file name of the database inside the store folder.
     public static let fileName = "outpost.db"
 
-    /// This store's replica id.
-    public let replica: ReplicaID
+    /// Guards `currentIdentity`, which a restored store replaces (`rotateIdentity`) while
+    /// readers elsewhere may ask for `replica`; separate from `lock`, which `write` holds.
+    private let identityLock = NSLock()
+    private var currentIdentity: (replica: ReplicaID, key: DeviceKey)
+
+    /// This store's replica id (it changes only when the store finds it was restored).
+    public var replica: ReplicaID { identityLock.withLock { currentIdentity.replica } }
+    /// This store's signing key.
+    var key: DeviceKey { identityLock.withLock { currentIdentity.key } }
+    /// This store's 32-byte Ed25519 public key.
+    public var publicKey: [UInt8] { key.publicKey }
+
+    /// Replaces the identity (after the meta rows say so, inside the same transaction).
+    func setIdentity(replica: ReplicaID, key: DeviceKey) {
+        identityLock.withLock { currentIdentity = (replica, key) }
+    }
     /// The store folder.
     public let directory: String
 
@@ -38,10 +52,10 @@ public final class Store: @unchecked Sendable {
     /// Source of wall-clock milliseconds (uncorrected); tests and replays may replace it.
     public var systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
-    private init(db: Database, directory: String, replica: ReplicaID) {
+    private init(db: Database, directory: String, replica: ReplicaID, key: DeviceKey) {
         self.db = db
         self.directory = directory
-        self.replica = replica
+        self.currentIdentity = (replica, key)
     }
 
     /// The database file inside a store folder.
@@ -55,8 +69,11 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Creates a new store in a folder; fails and changes nothing when one exists.
+    ///
+    /// The store makes its Ed25519 key pair; its replica ID is the key's (`ReplicaID.derived`)
+    /// unless `replica` names another (scenario replicas keep their names).
     public static func create(
-        at directory: String, reporter: String, replica: ReplicaID = .random(), settings: [String: String] = [:]
+        at directory: String, reporter: String, replica: ReplicaID? = nil, settings: [String: String] = [:]
     ) throws(StoreError) -> Store {
         do {
             try FileManager.default.createDirectory(
@@ -69,7 +86,7 @@ public final class Store: @unchecked Sendable {
 
     /// Creates a new store database file at `path`; fails and changes nothing when one exists.
     public static func create(
-        databasePath path: String, reporter: String, replica: ReplicaID = .random(), settings: [String: String] = [:]
+        databasePath path: String, reporter: String, replica chosenReplica: ReplicaID? = nil, settings: [String: String] = [:]
     ) throws(StoreError) -> Store {
         let trimmed = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         guard Change.isValidReporterName(trimmed) else {
@@ -81,6 +98,8 @@ public final class Store: @unchecked Sendable {
         // Build the store under a temporary name and move it into place, so a crash never leaves
         // a half-made store behind and two concurrent `init`s cannot both succeed.
         let temporary = path + ".init-\(getpid())"
+        let key = DeviceKey()
+        let replica = chosenReplica ?? key.replicaID
         do {
             let db = try Database(path: temporary, create: true)
             // 4 KB pages (set before the first table): a sync batch edits records scattered over
@@ -95,12 +114,14 @@ public final class Store: @unchecked Sendable {
                     "replica": .blob(replica.bytes), "reporter": .text(trimmed), "counter": .integer(0),
                     "clock_ms": .integer(0), "clock_seq": .integer(0), "clock_offset_ms": .integer(0),
                     "created_ms": .integer(Int64(Date().timeIntervalSince1970 * 1000)),
+                    Store.signingKeyMeta: .blob(key.seed),
                 ]
                 for (k, v) in settings { meta[k] = .text(v) }
                 let insert = try db.cached("INSERT INTO meta (key, value) VALUES (?, ?)")
                 for (k, v) in meta { try insert.bind(.text(k), v).run() }
                 try db.cached("INSERT INTO replicas (idx, id, reporter) VALUES (1, ?, ?)")
                     .bind(.blob(replica.bytes), .text(trimmed)).run()
+                try Store.trustOwnKey(db, replica: replica, key: key, reporter: trimmed)
             }
             try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         } catch {
@@ -141,7 +162,8 @@ public final class Store: @unchecked Sendable {
             guard let replicaBytes = try db.prepare("SELECT value FROM meta WHERE key = 'replica'").first({ $0.bytes(0) }),
                 !replicaBytes.isEmpty
             else { throw StoreError(.storage, "the store at \(directory) has no replica id; it is damaged") }
-            let store = Store(db: db, directory: directory, replica: ReplicaID(bytes: replicaBytes))
+            let (replica, key) = try Store.loadIdentity(db, replica: ReplicaID(bytes: replicaBytes))
+            let store = Store(db: db, directory: directory, replica: replica, key: key)
             try store.loadReplicas()
             try store.indexHeldBackOfOlderSchema()
             return store

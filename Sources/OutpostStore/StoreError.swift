@@ -22,6 +22,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case reusedDot
         /// A change would take its author past what one author may keep held back.
         case tooManyHeldBack
+        /// A received change failed verification (`RefusalReason`) and the policy refuses the batch.
+        case refusedChange
         /// Written by a newer Outpost.
         case schemaTooNew
         /// SQLite or the file system failed.
@@ -50,6 +52,11 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
             .reusedDot,
             "reused dot: change \(dot) differs from the change \(dot) this store already holds (\(difference)); a dot names one change, so nothing of this batch was stored"
         )
+    }
+
+    /// A change that failed verification, refusing its whole batch.
+    static func refused(_ refused: RefusedChange) -> StoreError {
+        StoreError(.refusedChange, "\(refused); nothing of this batch was stored")
     }
 
     /// A change that takes its author past the held-back bound.
