@@ -141,9 +141,10 @@ import Testing
             counters[author] += 1
             ms += Int64(random.next() % 3)
             changes.append(
-                Change(
-                    dot: Dot(replica: replicas[author], counter: counters[author]), record: RecordKey(id: "r\(record)"),
-                    deps: deps, tag: HLCTag(ms: ms, seq: 0), writes: writes, reporter: "reporter \(author)"))
+                TestKeys.signed(
+                    Change(
+                        dot: Dot(replica: replicas[author], counter: counters[author]), record: RecordKey(id: "r\(record)"),
+                        deps: deps, tag: HLCTag(ms: ms, seq: 0), writes: writes, reporter: "reporter \(author)")))
             var view = deps
             view[replicas[author]] = counters[author]
             views[author][record] = view

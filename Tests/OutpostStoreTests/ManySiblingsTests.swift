@@ -17,9 +17,10 @@ import Testing
         let store = try Store.create(at: root, reporter: "desk")
         let mallory = ReplicaID(bytes: Array(repeating: 7, count: 16))
         let changes = (1...5_000).map { i in
-            Change(
-                dot: Dot(replica: mallory, counter: UInt64(i)), record: RecordKey(id: "r1"), deps: VersionVector(),
-                tag: HLCTag(ms: 1_700_000_000_000, seq: 0), writes: ["title": .string("fire \(i)")])
+            TestKeys.signed(
+                Change(
+                    dot: Dot(replica: mallory, counter: UInt64(i)), record: RecordKey(id: "r1"), deps: VersionVector(),
+                    tag: HLCTag(ms: 1_700_000_000_000, seq: 0), writes: ["title": .string("fire \(i)")]))
         }
         try store.applyRemote(Array(changes[..<2_500]))
         try store.applyRemote(Array(changes[2_500...]))

@@ -33,15 +33,17 @@ func temporaryStoreDirectory() -> String {
         let bob = ReplicaID.random()
         let deps = VersionVector([first.replica: 1])
         try first.applyRemote([
-            Change(
-                dot: Dot(replica: bob, counter: 1), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 2, seq: 0),
-                writes: ["killed": 1], reporter: "bob")
+            TestKeys.signed(
+                Change(
+                    dot: Dot(replica: bob, counter: 1), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 2, seq: 0),
+                    writes: ["killed": 1], reporter: "bob"))
         ])
         // The second connection meets bob through a change first (index lookup), then reads.
         try second.applyRemote([
-            Change(
-                dot: Dot(replica: bob, counter: 2), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 3, seq: 0),
-                writes: ["injured": 2], reporter: "bob")
+            TestKeys.signed(
+                Change(
+                    dot: Dot(replica: bob, counter: 2), record: RecordKey(id: id), deps: deps, tag: HLCTag(ms: 3, seq: 0),
+                    writes: ["injured": 2], reporter: "bob"))
         ])
         for store in [first, second] {
             let state = try #require(try store.recordState(id: id))
@@ -252,6 +254,12 @@ func temporaryStoreDirectory() -> String {
             let db = try Database(path: Store.databasePath(in: dirs[0]), create: false)
             try db.execute(
                 """
+                DROP INDEX changes_unverified;
+                ALTER TABLE changes DROP COLUMN verified;
+                ALTER TABLE changes DROP COLUMN delivered_by;
+                DROP TABLE roster;
+                DROP TABLE security_events;
+                DELETE FROM schema_migrations WHERE version = 5;
                 DROP TABLE held_waits;
                 DROP INDEX changes_held_by_author;
                 ALTER TABLE changes DROP COLUMN waiting;
