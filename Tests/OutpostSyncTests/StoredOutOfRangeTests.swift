@@ -14,9 +14,10 @@ import Testing
         let store = try Store.create(at: root, reporter: "server", replica: ReplicaID(bytes: Array("server".utf8)))
         let mallory = ReplicaID(bytes: Array("mallory".utf8))
         let bob = ReplicaID(bytes: Array("bob".utf8))
-        let fine = Change(
-            dot: Dot(replica: mallory, counter: 1), record: RecordKey(id: "p1"), deps: VersionVector(),
-            tag: HLCTag(ms: 1_772_359_200_000, seq: 0), writes: ["title": "poison"], reporter: "mallory")
+        let fine = DeviceKey().signed(
+            Change(
+                dot: Dot(replica: mallory, counter: 1), record: RecordKey(id: "p1"), deps: VersionVector(),
+                tag: HLCTag(ms: 1_772_359_200_000, seq: 0), writes: ["title": "poison"], reporter: "mallory"))
         try store.applyRemote([fine])
         // What an older version (no bounds) stored: the poison time and an unbounded reporter in
         // the log, a sibling at the other end of time in the state.
