@@ -12,7 +12,9 @@ enum ApplyBenchmark {
     /// The same changes as a bundle file applied by `Store.applyBundle` (what `outpost bundle
     /// apply` does: check and decode the file, then apply it in one transaction), into a second
     /// store made like the first.
-    static func bundleEndToEnd(_ remote: [Change], incidents: Int, origin: ReplicaID, in dir: String) throws {
+    static func bundleEndToEnd(
+        _ remote: [Change], incidents: Int, origin: ReplicaID, roster: [RosterEntry], in dir: String
+    ) throws {
         let lines = remote.enumerated().map {
             StoredChange(
                 seq: Int64($0.offset + 1), replica: $0.element.dot.replica, counter: $0.element.dot.counter,
@@ -22,6 +24,7 @@ enum ApplyBenchmark {
         let receiver = try Store.create(at: dir + "-receiver", reporter: "server", replica: origin)
         defer { try? FileManager.default.removeItem(atPath: dir + "-receiver") }
         _ = try receiver.importIncidents(incidentInputs(incidents), wallMs: 1_767_225_600_000)
+        try receiver.trust(roster)
         let decodeStart = DispatchTime.now().uptimeNanoseconds
         _ = try BundleFile.decode(file)
         let decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - decodeStart) / 1e9
@@ -65,7 +68,13 @@ enum ApplyBenchmark {
         let origin = store.replica
 
         print("apply: generating \(changes) changes from \(replicas) replicas…")
-        let authors = (0..<replicas).map { _ in ReplicaID.random() }
+        let keys = (0..<replicas).map { _ in DeviceKey() }
+        let authors = keys.map(\.replicaID)
+        // The authors are in the roster, so every change is verified as it is applied.
+        let roster = keys.enumerated().map {
+            RosterEntry(replica: $1.replicaID, key: $1.publicKey, reporter: "reporter-\($0)", status: .active, version: 1)
+        }
+        try store.trust(roster)
         var counters = [UInt64](repeating: 0, count: replicas)
         var seen: [Int: VersionVector] = [:]  // record → what the (single) relay view holds
         var remote: [Change] = []
@@ -84,10 +93,11 @@ enum ApplyBenchmark {
             // Most edits saw the record's latest state; one in ten races the previous edit.
             if generator.next() % 10 == 0 { deps = VersionVector([origin: UInt64(record + 1)]) }
             let (field, make) = fields[Int(generator.next() % UInt64(fields.count))]
-            let change = Change(
-                dot: Dot(replica: authors[a], counter: counters[a]), record: RecordKey(id: ids[record]), deps: deps,
-                tag: HLCTag(ms: 1_767_225_700_000 + Int64(n), seq: 0), writes: [field: make(&generator)],
-                reporter: "reporter-\(a)")
+            let change = keys[a].signed(
+                Change(
+                    dot: Dot(replica: authors[a], counter: counters[a]), record: RecordKey(id: ids[record]), deps: deps,
+                    tag: HLCTag(ms: 1_767_225_700_000 + Int64(n), seq: 0), writes: [field: make(&generator)],
+                    reporter: "reporter-\(a)"))
             var after = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
             after[authors[a]] = counters[a]
             seen[record] = after
@@ -117,7 +127,9 @@ enum ApplyBenchmark {
                 remote.count, seconds, Double(remote.count) / seconds, cpuSeconds, Double(remote.count) / cpuSeconds,
                 report.applied, report.heldBack, report.duplicates,
                 report.conflictedRecords))
-        if batch >= remote.count { try bundleEndToEnd(remote, incidents: incidents, origin: store.replica, in: dir) }
+        if batch >= remote.count {
+            try bundleEndToEnd(remote, incidents: incidents, origin: store.replica, roster: roster, in: dir)
+        }
 
         let senderDir = dir + "-bundle"
         defer { try? FileManager.default.removeItem(atPath: senderDir) }
