@@ -28,6 +28,13 @@ extension Store {
         try read { try metaText(Self.fileIdentityKey) }
     }
 
+    /// Whether this store's database file is not the one it recorded: a copy (another folder, a
+    /// restored backup file). False when it never recorded one (a store made before identities).
+    public func databaseFileIsACopy() throws(StoreError) -> Bool {
+        guard let recorded = try recordedFileIdentity() else { return false }
+        return recorded != currentFileIdentity
+    }
+
     /// Records `identity` as the identity of this store's database file.
     public func recordFileIdentity(_ identity: String) throws(StoreError) {
         try write { try setMeta(Self.fileIdentityKey, .text(identity)) }

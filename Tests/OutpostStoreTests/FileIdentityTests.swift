@@ -17,6 +17,7 @@ import Testing
         do {
             let store = try Store.create(at: original, reporter: "alice")
             #expect(try store.recordedFileIdentity() == nil)
+            #expect(try !store.databaseFileIsACopy())
             let identity = try #require(Store.fileIdentity(ofDatabaseAt: originalPath))
             #expect(store.currentFileIdentity == identity)
             try store.recordFileIdentity(identity)
@@ -33,6 +34,7 @@ import Testing
         let recordedInCopy = try #require(try copied.recordedFileIdentity())
         #expect(copied.currentFileIdentity != nil)
         #expect(copied.currentFileIdentity != recordedInCopy)
+        #expect(try copied.databaseFileIsACopy())
 
         // Positive control: the original, written to since, still has the identity it recorded.
         let reopened = try Store.open(at: original)
@@ -40,6 +42,7 @@ import Testing
         #expect(try reopened.recordedFileIdentity() == recordedInCopy)
         #expect(reopened.currentFileIdentity == recordedInCopy)
         #expect(Store.fileIdentity(ofDatabaseAt: originalPath) == recordedInCopy)
+        #expect(try !reopened.databaseFileIsACopy())
     }
 
     @Test func aMissingFileHasNoIdentity() {
