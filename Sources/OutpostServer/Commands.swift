@@ -62,6 +62,22 @@ public enum ServerCommands {
         try IncidentExport.write(store: store, format: format, to: write)
     }
 
+    /// `backup`: writes a consistent copy of the server database to a new file at `outputPath`
+    /// (mode 0600), also while a server is serving from it; returns the copy's size in bytes.
+    @discardableResult
+    public static func backup(databasePath: String, outputPath: String) throws -> Int64 {
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw ServerCommandError("no server database at \(databasePath); nothing was backed up (give the server's --db)")
+        }
+        do {
+            try Store.open(databasePath: databasePath).backup(to: outputPath)
+        } catch {
+            throw ServerCommandError(error.message)
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: outputPath)[.size] as? NSNumber)?.int64Value
+        return size ?? 0
+    }
+
     static func existingBackend(_ path: String) throws -> SQLiteBackend {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ServerCommandError("no server database at \(path) (run `outpost-server serve --db \(path)` or `enroll` first)")

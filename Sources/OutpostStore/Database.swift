@@ -4,7 +4,7 @@ import CSQLite
 ///
 /// Not thread-safe by itself: `Store` serialises every use behind its lock.
 public final class Database {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private var statementCache: [String: Statement] = [:]
     /// The file this connection opened.
     public let path: String

@@ -68,6 +68,10 @@ public enum ScenarioStep: Hashable, Sendable {
     /// batch from a peer: read by the wire decoder, applied in one transaction. `refused`: the
     /// batch must be refused, and `to` must then hold exactly what it held before.
     case deliver(to: String, changes: [[UInt8]], refused: Bool)
+    /// `replica`'s whole store is copied, as a backup would, and kept under `name`.
+    case backup(replica: String, name: String)
+    /// `replica`'s store is replaced by the copy `name`, written over its files in place.
+    case restoreBackup(replica: String, name: String)
 }
 
 /// What must hold after the steps.
@@ -145,10 +149,16 @@ public struct Scenario: Hashable, Sendable {
 /// the real apply path (`Store.applyRemote`, as a sync does). With `"refused": true` the batch
 /// must be refused (by the decoder or the store) and R must hold exactly what it held before;
 /// with `false` (the default) it must be taken. Either way a miss is a failed expectation.
+///
+/// A `restore_backup` step must name a backup that an earlier `backup` step made of the same
+/// replica; each `backup` step gives its copy a name of its own.
 private struct ScenarioParser {
     let file: String
     var step: Int?
     var replicaSet: Set<[UInt8]> = []
+    /// Backup name (its UTF-8 bytes: names are compared byte-wise) → the name, the replica it
+    /// copies and the index of the step that made it.
+    var backups: [[UInt8]: (name: String, replica: String, step: Int)] = [:]
 
     init(file: String) { self.file = file }
 
@@ -217,9 +227,11 @@ private struct ScenarioParser {
     }
 
     static let editKinds = ["create", "update", "delete", "restore"]
-    static let stepKinds = ["create", "update", "delete", "restore", "sync", "send", "replay", "deliver"]
+    static let stepKinds = [
+        "create", "update", "delete", "restore", "sync", "send", "replay", "deliver", "backup", "restore_backup",
+    ]
 
-    func parseStep(_ value: JSONValue) throws(ScenarioError) -> ScenarioStep {
+    mutating func parseStep(_ value: JSONValue) throws(ScenarioError) -> ScenarioStep {
         guard case .object(let o) = value else { throw fail("a step must be a JSON object") }
         let kinds = o.keys.filter { $0 != "at" && $0 != "clock" }.sorted()
         guard kinds.count == 1, let kind = kinds.first else {
@@ -271,6 +283,35 @@ private struct ScenarioParser {
             default: throw fail("deliver.refused must be true or false")
             }
             return .deliver(to: to, changes: items.map { $0.serializedBytes() }, refused: refused)
+        case "backup":
+            let b = try object(o["backup"], "\"backup\"", keys: ["replica", "as"], required: ["replica", "as"])
+            let copied = try replica(b["replica"], "backup.replica")
+            let name = try string(b["as"], "backup.as")
+            guard !name.isEmpty else { throw fail("backup.as must be a non-empty name") }
+            if let earlier = backups[Array(name.utf8)] {
+                throw fail(
+                    "backup.as \"\(name)\" is already the name of the backup made in steps[\(earlier.step)]; give each backup its own name"
+                )
+            }
+            backups[Array(name.utf8)] = (name, copied, step ?? 0)
+            return .backup(replica: copied, name: name)
+        case "restore_backup":
+            let r = try object(
+                o["restore_backup"], "\"restore_backup\"", keys: ["replica", "from"], required: ["replica", "from"])
+            let restored = try replica(r["replica"], "restore_backup.replica")
+            let name = try string(r["from"], "restore_backup.from")
+            guard let made = backups[Array(name.utf8)] else {
+                let known = backups.values.map(\.name).sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+                throw fail(
+                    "restore_backup.from names unknown backup \"\(name)\" (no earlier backup step makes it; "
+                        + (known.isEmpty ? "none is made before this step)" : "made before this step: \(known))"))
+            }
+            guard Array(made.replica.utf8) == Array(restored.utf8) else {
+                throw fail(
+                    "restore_backup.from names backup \"\(name)\" of replica \"\(made.replica)\", not of \"\(restored)\"; a store is restored from a copy of itself"
+                )
+            }
+            return .restoreBackup(replica: restored, name: name)
         default:
             let o2 = try object(o[kind], "\"\(kind)\"", keys: ["from", "to"], required: ["from", "to"])
             let from = try replica(o2["from"], "\(kind).from")

@@ -107,10 +107,11 @@ public struct ScenarioRunner: Sendable {
             }
         }
         var walls: [String: Int64] = [:]
+        var backups = ScenarioBackups(folder: (root as NSString).appendingPathComponent("backups"))
         var stepFailures: [String] = []
         for (index, step) in scenario.steps.enumerated() {
             do {
-                if let failure = try await perform(step, stores: stores, walls: &walls) {
+                if let failure = try await perform(step, stores: &stores, walls: &walls, backups: &backups) {
                     stepFailures.append("steps[\(index)] (\(step.summary)): \(failure)")
                 }
             } catch {
@@ -130,7 +131,9 @@ public struct ScenarioRunner: Sendable {
 
     /// Carries out a step; a `deliver` step whose outcome is not the one it expects gives that
     /// failure in words.
-    private func perform(_ step: ScenarioStep, stores: [String: Store], walls: inout [String: Int64]) async throws -> String? {
+    private func perform(
+        _ step: ScenarioStep, stores: inout [String: Store], walls: inout [String: Int64], backups: inout ScenarioBackups
+    ) async throws -> String? {
         switch step {
         case .edit(let at, let clockMs, let edit):
             if let clockMs { walls[at] = clockMs }
@@ -150,6 +153,10 @@ public struct ScenarioRunner: Sendable {
             try Self.replayAll(from: stores[from]!, to: stores[to]!)
         case .deliver(let to, let changes, let refused):
             return try await Self.deliver(changes, to: stores[to]!, refused: refused)
+        case .backup(let replica, let name):
+            try backups.make(name, of: stores[replica]!)
+        case .restoreBackup(let replica, let name):
+            try backups.restore(name, into: &stores, replica: replica)
         }
         return nil
     }
@@ -335,6 +342,8 @@ extension ScenarioStep {
         case .replay(let from, let to): return "replay \(from) → \(to)"
         case .deliver(let to, let changes, let refused):
             return "deliver \(changes.count) change(s) to \(to)" + (refused ? ", to be refused" : "")
+        case .backup(let replica, let name): return "backup of \(replica) as \(name)"
+        case .restoreBackup(let replica, let name): return "restore_backup of \(replica) from \(name)"
         }
     }
 }

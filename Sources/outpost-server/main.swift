@@ -9,7 +9,7 @@ struct OutpostServerCommand: AsyncParsableCommand {
         commandName: "outpost-server",
         abstract: "The Outpost sync server.",
         version: outpostVersion,
-        subcommands: [Serve.self, Enroll.self, Revoke.self, Export.self])
+        subcommands: [Serve.self, Enroll.self, Revoke.self, Export.self, Backup.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -92,5 +92,21 @@ struct Export: ParsableCommand {
             }
         }
         FileHandle.standardOutput.write(Data(buffer))
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the database to a new file, also while the server runs.",
+        discussion: """
+            To restore: stop the server, copy the backup over the --db file, remove the database's \
+            -wal and -shm files, start the server. Devices send it what it lacks at their next sync.
+            """)
+    @Option(help: "The SQLite database.") var db = "./outpost-server.db"
+    @Option(help: "The backup file to write (must not exist).") var out: String
+
+    func run() throws {
+        let bytes = try ServerCommands.backup(databasePath: db, outputPath: out)
+        print("backed up \(db) to \(out) (\(bytes) bytes)")
     }
 }

@@ -39,7 +39,7 @@ func temporaryPath(_ label: String) -> String {
 
     @Test func malformedScenariosAreRefusedNamingFileAndStep() throws {
         let files = try resourceFiles("MalformedScenarios")
-        #expect(files.count == 3)
+        #expect(files.count == 9)
         for path in files {
             #expect {
                 try Scenario.load(path: path)
