@@ -40,3 +40,19 @@ extension Store {
         try write { try setMeta(Self.fileIdentityKey, .text(identity)) }
     }
 }
+
+extension Store {
+    /// A store whose database file is not the one it created (a copy or a restored backup) may
+    /// hold an older counter than its replica has used: it continues under a new replica ID so it
+    /// never reuses a dot (`trust.md`, "Restored stores"). A store made before file identities
+    /// records its own now.
+    func continueUnderANewReplicaIfCopied() throws {
+        guard let current = currentFileIdentity else { return }
+        let recorded = try recordedFileIdentity()
+        if recorded == current { return }
+        try write {
+            if recorded != nil { _ = try rotateIdentityInTransaction() }
+            try setMeta(Store.fileIdentityKey, .text(current))
+        }
+    }
+}

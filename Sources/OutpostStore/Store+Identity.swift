@@ -74,7 +74,7 @@ extension Store {
     /// `rotateIdentity` inside the caller's write transaction.
     func rotateIdentityInTransaction(to chosen: ReplicaID? = nil) throws -> ReplicaID {
         let key = DeviceKey()
-        let newReplica = chosen ?? key.replicaID
+        let newReplica = chosen ?? restoredReplicaNaming?() ?? key.replicaID
         let previous = replica
         try Store.writeIdentity(db, replica: newReplica, key: key, previous: previous, reporter: try metaText("reporter") ?? "")
         setIdentity(replica: newReplica, key: key)

@@ -26,6 +26,15 @@ public final class Store: @unchecked Sendable {
     /// This store's 32-byte Ed25519 public key.
     public var publicKey: [UInt8] { key.publicKey }
 
+    private var replicaNamer: (@Sendable () -> ReplicaID)?
+
+    /// Names the replica a restored store continues under, instead of its new key's ID: scenario
+    /// replays name them `R#2`, `R#3`, … (`conflict-scenarios.md`).
+    public var restoredReplicaNaming: (@Sendable () -> ReplicaID)? {
+        get { identityLock.withLock { replicaNamer } }
+        set { identityLock.withLock { replicaNamer = newValue } }
+    }
+
     /// Replaces the identity (after the meta rows say so, inside the same transaction).
     func setIdentity(replica: ReplicaID, key: DeviceKey) {
         identityLock.withLock { currentIdentity = (replica, key) }
@@ -117,6 +126,9 @@ public final class Store: @unchecked Sendable {
                     Store.signingKeyMeta: .blob(key.seed),
                 ]
                 for (k, v) in settings { meta[k] = .text(v) }
+                // The file's identity (the link into place below keeps the inode), so a copy of the
+                // store elsewhere knows it is a copy (`trust.md`, "Restored stores").
+                if let identity = fileIdentity(ofDatabaseAt: temporary) { meta[fileIdentityKey] = .text(identity) }
                 let insert = try db.cached("INSERT INTO meta (key, value) VALUES (?, ?)")
                 for (k, v) in meta { try insert.bind(.text(k), v).run() }
                 try db.cached("INSERT INTO replicas (idx, id, reporter) VALUES (1, ?, ?)")
@@ -165,6 +177,7 @@ public final class Store: @unchecked Sendable {
             let (replica, key) = try Store.loadIdentity(db, replica: ReplicaID(bytes: replicaBytes))
             let store = Store(db: db, directory: directory, replica: replica, key: key)
             try store.loadReplicas()
+            try store.continueUnderANewReplicaIfCopied()
             try store.indexHeldBackOfOlderSchema()
             return store
         } catch {

@@ -106,6 +106,10 @@ public struct ScenarioRunner: Sendable {
                 throw ScenarioError(file: scenario.file, "cannot create the store of replica \"\(name)\": \(error)")
             }
         }
+        var identities = ScenarioIdentities()
+        do { try identities.update(stores) } catch {
+            throw ScenarioError(file: scenario.file, "cannot give the replicas each other's keys: \(error)")
+        }
         var walls: [String: Int64] = [:]
         var backups = ScenarioBackups(folder: (root as NSString).appendingPathComponent("backups"))
         var stepFailures: [String] = []
@@ -114,6 +118,7 @@ public struct ScenarioRunner: Sendable {
                 if let failure = try await perform(step, stores: &stores, walls: &walls, backups: &backups) {
                     stepFailures.append("steps[\(index)] (\(step.summary)): \(failure)")
                 }
+                try identities.update(stores)
             } catch {
                 throw ScenarioError(file: scenario.file, step: index, "\(step.summary) failed: \(error)")
             }
@@ -171,11 +176,17 @@ public struct ScenarioRunner: Sendable {
         do {
             var decoded: [Change] = []
             for (i, bytes) in changes.enumerated() {
-                do { decoded.append(try bytes.withUnsafeBufferPointer { try Change(jsonBytes: $0) }) } catch {
+                do {
+                    var change = try bytes.withUnsafeBufferPointer { try Change(jsonBytes: $0) }
+                    // A change written without `sig` comes from an outsider with a key of its own.
+                    if change.sig == nil { change = ScenarioIdentities.outsiderKey(for: change.dot.replica).signed(change) }
+                    decoded.append(change)
+                } catch {
                     throw ChangeFormatError("changes[\(i)]: \(error)")
                 }
             }
-            _ = try await StoreTransport(store: store).receive(decoded)
+            let report = try await StoreTransport(store: store).receive(decoded)
+            if let first = report.refused.first { throw StoreError(.refusedChange, first.description) }
         } catch {
             refusal = "\(error)"
         }

@@ -6,7 +6,7 @@ import Testing
 
 /// A store tells its own database file from a copy of it by the file identity it recorded.
 @Suite struct FileIdentityTests {
-    @Test func aCopiedStoreHasAnotherIdentityTheOriginalTheSame() throws {
+    @Test func aCopiedStoreContinuesUnderANewReplicaAndTheOriginalKeepsItsOwn() throws {
         let original = temporaryStoreDirectory()
         let copy = temporaryStoreDirectory()
         defer {
@@ -14,13 +14,14 @@ import Testing
             try? FileManager.default.removeItem(atPath: copy)
         }
         let originalPath = Store.databasePath(in: original)
+        let replica: ReplicaID
+        let identity: String
         do {
             let store = try Store.create(at: original, reporter: "alice")
-            #expect(try store.recordedFileIdentity() == nil)
+            replica = store.replica
+            identity = try #require(Store.fileIdentity(ofDatabaseAt: originalPath))
+            #expect(try store.recordedFileIdentity() == identity)  // recorded when it was made
             #expect(try !store.databaseFileIsACopy())
-            let identity = try #require(Store.fileIdentity(ofDatabaseAt: originalPath))
-            #expect(store.currentFileIdentity == identity)
-            try store.recordFileIdentity(identity)
             _ = try store.create(id: "r1", fields: ["title": "before the copy"], wallMs: 1)
         }
         // Copy the folder's files (database, WAL, shared memory) as `cp` would, the store closed.
@@ -31,17 +32,21 @@ import Testing
 
         let copied = try Store.open(at: copy)
         #expect(try copied.incident(id: "r1")?.fields["title"] == "before the copy")
-        let recordedInCopy = try #require(try copied.recordedFileIdentity())
-        #expect(copied.currentFileIdentity != nil)
-        #expect(copied.currentFileIdentity != recordedInCopy)
-        #expect(try copied.databaseFileIsACopy())
+        #expect(copied.currentFileIdentity != identity)
+        // The copy knew it was one: it went on under a new replica and now owns its file.
+        #expect(copied.replica != replica)
+        #expect(try copied.previousReplicas() == [replica])
+        #expect(try copied.recordedFileIdentity() == copied.currentFileIdentity)
+        #expect(try !copied.databaseFileIsACopy())
+        let next = try copied.update(id: "r1", fields: ["injured": 1], wallMs: 3)
+        #expect(next.dot == Dot(replica: copied.replica, counter: 1))
 
-        // Positive control: the original, written to since, still has the identity it recorded.
+        // Positive control: the original, written to since, keeps its identity and its replica.
         let reopened = try Store.open(at: original)
         try reopened.update(id: "r1", fields: ["killed": 2], wallMs: 2)
-        #expect(try reopened.recordedFileIdentity() == recordedInCopy)
-        #expect(reopened.currentFileIdentity == recordedInCopy)
-        #expect(Store.fileIdentity(ofDatabaseAt: originalPath) == recordedInCopy)
+        #expect(reopened.replica == replica)
+        #expect(try reopened.recordedFileIdentity() == identity)
+        #expect(Store.fileIdentity(ofDatabaseAt: originalPath) == identity)
         #expect(try !reopened.databaseFileIsACopy())
     }
 

@@ -108,26 +108,35 @@ import Testing
     }
 
     @Test func aValidOwnChangeFromBeyondTheCounterShowsARestoreAndTheStoreMovesToANewReplica() throws {
-        try withStores(1) { stores in
-            let alice = stores[0]
-            let first = try alice.create(id: "a1", fields: ["title": "Before"])
-            let copy = temporaryStoreDirectory()
-            defer { try? FileManager.default.removeItem(atPath: copy) }
-            try FileManager.default.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        let dir = temporaryStoreDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = Store.databasePath(in: dir)
+        let (replica, first, lost, copy): (ReplicaID, Change, Change, Data)
+        do {
+            let alice = try Store.create(at: dir, reporter: "alice")
+            replica = alice.replica
+            first = try alice.create(id: "a1", fields: ["title": "Before"])
             try alice.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            try FileManager.default.copyItem(
-                atPath: Store.databasePath(in: alice.directory), toPath: Store.databasePath(in: copy))
-            let lost = try alice.create(id: "a2", fields: ["title": "After the backup"])
-            let restored = try Store.open(at: copy)
-            #expect(restored.replica == alice.replica)
-            let report = try restored.applyRemote([lost])
-            #expect(report.restoredFrom == alice.replica)
-            #expect(restored.replica != alice.replica)
-            #expect(try restored.previousReplicas() == [alice.replica])
-            let next = try restored.create(id: "a3", fields: ["title": "New ID"])
-            #expect(next.dot == Dot(replica: restored.replica, counter: 1))
-            #expect(try restored.incident(id: "a2") != nil && restored.incident(id: first.record.id) != nil)
+            copy = try Data(contentsOf: URL(fileURLWithPath: path))
+            lost = try alice.create(id: "a2", fields: ["title": "After the backup"])
         }
+        // The copy is written back over the store in place (same file), so only the change from
+        // beyond its counter can tell the store it was restored.
+        for suffix in ["-wal", "-shm"] { unlink(path + suffix) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: copy)
+        try handle.close()
+        let restored = try Store.open(at: dir)
+        #expect(restored.replica == replica)
+        #expect(try restored.incident(id: "a2") == nil)
+        let report = try restored.applyRemote([lost])
+        #expect(report.restoredFrom == replica)
+        #expect(restored.replica != replica)
+        #expect(try restored.previousReplicas() == [replica])
+        let next = try restored.create(id: "a3", fields: ["title": "New ID"])
+        #expect(next.dot == Dot(replica: restored.replica, counter: 1))
+        #expect(try restored.incident(id: "a2") != nil && restored.incident(id: first.record.id) != nil)
     }
 
     @Test func aStoreMadeBeforeSignaturesGetsAKeyAndANewReplicaAndKeepsItsWork() throws {
