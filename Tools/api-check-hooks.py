@@ -265,6 +265,23 @@ def _signed(change: dict, seed: bytes) -> dict:
     return change
 
 
+_PUBLIC_KEY = re.compile(r"\A[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\Z")
+
+
+def _with_binding(body: dict, replica: str, seed: bytes, token: str) -> dict:
+    """A well-formed `key` becomes the device's own public key and a well-formed `bind` its
+    binding signature for the token (a malformed one stays, so an invalid case stays invalid):
+    a random key would be a 403 `replica_key_mismatch` before anything else is checked."""
+    key = body.get("key")
+    if isinstance(key, str) and _PUBLIC_KEY.match(key):
+        body["key"] = _b64u(ed25519_public_key(seed))
+    bind = body.get("bind")
+    if isinstance(bind, str) and _SIGNATURE.match(bind) and token:
+        message = b"OUTPOST-BIND-1\n" + bytes.fromhex(replica) + hashlib.sha256(token.encode()).digest()
+        body["bind"] = _b64u(ed25519_sign(seed, message))
+    return body
+
+
 def _with_ordered_latitudes(bbox):
     """A bbox whose latitudes are numbers, minLat ≤ maxLat (a band of latitudes does not wrap)."""
     parts = bbox.split(",") if isinstance(bbox, str) else bbox
@@ -291,7 +308,8 @@ def before_call(context, case, kwargs):
       pushed change must carry its author's valid signature (else a 422). Tools/api-check.sh
       enrolls the token by the key of $OUTPOST_API_SEED (replica $OUTPOST_API_REPLICA), and
       requests are sent as that device, its changes signed with that key, so the checks reach
-      past the 403s and 422s to the decoding, the limits and the store.
+      past the 403s and 422s to the decoding, the limits and the store; a `key` and `bind` it
+      sends are that device's own ($OUTPOST_API_TOKEN's binding).
     - A change's `deps` never cover its own dot.
     - Text limits count characters and UTF-8 bytes, not code points.
     - `bbox`: minLat ≤ maxLat.
@@ -305,6 +323,8 @@ def before_call(context, case, kwargs):
             if replica:
                 body = _as_device(body, replica)
                 seed = os.environ.get("OUTPOST_API_SEED")
+                if seed and body.get("replica") == replica:
+                    body = _with_binding(body, replica, bytes.fromhex(seed), os.environ.get("OUTPOST_API_TOKEN", ""))
                 changes = body.get("changes")
                 if seed and isinstance(changes, list):
                     body["changes"] = [

@@ -161,6 +161,7 @@ echo "api-check: seeded 4 incidents (one in conflict, one deleted) through the s
 # Tools/api-check-hooks.py).
 export OUTPOST_API_REPLICA="$FUZZ_REPLICA"
 export OUTPOST_API_SEED="$FUZZ_SEED"
+export OUTPOST_API_TOKEN="$FUZZ_TOKEN"
 export SCHEMATHESIS_HOOKS="$ROOT/Tools/api-check-hooks.py"
 FAILED=()
 run_schemathesis() {

@@ -93,7 +93,7 @@ struct Revoke: ParsableCommand {
 
     func run() throws {
         let count = try ServerCommands.revoke(databasePath: db, reporter: reporter)
-        print("revoked \(count) token\(count == 1 ? "" : "s") of \(reporter), and their devices in the roster")
+        print("revoked \(count) token\(count == 1 ? "" : "s") of \(reporter)")
     }
 }
 
