@@ -7,9 +7,11 @@ valid request valid and an invalid one invalid (schemathesis revalidates an edit
 """
 
 import base64
+import hashlib
 import itertools
 import os
 import re
+import struct
 
 import schemathesis
 from hypothesis import strategies as st
@@ -130,6 +132,156 @@ def _as_device(body: dict, replica: str) -> dict:
     return body
 
 
+# Ed25519 signing (RFC 8032, section 6's reference arithmetic), so that the fuzzing device signs
+# the changes it pushes with the key it was enrolled by (`OUTPOST_API_SEED`); without a valid
+# signature every generated push would stop at 422 `bad_signature` / `unsigned_change`.
+_P = 2**255 - 19
+_L = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _recover_x(y: int, sign: int) -> int:
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P)
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P != 0:
+        x = x * _SQRT_M1 % _P
+    if (x & 1) != sign:
+        x = _P - x
+    return x
+
+
+_GY = 4 * pow(5, _P - 2, _P) % _P
+_GX = _recover_x(_GY, 0)
+_G = (_GX, _GY, 1, _GX * _GY % _P)
+
+
+def _point_add(p, q):
+    a, b = (p[1] - p[0]) * (q[1] - q[0]) % _P, (p[1] + p[0]) * (q[1] + q[0]) % _P
+    c, d = 2 * p[3] * q[3] * _D % _P, 2 * p[2] * q[2] % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f, g * h, f * g, e * h)
+
+
+def _point_mul(s: int, p):
+    q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            q = _point_add(q, p)
+        p = _point_add(p, p)
+        s >>= 1
+    return q
+
+
+def _compress(p) -> bytes:
+    z = pow(p[2], _P - 2, _P)
+    x, y = p[0] * z % _P, p[1] * z % _P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _expand(seed: bytes):
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], "little")
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    return a, h[32:]
+
+
+def ed25519_public_key(seed: bytes) -> bytes:
+    """The public key of a 32-byte seed."""
+    return _compress(_point_mul(_expand(seed)[0], _G))
+
+
+def ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    """The 64-byte signature of `message` by the key of `seed`."""
+    a, prefix = _expand(seed)
+    public = _compress(_point_mul(a, _G))
+    r = int.from_bytes(hashlib.sha512(prefix + message).digest(), "little") % _L
+    big_r = _compress(_point_mul(r, _G))
+    k = int.from_bytes(hashlib.sha512(big_r + public + message).digest(), "little") % _L
+    return big_r + ((r + k * a) % _L).to_bytes(32, "little")
+
+
+def _b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+# Value kinds of canonical bytes follow the field's type in the incident model (trust.md).
+_INTEGER_FIELDS = {"killed", "injured", "abducted", "displaced"}
+_NUMBER_FIELDS = {"lat", "lon"}
+_SIGNATURE = re.compile(r"\A[A-Za-z0-9_-]{85}[AQgw]\Z")
+
+
+def _canonical_value(field: str, value) -> bytes:
+    if value is None:
+        return b"\x00"
+    if value is True:
+        return b"\x02"
+    if value is False:
+        return b"\x01"
+    if isinstance(value, int):
+        if field in _NUMBER_FIELDS:
+            return b"\x04" + struct.pack(">d", float(value))
+        return b"\x03" + struct.pack(">q", value)
+    if isinstance(value, float):
+        if field in _INTEGER_FIELDS and value.is_integer():
+            return b"\x03" + struct.pack(">q", int(value))
+        return b"\x04" + struct.pack(">d", value)
+    text = value.encode("utf-8")
+    return b"\x05" + struct.pack(">I", len(text)) + text
+
+
+def canonical_bytes(change: dict) -> bytes:
+    """A wire change's canonical bytes (trust.md, "Signed changes"); raises on a malformed one."""
+    out = bytearray(b"OUTPOST-CHANGE-1\n")
+    replica = bytes.fromhex(change["replica"])
+    out += bytes([len(replica)]) + replica + struct.pack(">Q", change["counter"])
+    for text in (change.get("collection", "incidents"), change["id"]):
+        encoded = text.encode("utf-8")
+        out += struct.pack(">H", len(encoded)) + encoded
+    out += struct.pack(">qI", change["ms"], change.get("seq", 0))
+    deps = sorted((bytes.fromhex(k), v) for k, v in (change.get("deps") or {}).items() if v)
+    out += struct.pack(">I", len(deps))
+    for key, counter in deps:
+        out += bytes([len(key)]) + key + struct.pack(">Q", counter)
+    writes = sorted(change["writes"].items(), key=lambda item: item[0].encode("utf-8"))
+    out += struct.pack(">I", len(writes))
+    for field, value in writes:
+        encoded = field.encode("utf-8")
+        out += struct.pack(">H", len(encoded)) + encoded + _canonical_value(field, value)
+    return bytes(out)
+
+
+def _signed(change: dict, seed: bytes) -> dict:
+    """The change with `sig` set by the device's key, when it is well-formed enough to sign and
+    its `sig` is absent or well-formed (a malformed `sig` stays, so an invalid case stays invalid)."""
+    sig = change.get("sig")
+    if sig is not None and not (isinstance(sig, str) and _SIGNATURE.match(sig)):
+        return change
+    try:
+        change["sig"] = _b64u(ed25519_sign(seed, canonical_bytes(change)))
+    except (KeyError, TypeError, ValueError, AttributeError, UnicodeEncodeError, struct.error, OverflowError):
+        pass
+    return change
+
+
+_PUBLIC_KEY = re.compile(r"\A[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]\Z")
+
+
+def _with_binding(body: dict, replica: str, seed: bytes, token: str) -> dict:
+    """A well-formed `key` becomes the device's own public key and a well-formed `bind` its
+    binding signature for the token (a malformed one stays, so an invalid case stays invalid):
+    a random key would be a 403 `replica_key_mismatch` before anything else is checked."""
+    key = body.get("key")
+    if isinstance(key, str) and _PUBLIC_KEY.match(key):
+        body["key"] = _b64u(ed25519_public_key(seed))
+    bind = body.get("bind")
+    if isinstance(bind, str) and _SIGNATURE.match(bind) and token:
+        message = b"OUTPOST-BIND-1\n" + bytes.fromhex(replica) + hashlib.sha256(token.encode()).digest()
+        body["bind"] = _b64u(ed25519_sign(seed, message))
+    return body
+
+
 def _with_ordered_latitudes(bbox):
     """A bbox whose latitudes are numbers, minLat ≤ maxLat (a band of latitudes does not wrap)."""
     parts = bbox.split(",") if isinstance(bbox, str) else bbox
@@ -152,10 +304,12 @@ def before_call(context, case, kwargs):
 
     - Whole numbers are written as JSON integers (`1`, not `1.0`): the server reads `1.0` as a
       fraction and refuses it where a whole number is due; JSON Schema's `integer` admits both.
-    - A reporter token syncs as one replica, the one its first sync bound it to (another is a
-      403), and pushes only that replica's changes (another author is a 403). Tools/api-check.sh
-      binds the token to $OUTPOST_API_REPLICA first, and requests are sent as that device, so the
-      checks reach past the 403s to the decoding, the limits and the store.
+    - A reporter token syncs as one replica, the one it is bound to (another is a 403), and every
+      pushed change must carry its author's valid signature (else a 422). Tools/api-check.sh
+      enrolls the token by the key of $OUTPOST_API_SEED (replica $OUTPOST_API_REPLICA), and
+      requests are sent as that device, its changes signed with that key, so the checks reach
+      past the 403s and 422s to the decoding, the limits and the store; a `key` and `bind` it
+      sends are that device's own ($OUTPOST_API_TOKEN's binding).
     - A change's `deps` never cover its own dot.
     - Text limits count characters and UTF-8 bytes, not code points.
     - `bbox`: minLat ≤ maxLat.
@@ -168,6 +322,15 @@ def before_call(context, case, kwargs):
             replica = os.environ.get("OUTPOST_API_REPLICA")
             if replica:
                 body = _as_device(body, replica)
+                seed = os.environ.get("OUTPOST_API_SEED")
+                if seed and body.get("replica") == replica:
+                    body = _with_binding(body, replica, bytes.fromhex(seed), os.environ.get("OUTPOST_API_TOKEN", ""))
+                changes = body.get("changes")
+                if seed and isinstance(changes, list):
+                    body["changes"] = [
+                        _signed(c, bytes.fromhex(seed)) if isinstance(c, dict) and c.get("replica") == replica else c
+                        for c in changes
+                    ]
         case.body = body
     if path == "/v1/incidents" and isinstance(case.query, dict):
         if "bbox" in case.query:

@@ -93,7 +93,20 @@ DB="$WORK/server.db"
 enroll() { "$BIN/outpost-server" enroll --db "$DB" --reporter "$1" --role "$2" | tail -n 1; }
 ALICE_TOKEN="$(enroll alice reporter)"
 BOB_TOKEN="$(enroll bob reporter)"
-FUZZ_TOKEN="$(enroll fuzz reporter)"
+# The fuzzing reporter is a device enrolled by its key (a seed only this script and the hooks
+# know): its token is bound to the replica of that key, and the hooks sign its changes with it.
+FUZZ_SEED="$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+read -r FUZZ_REPLICA FUZZ_KEY < <("$VENV/bin/python" - "$ROOT/Tools/api-check-hooks.py" "$FUZZ_SEED" <<'PY'
+import hashlib, importlib.util, sys
+spec = importlib.util.spec_from_file_location("hooks", sys.argv[1])
+hooks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(hooks)
+public = hooks.ed25519_public_key(bytes.fromhex(sys.argv[2]))
+print(hashlib.sha256(public).hexdigest()[:32], hooks._b64u(public))
+PY
+) || die "could not make the fuzzing device's key"
+FUZZ_TOKEN="$("$BIN/outpost-server" enroll --db "$DB" --reporter fuzz --role reporter --replica "$FUZZ_REPLICA" \
+    --key "$FUZZ_KEY" | head -n 1)"
 ANALYST_TOKEN="$(enroll desk analyst)"
 
 # Generous abuse limits when the server has them: schemathesis sends many requests, with bad
@@ -144,13 +157,11 @@ outpost --store "$B" sync >/dev/null
 outpost --store "$A" sync >/dev/null
 echo "api-check: seeded 4 incidents (one in conflict, one deleted) through the sync API"
 
-# The fuzzing reporter token is a device: bound to one replica by its first sync. The hooks send
-# every sync request as that device (see Tools/api-check-hooks.py).
-FUZZ_REPLICA="$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
-BIND_STATUS="$(curl -sS -o "$WORK/bind.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $FUZZ_TOKEN" \
-    -H 'Content-Type: application/json' --data "{\"replica\":\"$FUZZ_REPLICA\"}" "$URL/v1/sync")" || die "curl failed"
-[ "$BIND_STATUS" = 200 ] || die "binding the fuzzing token failed: $BIND_STATUS $(cat "$WORK/bind.json")"
+# The hooks send every sync request as the fuzzing device, its changes signed by its key (see
+# Tools/api-check-hooks.py).
 export OUTPOST_API_REPLICA="$FUZZ_REPLICA"
+export OUTPOST_API_SEED="$FUZZ_SEED"
+export OUTPOST_API_TOKEN="$FUZZ_TOKEN"
 export SCHEMATHESIS_HOOKS="$ROOT/Tools/api-check-hooks.py"
 FAILED=()
 run_schemathesis() {

@@ -106,8 +106,11 @@ public enum DeviceToken {
 public protocol DeviceRepository: Sendable {
     /// The device holding `token`, or nil when unknown or revoked.
     func authenticate(token: String) async throws -> Device?
-    /// Binds the device's token to `replica` on its first sync; checks the binding afterwards.
-    func bind(_ device: Device, to replica: ReplicaID) async throws -> BindResult
+    /// Binds the device's token to `replica` on its first sync and enrolls `key` for it in the
+    /// roster; checks the binding afterwards. `key`, already proved (the replica is its hash and
+    /// the request carries its binding signature), may also move a bound token to a new replica
+    /// of the same reporter (a device restored from an older copy continues under a new one).
+    func bind(_ device: Device, to replica: ReplicaID, key: [UInt8]?) async throws -> BindResult
     /// Makes a new token for `reporter`; returns it (shown once, stored hashed).
     func enroll(reporter: String, role: Role) throws -> String
     /// Ends every token of `reporter`; returns how many were active.

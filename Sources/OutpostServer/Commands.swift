@@ -51,6 +51,15 @@ public enum ServerCommands {
         try SQLiteBackend(databasePath: databasePath, create: true).enroll(reporter: reporter, role: role)
     }
 
+    /// `enroll`, with `device` (replica and public key) enrolled by its key: the token, and the
+    /// server's roster key the device pins.
+    public static func enroll(
+        databasePath: String, reporter: String, role: Role, device: (replica: ReplicaID, key: [UInt8])?
+    ) throws -> (token: String, rosterKey: [UInt8]) {
+        let backend = try SQLiteBackend(databasePath: databasePath, create: true)
+        return (try backend.enroll(reporter: reporter, role: role, device: device), backend.rosterKey.publicKey)
+    }
+
     /// `revoke`: ends every token of a reporter; returns how many were active.
     public static func revoke(databasePath: String, reporter: String) throws -> Int {
         try existingBackend(databasePath).revoke(reporter: reporter)

@@ -4,7 +4,7 @@ import Hummingbird
 import OutpostCore
 import OutpostStore
 
-/// `GET /v1/incidents` and `GET /v1/incidents/{id}` for analyst and admin tokens.
+/// `GET /v1/incidents`, `GET /v1/incidents/{id}` and `GET /v1/roster` for analyst and admin tokens.
 struct IncidentController: Sendable {
     let repository: any IncidentRepository
     let auth: Authenticator
@@ -57,6 +57,13 @@ struct IncidentController: Sendable {
             "history": .array(detail.history.map(detail.historyJSON)),
         ])
         return HTTPSupport.json(body.serializedBytes(), request: request)
+    }
+
+    /// `GET /v1/roster`: `{"roster_key": b64u, "roster": [entry…]}`, every entry the server signed.
+    func roster(_ request: Request, context: OutpostRequestContext) async throws -> Response {
+        _ = try await auth.require(
+            request, from: context.clientAddress, \.mayRead, action: "read the roster (it needs an analyst or admin token)")
+        return HTTPSupport.json(try await repository.roster().json.serializedBytes(), request: request)
     }
 
     func parseQuery(_ parameters: [(String, String)]) throws(APIError) -> IncidentQuery {

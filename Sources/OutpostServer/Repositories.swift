@@ -5,7 +5,7 @@ import OutpostStore
 public struct SyncBatch: Sendable {
     /// The sending replica.
     public var replica: ReplicaID
-    /// Its changes (all authored by `replica`).
+    /// Its changes, by any author (each must verify against the roster).
     public var changes: [Change]
     /// Server log position already pulled.
     public var pullAfter: Int64
@@ -13,14 +13,29 @@ public struct SyncBatch: Sendable {
     public var pullLimit: Int
     /// About the most bytes to pull.
     public var pullMaxBytes: Int
+    /// The change the sender says sits at `pullAfter` (checked: a restored server's log differs).
+    public var pullAfterDot: Dot?
+    /// The token (`server_tokens.id`) delivering the batch, recorded with every change it stores.
+    public var deliveredBy: Int64?
+    /// The highest roster version the sender holds: newer entries go back with the answer.
+    public var rosterAfter: UInt64
+    /// Whether the answer carries the server's sync summary.
+    public var wantsSummary: Bool
 
     /// Makes a batch.
-    public init(replica: ReplicaID, changes: [Change], pullAfter: Int64, pullLimit: Int, pullMaxBytes: Int) {
+    public init(
+        replica: ReplicaID, changes: [Change], pullAfter: Int64, pullLimit: Int, pullMaxBytes: Int, pullAfterDot: Dot? = nil,
+        deliveredBy: Int64? = nil, rosterAfter: UInt64 = 0, wantsSummary: Bool = false
+    ) {
         self.replica = replica
         self.changes = changes
         self.pullAfter = pullAfter
         self.pullLimit = pullLimit
         self.pullMaxBytes = pullMaxBytes
+        self.pullAfterDot = pullAfterDot
+        self.deliveredBy = deliveredBy
+        self.rosterAfter = rosterAfter
+        self.wantsSummary = wantsSummary
     }
 }
 
@@ -36,6 +51,16 @@ public struct SyncOutcome: Sendable {
     public var cursor: Int64
     /// Whether more changes wait after `cursor`.
     public var more: Bool
+    /// The change at `cursor` in the server's log.
+    public var cursorDot: Dot?
+    /// Whether the sender's pull position did not match the log, so this pull started from 0.
+    public var cursorReset: Bool
+    /// The server's roster key.
+    public var rosterKey: [UInt8]
+    /// Roster entries newer than the batch's `rosterAfter`.
+    public var roster: [RosterEntry]
+    /// The server's sync summary, when asked for.
+    public var summary: SyncSummary?
 }
 
 /// The server's side of a sync: apply pushed changes in one transaction, then answer the pull.
@@ -44,6 +69,19 @@ public protocol SyncRepository: Sendable {
     func sync(_ batch: SyncBatch) async throws -> SyncOutcome
     /// Whether the server already holds changes of `replica` or it is the server's own replica.
     func isKnownReplica(_ replica: ReplicaID) async throws -> Bool
+}
+
+/// The server's roster as analysts see it (`GET /v1/roster`).
+public struct ServerRoster: Sendable {
+    /// The server's 32-byte roster key.
+    public var rosterKey: [UInt8]
+    /// Every entry the server signed.
+    public var entries: [RosterEntry]
+
+    /// `{"roster_key": b64u, "roster": [entry…]}`.
+    public var json: JSONValue {
+        .object(["roster_key": .string(Base64URL.encode(rosterKey)), "roster": .array(entries.map(\.json))])
+    }
 }
 
 /// A rectangle in degrees; `minLon > maxLon` crosses the antimeridian.
@@ -203,20 +241,27 @@ public struct IncidentDetail: Sendable {
     public var keptAliveByConcurrentEdit: Bool
     /// Every change to the incident.
     public var history: [HistoryEntry]
-    /// The enrolled reporter of each author replica bound to a token: the only names shown
-    /// (a change's own `reporter` text is the author's claim, never displayed).
+    /// The enrolled reporter of each author replica (the roster's name, or for a replica bound
+    /// before the roster, its token's): the only names shown (a change's own `reporter` text is
+    /// the author's claim, never displayed).
     public var enrolledReporters: [ReplicaID: String]
+    /// Whether each history change verified and which token delivered it.
+    public var provenance: [Dot: ChangeProvenance]
+    /// The reporter of each delivering token.
+    public var deliverers: [Int64: String]
 
     /// Makes a detail.
     public init(
         incident: IncidentRecord, conflicts: [ConflictedField], keptAliveByConcurrentEdit: Bool, history: [HistoryEntry],
-        enrolledReporters: [ReplicaID: String]
+        enrolledReporters: [ReplicaID: String], provenance: [Dot: ChangeProvenance] = [:], deliverers: [Int64: String] = [:]
     ) {
         self.incident = incident
         self.conflicts = conflicts
         self.keptAliveByConcurrentEdit = keptAliveByConcurrentEdit
         self.history = history
         self.enrolledReporters = enrolledReporters
+        self.provenance = provenance
+        self.deliverers = deliverers
     }
 
     /// The name shown for changes of `replica`: its enrolled reporter, or null when unknown.
@@ -224,10 +269,17 @@ public struct IncidentDetail: Sendable {
         enrolledReporters[replica].map(JSONValue.string) ?? .null
     }
 
-    /// A history entry as JSON, with the enrolled reporter in place of the change's claim.
+    /// A history entry as JSON, with the enrolled reporter in place of the change's claim (as
+    /// `reporter` and `author`), whether it verified, and the reporter whose token delivered it.
     public func historyJSON(_ entry: HistoryEntry) -> JSONValue {
         guard case .object(var object) = entry.json else { return entry.json }
-        object["reporter"] = reporterJSON(of: entry.change.dot.replica)
+        let dot = entry.change.dot
+        object["replica"] = .string(dot.replica.hex)
+        object["reporter"] = reporterJSON(of: dot.replica)
+        object["author"] = reporterJSON(of: dot.replica)
+        let origin = provenance[dot]
+        object["verified"] = origin?.verified.map(JSONValue.bool) ?? .null
+        object["delivered_by"] = origin?.deliveredBy.flatMap { deliverers[$0] }.map(JSONValue.string) ?? .null
         return .object(object)
     }
 }
@@ -244,6 +296,8 @@ public protocol IncidentRepository: Sendable {
     func incidents(matching query: IncidentQuery) async throws -> IncidentPage
     /// One incident with conflicts and history; nil when unknown.
     func incidentDetail(id: String) async throws -> IncidentDetail?
+    /// The server's roster key and every entry it signed.
+    func roster() async throws -> ServerRoster
     /// Throws when the storage is not usable (health check).
     func checkHealth() async throws
 }

@@ -30,6 +30,8 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     /// Where sync batches run, one after another: waiting batches hold no thread of the shared pool.
     private let syncQueue = DispatchQueue(label: "outpost-server.sync", qos: .userInitiated)
     private let clock: @Sendable () -> Int64
+    /// The server's roster signing key (kept in the store's meta, made once).
+    public let rosterKey: DeviceKey
 
     /// The reporter name of the server's own replica.
     public static let serverReporter = "server"
@@ -46,6 +48,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         tokenWriter.setBusyTimeout(milliseconds: 5_000)
         try tokenWriter.execute("PRAGMA foreign_keys = ON")
         clock = store.systemClock
+        rosterKey = try store.serverRosterKey()
     }
 
     private static func createIfMissing(_ path: String) throws {
@@ -86,18 +89,49 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     }
 
     public func sync(_ batch: SyncBatch) async throws -> SyncOutcome {
-        try await onSyncQueue { [store, syncLock] in
+        try await onSyncQueue { [store, syncLock, rosterKey] in
             try syncLock.withLock {
-                let report = batch.changes.isEmpty ? ApplyReport() : try store.applyRemote(batch.changes)
+                // A pull position is a hint: past the log's end, or naming another change than the
+                // one there, it is from a log this server no longer has (restored from an older
+                // copy), and the pull starts again from 0. Checked before the batch adds to the log.
+                let reset = try SQLiteBackend.pullPositionIsStale(batch, in: store)
+                let report: ApplyReport
+                do {
+                    report =
+                        batch.changes.isEmpty
+                        ? ApplyReport()
+                        : try store.applyRemote(batch.changes, trust: .server, deliveredBy: batch.deliveredBy)
+                } catch let error as StoreError where error.kind == .refusedChange {
+                    // Nothing of the batch was stored; the operator sees who delivered what.
+                    try? store.recordSecurityEvent(
+                        kind: error.refusal?.reason.rawValue ?? "refused_change", token: batch.deliveredBy, detail: error.message)
+                    throw error
+                }
                 let acked = try store.contiguousCounter(of: batch.replica)
                 let pulled = try store.changes(
-                    afterSeq: batch.pullAfter, excluding: batch.replica, limit: batch.pullLimit, maxBytes: batch.pullMaxBytes)
+                    afterSeq: reset ? 0 : batch.pullAfter, excluding: batch.replica, limit: batch.pullLimit,
+                    maxBytes: batch.pullMaxBytes)
                 // More waits when the log goes past what this batch reached (cheap: max of the primary key).
                 let more = pulled.nextSeq < (try store.lastSeq())
                 return SyncOutcome(
-                    report: report, ackedCounter: acked, pulled: pulled.changes.map(\.body), cursor: pulled.nextSeq, more: more)
+                    report: report, ackedCounter: acked, pulled: pulled.changes.map(\.body), cursor: pulled.nextSeq, more: more,
+                    cursorDot: pulled.nextSeq > 0 ? try store.dot(atSeq: pulled.nextSeq) : nil, cursorReset: reset,
+                    rosterKey: rosterKey.publicKey, roster: try store.signedRoster(after: batch.rosterAfter),
+                    summary: batch.wantsSummary ? try store.summary() : nil)
             }
         }
+    }
+
+    /// Whether the batch's pull position is not in this server's log: past its end, or (when the
+    /// sender names the change there) holding another change. A position whose change was held
+    /// back and has since moved on to the end of the log (on its release) still matches.
+    static func pullPositionIsStale(_ batch: SyncBatch, in store: Store) throws -> Bool {
+        guard batch.pullAfter > 0 else { return false }
+        if batch.pullAfter > (try store.lastSeq()) { return true }
+        guard let expected = batch.pullAfterDot else { return false }
+        if let there = try store.dot(atSeq: batch.pullAfter) { return there != expected }
+        guard let moved = try store.seq(of: expected) else { return true }
+        return moved < batch.pullAfter
     }
 
     public func isKnownReplica(_ replica: ReplicaID) async throws -> Bool {
@@ -147,21 +181,45 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
             }
             let history = try reader.history(id: id)
             let authors = Set(history.map(\.change.dot.replica) + conflicts.flatMap { $0.siblings.map(\.dot.replica) })
+            let provenance = try reader.provenance(of: history.map(\.change.dot))
             return IncidentDetail(
                 incident: incident, conflicts: conflicts, keptAliveByConcurrentEdit: state.isKeptAliveByConcurrentEdit,
-                history: history, enrolledReporters: try self.enrolledReporters(of: authors))
+                history: history, enrolledReporters: try self.enrolledReporters(of: authors), provenance: provenance,
+                deliverers: try self.tokenReporters(Set(provenance.values.compactMap(\.deliveredBy))))
         }
     }
 
-    /// The enrolled reporter of each replica a token was bound to (the server's own replica is
-    /// "server"); replicas no token was ever bound to are absent. Never the name a change carries.
+    public func roster() async throws -> ServerRoster {
+        try await offload { [reader, rosterKey] in
+            ServerRoster(rosterKey: rosterKey.publicKey, entries: try reader.signedRoster())
+        }
+    }
+
+    /// The reporter each token id was enrolled for.
+    func tokenReporters(_ ids: Set<Int64>) throws -> [Int64: String] {
+        try withTokens { db in
+            var names: [Int64: String] = [:]
+            let statement = try db.cached("SELECT reporter FROM server_tokens WHERE id = ?")
+            for id in ids {
+                if let name = try statement.bind(.integer(id)).first({ $0.text(0) }), let name { names[id] = name }
+            }
+            return names
+        }
+    }
+
+    /// The enrolled reporter of each replica: its roster entry's, else (a replica bound before
+    /// the roster) that of the token bound to it; the server's own replica is "server"; replicas
+    /// neither names are absent. Never the name a change carries.
     public func enrolledReporters(of replicas: Set<ReplicaID>) throws -> [ReplicaID: String] {
         try withTokens { db in
             var names: [ReplicaID: String] = [:]
+            let roster = try db.cached("SELECT reporter FROM roster WHERE replica = ? AND sig IS NOT NULL")
             let statement = try db.cached("SELECT reporter FROM server_tokens WHERE replica = ? ORDER BY id LIMIT 1")
             for replica in replicas {
                 if replica == store.replica {
                     names[replica] = SQLiteBackend.serverReporter
+                } else if let name = try roster.bind(.blob(replica.bytes)).first({ $0.text(0) }), let name {
+                    names[replica] = name
                 } else if let name = try statement.bind(.blob(replica.bytes)).first({ $0.text(0) }), let name {
                     names[replica] = name
                 }
@@ -204,8 +262,11 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         }
     }
 
-    public func bind(_ device: Device, to replica: ReplicaID) async throws -> BindResult {
-        if let bound = device.replica { return bound == replica ? .bound : .boundToOther(bound) }
+    public func bind(_ device: Device, to replica: ReplicaID, key: [UInt8]?) async throws -> BindResult {
+        if let bound = device.replica, key == nil { return bound == replica ? .bound : .boundToOther(bound) }
+        if device.replica == replica, try await offload({ [reader] in try reader.signedRosterEntry(of: replica) != nil }) {
+            return .bound
+        }
         // A replica the server already holds changes of may only be bound by a token of the same
         // reporter that was bound to it before (a re-enrolled device); never the server's own.
         let known = try await isKnownReplica(replica)
@@ -213,22 +274,38 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         // On the sync queue: a binding write waits for no batch's transaction there, and while
         // batches run it waits in line without holding a thread of the shared pool.
         return try await onSyncQueue {
-            try self.withTokenWriter { db -> BindResult in
+            let current = try self.withTokenWriter { db in
+                try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(.integer(device.tokenID))
+                    .first { $0.isNull(0) ? nil : ReplicaID(bytes: $0.bytes(0)) } ?? nil
+            }
+            if let current, current == replica || key == nil {
+                // Bound already; a device bound before the roster enrolls its proved key now.
+                if current == replica, let key, try self.rosterEntry(of: replica) == nil {
+                    guard try self.replicaIsFree(replica, for: device.reporter, known: known) else { return .replicaTaken }
+                    try self.store.raiseRosterEntry(
+                        replica: replica, key: key, reporter: device.reporter, status: .active, signedBy: self.rosterKey)
+                }
+                return current == replica ? .bound : .boundToOther(current)
+            }
+            guard try self.replicaIsFree(replica, for: device.reporter, known: known) else { return .replicaTaken }
+            if let key {
+                let held = try self.rosterEntry(of: replica)
+                if held?.status != .active || held?.reporter != device.reporter {
+                    try self.store.raiseRosterEntry(
+                        replica: replica, key: key, reporter: device.reporter, status: .active, signedBy: self.rosterKey)
+                }
+            }
+            return try self.withTokenWriter { db -> BindResult in
                 try db.transaction { () throws -> BindResult in
-                    if let current = try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(
-                        .integer(device.tokenID)
-                    )
-                    .first({ $0.isNull(0) ? nil : ReplicaID(bytes: $0.bytes(0)) }), let current {
-                        return current == replica ? .bound : .boundToOther(current)
+                    let boundNow =
+                        try db.cached("SELECT replica FROM server_tokens WHERE id = ?").bind(
+                            .integer(device.tokenID)
+                        ).first { $0.isNull(0) ? nil : ReplicaID(bytes: $0.bytes(0)) } ?? nil
+                    // Bound meanwhile by another request without a proved key: that binding stands.
+                    if let boundNow, boundNow != current, key == nil {
+                        return boundNow == replica ? .bound : .boundToOther(boundNow)
                     }
-                    var sameReporter = false
-                    var otherReporter = false
-                    try db.cached("SELECT DISTINCT reporter FROM server_tokens WHERE replica = ?").bind(.blob(replica.bytes))
-                        .forEach { row in
-                            if row.text(0) == device.reporter { sameReporter = true } else { otherReporter = true }
-                        }
-                    if otherReporter || (known && !sameReporter) || replica == self.store.replica { return .replicaTaken }
-                    try db.cached("UPDATE server_tokens SET replica = ?, bound_ms = ? WHERE id = ? AND replica IS NULL")
+                    try db.cached("UPDATE server_tokens SET replica = ?, bound_ms = ? WHERE id = ?")
                         .bind(.blob(replica.bytes), .integer(now), .integer(device.tokenID)).run()
                     return .bound
                 }
@@ -236,7 +313,37 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         }
     }
 
+    /// Whether `replica` may be bound for `reporter`: not the server's own, no token of another
+    /// reporter bound to it, no roster entry of another reporter, and (for a replica the server
+    /// holds changes of but no roster entry names) a token of the same reporter bound to it before.
+    private func replicaIsFree(_ replica: ReplicaID, for reporter: String, known: Bool) throws -> Bool {
+        if replica == store.replica { return false }
+        var sameReporter = false
+        var otherReporter = false
+        try withTokenWriter { db in
+            try db.cached("SELECT DISTINCT reporter FROM server_tokens WHERE replica = ?").bind(.blob(replica.bytes))
+                .forEach { row in
+                    if row.text(0) == reporter { sameReporter = true } else { otherReporter = true }
+                }
+        }
+        if otherReporter { return false }
+        if let entry = try rosterEntry(of: replica) { return entry.reporter == reporter }
+        return !known || sameReporter
+    }
+
+    /// The roster entry the server signed for `replica`.
+    private func rosterEntry(of replica: ReplicaID) throws -> RosterEntry? {
+        try store.signedRosterEntry(of: replica)
+    }
+
     public func enroll(reporter: String, role: Role) throws -> String {
+        try enroll(reporter: reporter, role: role, device: nil)
+    }
+
+    /// Makes a token for `reporter`; with `device`, a device that will not sync before it leaves
+    /// for the field: its replica (the hash of its key) goes into the roster and the token is
+    /// bound to it. Returns the token (shown once, stored hashed).
+    public func enroll(reporter: String, role: Role = .reporter, device: (replica: ReplicaID, key: [UInt8])?) throws -> String {
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         guard Change.isValidReporterName(name) else {
             throw ServerCommandError(Change.reporterNameRule)
@@ -244,9 +351,33 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         let token = DeviceToken.generate()
         let hash = DeviceToken.hash(token)
         let now = clock()
+        if let device {
+            guard device.key.count == 32 else {
+                throw ServerCommandError(
+                    "--key must be the device's 32-byte Ed25519 public key in unpadded base64url (43 characters)")
+            }
+            let derived = ReplicaID.derived(fromPublicKey: device.key)
+            guard derived == device.replica else {
+                throw ServerCommandError(
+                    "replica \(device.replica.hex) is not the replica of key \(Base64URL.encode(device.key)) (that key's replica is \(derived.hex)); copy both from `outpost identity` on the device"
+                )
+            }
+            guard try replicaIsFree(device.replica, for: name, known: try store.contiguousCounter(of: device.replica) > 0) else {
+                throw ServerCommandError("replica \(device.replica.hex) is already enrolled for another reporter")
+            }
+            let held = try rosterEntry(of: device.replica)
+            if held?.status != .active || held?.reporter != name {
+                try store.raiseRosterEntry(
+                    replica: device.replica, key: device.key, reporter: name, status: .active, signedBy: rosterKey)
+            }
+        }
         try withTokenWriter { db in
-            try db.cached("INSERT INTO server_tokens (reporter, role, lookup, hash, created_ms) VALUES (?, ?, ?, ?, ?)")
-                .bind(.text(name), .text(role.rawValue), .blob(DeviceToken.lookup(hash)), .blob(hash), .integer(now)).run()
+            try db.cached(
+                "INSERT INTO server_tokens (reporter, role, lookup, hash, created_ms, replica, bound_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            ).bind(
+                .text(name), .text(role.rawValue), .blob(DeviceToken.lookup(hash)), .blob(hash), .integer(now),
+                device.map { SQLValue.blob($0.replica.bytes) } ?? .null, device == nil ? .null : .integer(now)
+            ).run()
         }
         return token
     }
@@ -254,14 +385,25 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public func revoke(reporter: String) throws -> Int {
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         let now = clock()
-        return try withTokenWriter { db in
+        let (count, bound) = try withTokenWriter { db -> (Int, Set<ReplicaID>) in
             let known =
                 try db.cached("SELECT count(*) FROM server_tokens WHERE reporter = ?").bind(.text(name)).first { $0.int(0) } ?? 0
             guard known > 0 else { throw ServerCommandError("no tokens were ever enrolled for reporter \"\(name)\"") }
+            var bound = Set<ReplicaID>()
+            try db.cached("SELECT DISTINCT replica FROM server_tokens WHERE reporter = ? AND replica IS NOT NULL")
+                .bind(.text(name)).forEach { bound.insert(ReplicaID(bytes: $0.bytes(0))) }
             try db.cached("UPDATE server_tokens SET revoked_ms = ? WHERE reporter = ? AND revoked_ms IS NULL")
                 .bind(.integer(now), .text(name)).run()
-            return db.changes
+            return (db.changes, bound)
         }
+        // The reporter's devices are revoked in the roster too: the server refuses their new
+        // changes, and devices learn it with their next sync.
+        for entry in try store.roster()
+        where entry.sig != nil && entry.status == .active && (entry.reporter == name || bound.contains(entry.replica)) {
+            try store.raiseRosterEntry(
+                replica: entry.replica, key: entry.key, reporter: entry.reporter, status: .revoked, signedBy: rosterKey)
+        }
+        return count
     }
 
     /// Stored token rows (for tests and audits): reporter, role, hash, revoked.

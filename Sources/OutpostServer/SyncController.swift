@@ -24,25 +24,24 @@ struct SyncController: Sendable {
             // Anything the fast decoder did not take is decoded whole, as one tree, for its exact error.
             message = try decodeChecked(HTTPSupport.parseJSON(body))
         }
-        for (i, change) in message.changes.enumerated() where change.dot.replica != message.replica {
-            throw APIError.forbidden(
-                "forged_author",
-                "forged author: changes[\(i)] is authored by \(change.dot.replica.hex), not the sending replica \(message.replica.hex); a device may push only its own changes"
-            )
-        }
-        switch try await devices.bind(device, to: message.replica) {
+        // Changes by any author are taken (relay); each must verify against the roster.
+        let provedKey = try checkBinding(message, of: device, token: try HTTPSupport.bearerToken(request))
+        switch try await devices.bind(device, to: message.replica, key: provedKey) {
         case .bound:
             break
         case .boundToOther(let bound):
             throw APIError.forbidden(
                 "replica_mismatch",
-                "this token is bound to replica \(bound.hex), not \(message.replica.hex); enroll the new device")
+                "this token is bound to replica \(bound.hex), not \(message.replica.hex); enroll the new device, or send its key and binding signature"
+            )
         case .replicaTaken:
             throw APIError.forbidden("replica_taken", "replica \(message.replica.hex) belongs to another device")
         }
         let batch = SyncBatch(
             replica: message.replica, changes: message.changes, pullAfter: message.pullAfter,
-            pullLimit: min(message.pullLimit, limits.maxPullLimit), pullMaxBytes: min(message.pullMaxBytes, limits.maxPullBytes))
+            pullLimit: min(message.pullLimit, limits.maxPullLimit), pullMaxBytes: min(message.pullMaxBytes, limits.maxPullBytes),
+            pullAfterDot: message.pullAfterDot, deliveredBy: device.tokenID, rosterAfter: message.rosterAfter ?? 0,
+            wantsSummary: message.wantsSummary)
         let outcome: SyncOutcome
         do {
             outcome = try await repository.sync(batch)
@@ -54,6 +53,9 @@ struct SyncController: Sendable {
                 throw APIError(.conflict, "reused_dot", error.message)
             case .tooManyHeldBack:
                 throw APIError(.unprocessableContent, "too_many_held_back", error.message)
+            case .refusedChange:
+                // The code is the reason (bad_signature, unknown_author, revoked_author, unsigned_change).
+                throw APIError(.unprocessableContent, error.refusal?.reason.rawValue ?? "refused_change", error.message)
             case .locked:
                 throw APIError(.serviceUnavailable, "store_busy", "the store is busy; try again")
             default:
@@ -63,8 +65,44 @@ struct SyncController: Sendable {
         let answer = ServerSyncResponse.encode(
             serverTimeMs: clock(), ackedCounter: outcome.ackedCounter, applied: outcome.report.applied,
             duplicates: outcome.report.duplicates, heldBack: outcome.report.heldBack, rawChanges: outcome.pulled,
-            cursor: outcome.cursor, more: outcome.more)
+            cursor: outcome.cursor, more: outcome.more, cursorDot: outcome.cursorDot, cursorReset: outcome.cursorReset,
+            rosterKey: outcome.rosterKey, roster: outcome.roster, summary: outcome.summary)
         return HTTPSupport.json(answer, request: request, compressAtLeast: 0, level: Gzip.syncLevel)
+    }
+
+    /// The device key the request proves for its replica, or nil when it needs none (the token is
+    /// bound to that replica already and the request sends no key). A token's first sync, or a
+    /// move to another replica, must carry `key` — whose SHA-256 begins with the replica ID — and
+    /// `bind`, that key's signature over `ServerSyncRequest.bindingMessage` for this token: a key
+    /// copied from a bundle or the roster binds nothing, and a signature made for another token
+    /// is useless here. Else 403 `replica_key_mismatch` or `bad_binding`.
+    func checkBinding(_ message: ServerSyncRequest, of device: Device, token: String) throws(APIError) -> [UInt8]? {
+        let replica = message.replica
+        guard let key = message.key else {
+            if device.replica == nil {
+                throw APIError.forbidden(
+                    "bad_binding",
+                    "the first sync of a token binds it to the device: the request must carry the device's public key (key) and its binding signature (bind); update Outpost on the device, or enroll it with `outpost-server enroll --replica ID --key KEY`"
+                )
+            }
+            return nil
+        }
+        let derived = ReplicaID.derived(fromPublicKey: key)
+        guard derived == replica else {
+            throw APIError.forbidden(
+                "replica_key_mismatch",
+                "replica \(replica.hex) is not the replica of key \(Base64URL.encode(key)) (a replica ID is the first 16 bytes of SHA-256 of its key: \(derived.hex)); a replica can be bound only with its own key"
+            )
+        }
+        guard let proof = message.bind,
+            SignatureCheck.isValid(proof, of: ServerSyncRequest.bindingMessage(replica: replica, token: token), publicKey: key)
+        else {
+            throw APIError.forbidden(
+                "bad_binding",
+                "the binding signature (bind) does not verify: it must be the key's signature over \"OUTPOST-BIND-1\\n\", the replica ID and SHA-256 of this token; a key copied from elsewhere binds nothing"
+            )
+        }
+        return key
     }
 
     /// Decodes a request tree and validates every change before anything is stored; errors name the problem.

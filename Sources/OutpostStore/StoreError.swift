@@ -34,6 +34,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind
     /// What went wrong, in words.
     public var message: String
+    /// The refused change and why, for `.refusedChange`.
+    public var refusal: RefusedChange?
 
     /// Makes an error.
     public init(_ kind: Kind, _ message: String) {
@@ -56,7 +58,9 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// A change that failed verification, refusing its whole batch.
     static func refused(_ refused: RefusedChange) -> StoreError {
-        StoreError(.refusedChange, "\(refused); nothing of this batch was stored")
+        var error = StoreError(.refusedChange, "\(refused); nothing of this batch was stored")
+        error.refusal = refused
+        return error
     }
 
     /// A change that takes its author past the held-back bound.

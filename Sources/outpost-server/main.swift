@@ -56,13 +56,33 @@ extension Role: ExpressibleByArgument {}
 extension ExportFormat: ExpressibleByArgument {}
 
 struct Enroll: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Make a device token for a reporter and print it once.")
+    static let configuration = CommandConfiguration(
+        abstract: "Make a device token for a reporter and print it once.",
+        discussion:
+            "With --replica and --key (from `outpost identity` on the device), the device is enrolled by its key: it goes into the roster and the token is bound to it, for a device that leaves for the field before it ever syncs. A second line then gives the server's roster key (`outpost config --roster-key KEY` pins it on the device)."
+    )
     @Option(help: "The SQLite database (created when missing).") var db: String
     @Option(help: "The reporter's name.") var reporter: String
     @Option(help: "reporter, analyst or admin.") var role: Role = .reporter
+    @Option(help: "The device's replica ID (hex), with --key.") var replica: String?
+    @Option(help: "The device's public key (unpadded base64url), with --replica.") var key: String?
+
+    func validate() throws {
+        guard (replica == nil) == (key == nil) else { throw ValidationError("--replica and --key go together") }
+        if let replica, ReplicaID(hex: replica) == nil {
+            throw ValidationError("--replica must be a replica ID in lowercase hex (`outpost identity` prints it)")
+        }
+        if let key, Base64URL.decode(key)?.count != 32 {
+            throw ValidationError("--key must be a 32-byte public key in unpadded base64url (`outpost identity` prints it)")
+        }
+    }
 
     func run() throws {
-        print(try ServerCommands.enroll(databasePath: db, reporter: reporter, role: role))
+        let device = replica.flatMap(ReplicaID.init(hex:)).flatMap { id in key.flatMap(Base64URL.decode).map { (id, $0) } }
+        let enrolled = try ServerCommands.enroll(databasePath: db, reporter: reporter, role: role, device: device)
+        print(enrolled.token)
+        // Only with a device enrolled by its key, so that the token stays the whole output otherwise.
+        if device != nil { print("roster key: \(Base64URL.encode(enrolled.rosterKey))") }
     }
 }
 

@@ -16,8 +16,8 @@ import Testing
         limits.maxDecodedBytes = 256 * 1024
         limits.maxChanges = 10
         let fixture = try ServerFixture(limits: limits)
-        let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         let good = try alice.create(fields: ["title": "Valid"])
         @Sendable func request(_ changes: [JSONValue]) -> [UInt8] {
             JSONValue.object([
@@ -119,8 +119,8 @@ import Testing
 
     @Test func invalidFieldErrorNamesTheField() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         let good = try alice.create(fields: ["title": "Valid"])
         guard case .object(var o) = good.json else { return }
         o["writes"] = ["title": "Valid", "killed": -1]

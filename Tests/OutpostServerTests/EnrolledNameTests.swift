@@ -14,11 +14,11 @@ import Testing
     /// token was ever bound to shows no name at all, whatever it claims.
     @Test func historyAndConflictsShowTheEnrolledName() async throws {
         let fixture = try ServerFixture()
-        let aliceToken = try fixture.token("alice")
-        let bobToken = try fixture.token("bob")
         let analyst = try fixture.token("ana", .analyst)
         let alice = try fixture.replica("alice")
+        let aliceToken = try fixture.token("alice", for: alice)
         let forger = try Store.create(at: fixture.directory + "/forger", reporter: "alice")
+        let bobToken = try fixture.token("bob", for: forger)
         let id = try alice.create(fields: ["title": "Checkpoint closed"], wallMs: 1_700_000_000_000).record.id
         try await fixture.test { client in
             _ = try await ServerSyncClient(store: alice, link: RouterLink(client: client, token: aliceToken)).run()
@@ -57,6 +57,9 @@ import Testing
             let entries = try responseJSON(s)["history"]?.arrayValue ?? []
             #expect(entries.count == 1)
             #expect(entries.first?["reporter"] == .null)
+            #expect(entries.first?["author"] == .null)
+            #expect(entries.first?["verified"] == .null, "its author is unknown: not verified")
+            #expect(entries.first?["delivered_by"] == .null)
         }
         #expect(
             try fixture.backend.enrolledReporters(of: [forger.replica, alice.replica, fixture.store.replica]) == [

@@ -8,15 +8,6 @@ import OutpostStore
 import OutpostSync
 import Testing
 
-/// A change of `author` to incident `id` (tag ms = counter).
-private func change(
-    _ author: ReplicaID, _ counter: UInt64, id: String, deps: [ReplicaID: UInt64] = [:], writes: [String: JSONValue]
-) -> Change {
-    Change(
-        dot: Dot(replica: author, counter: counter), record: RecordKey(id: id), deps: VersionVector(deps),
-        tag: HLCTag(ms: 1_000 + Int64(counter), seq: 0), writes: writes, reporter: "mallory")
-}
-
 /// Pulls the whole log as `replica` with `token`; returns the changes received.
 private func pullAll(_ client: any TestClientProtocol, token: String, replica: ReplicaID) async throws -> [Change] {
     let request = ServerSyncRequest(replica: replica, reporter: "bob", changes: [], pullAfter: 0, pullLimit: 5000)
@@ -28,12 +19,13 @@ private func pullAll(_ client: any TestClientProtocol, token: String, replica: R
 @Suite struct HeldBackAndReusedDotTests {
     @Test func aReusedDotIsAConflictAndOnlyTheFirstChangeIsKept() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("mallory")
-        let bobToken = try fixture.token("bob")
-        let mallory = ReplicaID.random()
-        let bob = ReplicaID.random()
-        let x = change(mallory, 1, id: "X", writes: ["title": "X"])
-        let y = change(mallory, 1, id: "Y", writes: ["title": "Y"])
+        let device = try fixture.device("mallory")
+        let (token, mallory) = (device.token, device.replica)
+        let reader = try fixture.device("bob")
+        let (bobToken, bob) = (reader.token, reader.replica)
+        // Two validly signed changes under one dot.
+        let x = device.change(1, id: "X", writes: ["title": "X"])
+        let y = device.change(1, id: "Y", writes: ["title": "Y"])
         try await fixture.test { client in
             let first = try await postSync(
                 client, token: token,
@@ -43,7 +35,7 @@ private func pullAll(_ client: any TestClientProtocol, token: String, replica: R
             let second = try await postSync(
                 client, token: token,
                 body: ServerSyncRequest(
-                    replica: mallory, reporter: "mallory", changes: [change(mallory, 2, id: "Z", writes: ["title": "Z"]), y],
+                    replica: mallory, reporter: "mallory", changes: [device.change(2, id: "Z", writes: ["title": "Z"]), y],
                     pullAfter: 0
                 ).encoded())
             #expect(second.status == .conflict)
@@ -65,16 +57,16 @@ private func pullAll(_ client: any TestClientProtocol, token: String, replica: R
 
     @Test func heldChangesPastTheBoundAreRefusedAndNeverRelayed() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("mallory")
-        let bobToken = try fixture.token("bob")
-        let mallory = ReplicaID.random()
-        let bob = ReplicaID.random()
+        let device = try fixture.device("mallory")
+        let (token, mallory) = (device.token, device.replica)
+        let reader = try fixture.device("bob")
+        let (bobToken, bob) = (reader.token, reader.replica)
         let ghost = ReplicaID.random()
         let limit = HeldBackLimits.standard.changesPerAuthor
         // The default bound exactly, in batches of the server's largest size: each waits for a
         // ghost's change that never comes.
         let poison = (1...limit).map { i in
-            change(mallory, UInt64(i), id: "P\(i % 7)", deps: [ghost: 1], writes: ["killed": .int(Int64(i))])
+            device.change(UInt64(i), id: "P\(i % 7)", deps: [ghost: 1], writes: ["killed": .int(Int64(i))])
         }
         try await fixture.test { client in
             for start in stride(from: 0, to: limit, by: ServerSyncRequest.maxChanges) {
@@ -90,8 +82,8 @@ private func pullAll(_ client: any TestClientProtocol, token: String, replica: R
                 body: ServerSyncRequest(
                     replica: mallory, reporter: "mallory",
                     changes: [
-                        change(mallory, UInt64(limit + 1), id: "fine", writes: ["title": "Fine"]),
-                        change(mallory, UInt64(limit + 2), id: "P1", deps: [ghost: 1], writes: ["killed": 1]),
+                        device.change(UInt64(limit + 1), id: "fine", writes: ["title": "Fine"]),
+                        device.change(UInt64(limit + 2), id: "P1", deps: [ghost: 1], writes: ["killed": 1]),
                     ], pullAfter: 0
                 ).encoded())
             #expect(past.status == .unprocessableContent)

@@ -11,8 +11,8 @@ import Testing
 @Suite struct IncidentTests {
     /// Seeds the server with incidents pushed by a reporter; returns the ids by title.
     static func seed(_ fixture: ServerFixture, client: any TestClientProtocol) async throws -> [String: String] {
-        let token = try fixture.token("seeder")
         let store = try fixture.replica("seeder")
+        let token = try fixture.token("seeder", for: store)
         var ids: [String: String] = [:]
         func add(_ fields: [String: JSONValue], at ms: Int64) throws {
             ids[fields["title"]!.stringValue!] = try store.create(fields: fields, wallMs: ms).record.id
@@ -107,10 +107,10 @@ import Testing
     @Test func detailShowsConflictsAndHistory() async throws {
         let fixture = try ServerFixture()
         let analyst = try fixture.token("ana", .analyst)
-        let aliceToken = try fixture.token("alice")
-        let bobToken = try fixture.token("bob")
         let alice = try fixture.replica("alice")
+        let aliceToken = try fixture.token("alice", for: alice)
         let bob = try fixture.replica("bob")
+        let bobToken = try fixture.token("bob", for: bob)
         let id = try alice.create(fields: ["title": "Clash", "killed": 2], wallMs: 1_000).record.id
         try await fixture.test { client in
             let a = ServerSyncClient(store: alice, link: RouterLink(client: client, token: aliceToken))

@@ -70,8 +70,8 @@ final class FirstFlag: @unchecked Sendable {
     /// next one starts after what was acknowledged: nothing is skipped.
     @Test func aShortAcknowledgementIsNotSkippedPast() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         for i in 0..<30 { try alice.create(fields: ["title": .string("A \(i)")]) }
         try await fixture.test { client in
             let link = ShortAckLink(inner: RouterLink(client: client, token: token))
@@ -128,8 +128,8 @@ final class FirstFlag: @unchecked Sendable {
     /// A batch of raw bodies with one damaged body gets a 4xx and stores nothing of the batch.
     @Test func aDamagedRawBodyRefusesTheWholeBatch() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         for i in 0..<4 { try alice.create(fields: ["title": .string("Kept \(i)")]) }
         let bodies = try alice.ownChanges(afterCounter: 0).map(\.body)
         var damaged = bodies
@@ -158,9 +158,9 @@ final class FirstFlag: @unchecked Sendable {
     /// Many small batches each way with one batch always in flight: everything arrives once.
     @Test func pipelinedBatchesDeliverEverythingOnce() async throws {
         let fixture = try ServerFixture()
-        let aliceToken = try fixture.token("alice")
-        let bobToken = try fixture.token("bob")
         let (alice, bob) = try seedTwoReporters(fixture)
+        let aliceToken = try fixture.token("alice", for: alice)
+        let bobToken = try fixture.token("bob", for: bob)
         try await fixture.test { client in
             let a = ServerSyncClient(
                 store: alice, link: RouterLink(client: client, token: aliceToken), pushLimit: 3, pullLimit: 4)
@@ -182,10 +182,10 @@ final class FirstFlag: @unchecked Sendable {
     @Test func aDroppedLinkMidPipelineLosesNothing() async throws {
         for deliverThenFail in [false, true] {
             let fixture = try ServerFixture()
-            let aliceToken = try fixture.token("alice")
-            let bobToken = try fixture.token("bob")
             let alice = try fixture.replica("alice")
+            let aliceToken = try fixture.token("alice", for: alice)
             let bob = try fixture.replica("bob")
+            let bobToken = try fixture.token("bob", for: bob)
             for i in 0..<30 { try alice.create(fields: ["title": .string("A \(i)")]) }
             try await fixture.test { client in
                 let flaky = FailingLink(

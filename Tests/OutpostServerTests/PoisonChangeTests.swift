@@ -14,9 +14,9 @@ import Testing
 @Suite struct PoisonChangeTests {
     @Test func outOfRangeChangesAreRefusedAndTheServerKeepsServing() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("mallory")
         let analyst = try fixture.token("desk", .analyst)
         let mallory = try fixture.replica("mallory")
+        let token = try fixture.token("mallory", for: mallory)
         let good = try mallory.create(fields: ["title": "Market attack"])
         guard case .object(let members) = good.json else { Issue.record("a change is an object"); return }
 

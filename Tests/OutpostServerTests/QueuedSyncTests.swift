@@ -26,7 +26,7 @@ final class Counter: @unchecked Sendable {
         let reporters = try (0..<4).map { i -> (Store, String) in
             let store = try fixture.replica("r\(i)")
             try store.create(fields: ["title": .string("Incident \(i)")])
-            return (store, try fixture.token("r\(i)"))
+            return (store, try fixture.token("r\(i)", for: store))
         }
         let blocker = try WriteBlocker(path: fixture.configuration.databasePath)
         let finished = Counter()

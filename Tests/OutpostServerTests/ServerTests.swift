@@ -154,9 +154,9 @@ final class CollectingLogHandler: LogHandler, @unchecked Sendable {
         let fixture = try ServerFixture()
         let handler = CollectingLogHandler()
         let logger = Logger(label: "log-test") { _ in handler }
-        let token = try fixture.token("alice")
         let analyst = try fixture.token("ana", .analyst)
         let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         let id = try alice.create(id: "secret-incident-id", fields: ["title": "Confidential witness name"]).record.id
         let app = try buildApplication(configuration: fixture.configuration, backend: fixture.backend, logger: logger)
         try await app.test(.router) { client in

@@ -25,8 +25,9 @@ import Testing
     /// so the 408s below come from slowness, not from the timeout refusing everything.
     @Test func promptBodyIsAnswered() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
-        let body = #"{"replica":"\#(try fixture.replica("alice").replica.hex)","changes":[]}"#
+        let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
+        let body = #"{"replica":"\#(alice.replica.hex)","changes":[]}"#
         try await withLiveServer(fixture, configuration: SlowBodyTests.configuration(fixture)) { port in
             let connection = try RawConnection(port: port)
             connection.send(SlowBodyTests.syncHead(token: token, length: body.utf8.count, close: true) + body)

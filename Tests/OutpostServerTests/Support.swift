@@ -5,9 +5,10 @@ import HummingbirdTesting
 import Logging
 import OutpostCore
 import OutpostServer
-import OutpostStore
 import OutpostSync
 import Testing
+
+@testable import OutpostStore
 
 /// A server over a fresh database in a temporary folder, with tokens for each role.
 final class ServerFixture: @unchecked Sendable {
@@ -15,11 +16,14 @@ final class ServerFixture: @unchecked Sendable {
     let backend: SQLiteBackend
     var configuration: ServerConfiguration
 
-    init(limits: ServerLimits = ServerLimits()) throws {
+    /// A fresh server; with `seedDatabase`, a server over a copy of that database file (a server
+    /// restored from a backup).
+    init(limits: ServerLimits = ServerLimits(), seedDatabase: String? = nil) throws {
         directory = NSTemporaryDirectory() + "outpost-server-tests-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configuration = ServerConfiguration(databasePath: directory + "/server.db", host: "127.0.0.1", port: 0)
         configuration.limits = limits
+        if let seedDatabase { try FileManager.default.copyItem(atPath: seedDatabase, toPath: configuration.databasePath) }
         backend = try SQLiteBackend(databasePath: configuration.databasePath, create: true)
     }
 
@@ -136,4 +140,55 @@ func expectTwoReportersConverged(_ fixture: ServerFixture, alice: Store, bob: St
     #expect(try alice.integerSetting(ServerSyncClient.ackedCounterKey) == 50)
     #expect(try bob.integerSetting(ServerSyncClient.ackedCounterKey) == 23)
     #expect(try bob.integerSetting(ServerSyncClient.pullCursorKey) == (try fixture.store.lastSeq()))
+}
+
+/// A test device: an Ed25519 key pair, the replica ID it gives, and a token enrolled by that key
+/// (in the roster, bound to the replica), so the changes it signs verify on the server.
+struct TestDevice: Sendable {
+    let key: DeviceKey
+    let token: String
+    let reporter: String
+
+    var replica: ReplicaID { key.replicaID }
+
+    /// A change of this device to incident `id`, signed (tag ms = 1000 + counter unless given).
+    func change(
+        _ counter: UInt64, id: String, deps: [ReplicaID: UInt64] = [:], writes: [String: JSONValue], ms: Int64? = nil
+    ) -> Change {
+        key.signed(
+            Change(
+                dot: Dot(replica: replica, counter: counter), record: RecordKey(id: id), deps: VersionVector(deps),
+                tag: HLCTag(ms: ms ?? 1_000 + Int64(counter), seq: 0), writes: writes, reporter: reporter))
+    }
+
+    /// A sync request of this device carrying `changes`.
+    func request(_ changes: [Change], pullAfter: Int64 = 0, pullLimit: Int = 1000) -> ServerSyncRequest {
+        ServerSyncRequest(replica: replica, reporter: reporter, changes: changes, pullAfter: pullAfter, pullLimit: pullLimit)
+    }
+}
+
+extension ServerFixture {
+    /// A new device of `reporter`, enrolled by its key.
+    func device(_ reporter: String) throws -> TestDevice {
+        let key = DeviceKey()
+        let token = try backend.enroll(reporter: reporter, device: (key.replicaID, key.publicKey))
+        return TestDevice(key: key, token: token, reporter: reporter)
+    }
+
+    /// A token for `reporter` with `store`'s device enrolled by its key (in the roster, the token
+    /// bound to its replica), so the store's signed changes verify on the server.
+    func token(_ reporter: String, for store: Store) throws -> String {
+        try backend.enroll(reporter: reporter, device: (store.replica, store.publicKey))
+    }
+}
+
+/// The binding proof of a first sync: `key`'s public key and its signature over the binding
+/// message for `replica` and `token`.
+func binding(_ key: DeviceKey, replica: ReplicaID? = nil, token: String) -> (key: [UInt8], bind: [UInt8]) {
+    (key.publicKey, key.signature(for: ServerSyncRequest.bindingMessage(replica: replica ?? key.replicaID, token: token)))
+}
+
+/// The binding proof of `store`'s device for `token` (its key signs, as the client does).
+func binding(of store: Store, token: String) -> (key: [UInt8], bind: [UInt8]) {
+    (store.publicKey, store.key.signature(for: ServerSyncRequest.bindingMessage(replica: store.replica, token: token)))
 }

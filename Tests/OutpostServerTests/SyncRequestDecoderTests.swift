@@ -88,6 +88,67 @@ import Testing
         }
     }
 
+    /// The trust fields (`key`, `bind`, `roster_after`, `summary`, `pull.after_dot`) round-trip
+    /// through both decoders, and a bad value or an unknown key beside them is still refused.
+    @Test func trustFieldsRoundTripThroughBothDecoders() async throws {
+        let (alice, changes, _) = try sampleChanges(70)
+        let token = "tok-abcdefghijklmnopqrstuvwxyz"
+        let key = DeviceKey()
+        let request = ServerSyncRequest(
+            replica: alice.replica, reporter: "alice", changes: changes, pullAfter: 12, pullLimit: 40,
+            pullAfterDot: Dot(replica: alice.replica, counter: 987_654), key: key.publicKey,
+            bind: key.signature(for: ServerSyncRequest.bindingMessage(replica: key.replicaID, token: token)),
+            rosterAfter: 3, wantsSummary: true)
+        let body = request.encoded()
+        let slow = try ServerSyncRequest.decode(try JSONParser.parse(body))
+        #expect(slow.key == key.publicKey)
+        #expect(
+            slow.bind.map {
+                SignatureCheck.isValid(
+                    $0, of: ServerSyncRequest.bindingMessage(replica: key.replicaID, token: token), publicKey: key.publicKey)
+            } == true)
+        #expect(slow.rosterAfter == 3 && slow.wantsSummary && slow.pullAfterDot == Dot(replica: alice.replica, counter: 987_654))
+        #expect(slow.changes == changes)
+        #expect(await SyncRequestDecoder.decodeValid(body, maxChanges: 5000) == slow)
+        #expect(SyncRequestDecoder.decodeValidSerially(body, maxChanges: 5000) == slow)
+        // Absent fields stay absent.
+        let plain = try ServerSyncRequest.decode(
+            try JSONParser.parse(ServerSyncRequest(replica: alice.replica, reporter: nil, changes: [], pullAfter: 0).encoded()))
+        #expect(
+            plain.key == nil && plain.bind == nil && plain.rosterAfter == nil && !plain.wantsSummary && plain.pullAfterDot == nil)
+        let text = String(decoding: body, as: UTF8.self)
+        let bad: [(String, String)] = [
+            ("short key", text.replacingOccurrences(of: Base64URL.encode(key.publicKey), with: "AAAA")),
+            ("bind not a string", text.replacingOccurrences(of: "\"bind\":\"", with: "\"bind\":1,\"x\":\"")),
+            ("negative roster_after", text.replacingOccurrences(of: "\"roster_after\":3", with: "\"roster_after\":-1")),
+            ("summary not a bool", text.replacingOccurrences(of: "\"summary\":true", with: "\"summary\":1")),
+            ("after_dot counter 0", text.replacingOccurrences(of: "\"counter\":987654", with: "\"counter\":0")),
+            ("after_dot extra key", text.replacingOccurrences(of: "\"counter\":987654", with: "\"counter\":987654,\"x\":1")),
+            ("unknown key", text.replacingOccurrences(of: "\"summary\":true", with: "\"summary\":true,\"sumary\":true")),
+        ]
+        for (name, variant) in bad {
+            #expect(variant != text, "\(name)")
+            let bytes = Array(variant.utf8)
+            #expect(throws: ChangeFormatError.self, "\(name)") { try ServerSyncRequest.decode(try JSONParser.parse(bytes)) }
+            #expect(await SyncRequestDecoder.decodeValid(bytes, maxChanges: 5000) == nil, "\(name)")
+        }
+    }
+
+    /// The response's trust fields round-trip.
+    @Test func responseTrustFieldsRoundTrip() throws {
+        let rosterKey = DeviceKey()
+        let device = DeviceKey()
+        let entry = RosterEntry(replica: device.replicaID, key: device.publicKey, reporter: "bob", status: .active, version: 4)
+            .signed(by: rosterKey)
+        let response = ServerSyncResponse(
+            serverTimeMs: 5, ackedCounter: 2, applied: 1, duplicates: 0, heldBack: 0, changes: [], cursor: 9, more: false,
+            cursorDot: Dot(replica: device.replicaID, counter: 3), cursorReset: true, rosterKey: rosterKey.publicKey,
+            roster: [entry], summary: SyncSummary(entries: [device.replicaID: .init(contiguous: 3, extra: [5])]))
+        let decoded = try ServerSyncResponse.decode(try JSONParser.parse(response.encoded()))
+        #expect(decoded == response)
+        #expect(decoded.roster.first?.isValid(rosterPublicKey: rosterKey.publicKey) == true)
+    }
+
     /// The splitter finds each element whatever brackets and quotes its strings hold.
     @Test func splitterFindsElements() throws {
         let text = #"{"a":{"x":[1,{"y":"]}"}]},"changes":[ {"s":"\"],["} , [1,[2]] ,"q\\",-1.5e3,true ],"z":null}"#

@@ -24,7 +24,8 @@ import Testing
 
     @Test func enrollStoresHashAndRevokeEndsTokens() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
+        let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         #expect(token.utf8.count == 43)
         let rows = try fixture.backend.tokenRows()
         #expect(rows.count == 1)
@@ -36,21 +37,23 @@ import Testing
             #expect(file.range(of: Data(token.utf8)) == nil)
         }
 
-        let alice = try fixture.replica("alice")
         try alice.create(fields: ["title": "Checkpoint closed"])
         try await fixture.test { client in
             let report = try await ServerSyncClient(store: alice, link: RouterLink(client: client, token: token)).run()
             #expect(report.sent == 1)
             #expect(try fixture.backend.revoke(reporter: "alice") == 1)
             #expect(try fixture.backend.tokenRows()[0].revoked)
+            #expect(try fixture.store.signedRosterEntry(of: alice.replica)?.status == .revoked)
             let request = ServerSyncRequest(replica: alice.replica, reporter: "alice", changes: [], pullAfter: 0)
             let response = try await postSync(client, token: token, body: request.encoded())
             #expect(response.status == .unauthorized)
             #expect(errorCode(response) == "unauthorized")
             #expect(response.headers[.wwwAuthenticate] != nil)
             // A new enrolment of the same reporter on the same device works again.
-            let again = try fixture.token("alice")
-            _ = try await ServerSyncClient(store: alice, link: RouterLink(client: client, token: again)).run()
+            let again = try fixture.token("alice", for: alice)
+            #expect(try fixture.store.signedRosterEntry(of: alice.replica)?.status == .active)
+            try alice.create(fields: ["title": "Checkpoint reopened"])
+            #expect(try await ServerSyncClient(store: alice, link: RouterLink(client: client, token: again)).run().sent == 1)
         }
         #expect(throws: ServerCommandError.self) { try fixture.backend.revoke(reporter: "nobody") }
     }
@@ -74,10 +77,10 @@ import Testing
 
     @Test func roundTripBetweenTwoReporters() async throws {
         let fixture = try ServerFixture()
-        let aliceToken = try fixture.token("alice")
-        let bobToken = try fixture.token("bob")
         let alice = try fixture.replica("alice")
+        let aliceToken = try fixture.token("alice", for: alice)
         let bob = try fixture.replica("bob")
+        let bobToken = try fixture.token("bob", for: bob)
         for i in 0..<3 {
             try alice.create(fields: ["title": .string("Alice \(i)"), "event_type": "protest", "killed": .int(Int64(i))])
         }
@@ -104,10 +107,10 @@ import Testing
 
     @Test func batchingWithTinyLimitsReportsMore() async throws {
         let fixture = try ServerFixture()
-        let aliceToken = try fixture.token("alice")
-        let bobToken = try fixture.token("bob")
         let alice = try fixture.replica("alice")
+        let aliceToken = try fixture.token("alice", for: alice)
         let bob = try fixture.replica("bob")
+        let bobToken = try fixture.token("bob", for: bob)
         for i in 0..<7 { try alice.create(fields: ["title": .string("Incident \(i)")]) }
         try await fixture.test { client in
             let push = try await ServerSyncClient(
@@ -136,8 +139,8 @@ import Testing
 
     @Test func gzipBothWays() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         let changes = try (0..<50).map { i in
             try alice.create(fields: ["title": .string("Gzip \(i)"), "narrative": .string("long text \(i) ")])
         }
@@ -160,21 +163,23 @@ import Testing
         }
     }
 
-    @Test func forgedAuthorIsRefusedAndNothingStored() async throws {
+    /// Relay replaces the old "forged author" rule: a change of another replica is taken only
+    /// when it verifies against the roster. A replica nobody enrolled gets 422 `unknown_author`
+    /// and nothing of the batch is stored; the sender's own change alone still goes through.
+    @Test func anUnenrolledAuthorsChangeIsRefusedAndNothingStored() async throws {
         let fixture = try ServerFixture()
-        let token = try fixture.token("mallory")
         let mallory = try fixture.replica("mallory")
+        let token = try fixture.token("mallory", for: mallory)
         let victim = try fixture.replica("victim")
         let own = try mallory.create(fields: ["title": "Mine"])
         let forged = try victim.create(fields: ["title": "Not mine"])
         try await fixture.test { client in
             let request = ServerSyncRequest(replica: mallory.replica, reporter: "mallory", changes: [own, forged], pullAfter: 0)
             let r = try await postSync(client, token: token, body: request.encoded())
-            #expect(r.status == .forbidden)
-            #expect(errorCode(r) == "forged_author")
-            #expect(errorMessage(r).contains("forged author"))
+            #expect(r.status == .unprocessableContent)
+            #expect(errorCode(r) == "unknown_author")
+            #expect(errorMessage(r).contains(forged.dot.description))
             #expect(try fixture.store.lastSeq() == 0)
-            // The refused request bound nothing and stored nothing; mallory's own change still goes through.
             let ok = try await postSync(
                 client, token: token,
                 body: ServerSyncRequest(
@@ -187,9 +192,9 @@ import Testing
 
     @Test func tokenIsBoundToTheReplicaOfItsFirstSync() async throws {
         let fixture = try ServerFixture()
-        let aliceToken = try fixture.token("alice")
         let eveToken = try fixture.token("eve")
         let alice = try fixture.replica("alice")
+        let aliceToken = try fixture.token("alice", for: alice)
         let other = try fixture.replica("alice-laptop")
         let change = try alice.create(fields: ["title": "First"])
         let otherChange = try other.create(fields: ["title": "Second device"])
@@ -206,18 +211,26 @@ import Testing
             )
             #expect(moved.status == .forbidden)
             #expect(errorCode(moved) == "replica_mismatch")
-            // Another reporter's fresh token cannot take alice's replica and push as her.
+            // Another reporter's fresh token cannot take alice's replica (it lacks her key).
             let hijack = try await postSync(
                 client, token: eveToken,
                 body: ServerSyncRequest(replica: alice.replica, reporter: "eve", changes: [], pullAfter: 0).encoded())
             #expect(hijack.status == .forbidden)
-            #expect(errorCode(hijack) == "replica_taken")
+            #expect(errorCode(hijack) == "bad_binding")
             // Nor the server's own replica.
             let server = try await postSync(
                 client, token: eveToken,
                 body: ServerSyncRequest(replica: fixture.store.replica, reporter: "eve", changes: [], pullAfter: 0).encoded())
             #expect(server.status == .forbidden)
             #expect(try fixture.store.lastSeq() == seqBefore)
+            // With the other device's key proved, the token moves to it (a device restored from an
+            // older copy continues under a new replica with the same token).
+            let proof = binding(of: other, token: aliceToken)
+            var proved = ServerSyncRequest(replica: other.replica, reporter: "alice", changes: [otherChange], pullAfter: 0)
+            (proved.key, proved.bind) = (proof.key, proof.bind)
+            let movedWithKey = try await postSync(client, token: aliceToken, body: proved.encoded())
+            #expect(movedWithKey.status == .ok, "\(errorMessage(movedWithKey))")
+            #expect(try fixture.store.signedRosterEntry(of: other.replica)?.reporter == "alice")
         }
     }
 
@@ -245,10 +258,10 @@ import Testing
     /// 5000 incidents up from one reporter and down to another, in batches of 1000, through the router.
     @Test func bulkSyncThroughTheRouter() async throws {
         let fixture = try ServerFixture()
-        let aliceToken = try fixture.token("alice")
-        let bobToken = try fixture.token("bob")
         let alice = try fixture.replica("alice")
+        let aliceToken = try fixture.token("alice", for: alice)
         let bob = try fixture.replica("bob")
+        let bobToken = try fixture.token("bob", for: bob)
         let count = 5000
         _ = try alice.importIncidents(
             (0..<count).map { i in

@@ -70,9 +70,9 @@ final class RequestCounter: @unchecked Sendable {
     /// everything arrives once and the positions end where they should.
     @Test func twoBatchesInFlightDeliverEverythingOnce() async throws {
         let fixture = try ServerFixture()
-        let aliceToken = try fixture.token("alice")
-        let bobToken = try fixture.token("bob")
         let (alice, bob) = try seedTwoReporters(fixture)
+        let aliceToken = try fixture.token("alice", for: alice)
+        let bobToken = try fixture.token("bob", for: bob)
         try await fixture.test { client in
             let aliceLink = TwoLaneLink(RouterLink(client: client, token: aliceToken))
             let bobLink = TwoLaneLink(RouterLink(client: client, token: bobToken))
@@ -102,8 +102,8 @@ final class RequestCounter: @unchecked Sendable {
     @Test func aDroppedLinkWithTwoInFlightLosesNothing() async throws {
         for deliverThenFail in [false, true] {
             let fixture = try ServerFixture()
-            let aliceToken = try fixture.token("alice")
             let alice = try fixture.replica("alice")
+            let aliceToken = try fixture.token("alice", for: alice)
             var ids: [String] = []
             for i in 0..<30 { ids.append(try alice.create(fields: ["title": .string("A \(i)")]).record.id) }
             for i in 0..<6 { _ = try alice.update(id: ids[i], fields: ["killed": .int(Int64(i))]) }
@@ -136,8 +136,8 @@ final class RequestCounter: @unchecked Sendable {
         over makeLink: @escaping @Sendable (RouterLink) -> any ServerLink
     ) async throws -> (fixture: ServerFixture, alice: Store, link: TwoLaneLink) {
         let fixture = try ServerFixture()
-        let token = try fixture.token("alice")
         let alice = try fixture.replica("alice")
+        let token = try fixture.token("alice", for: alice)
         for i in 0..<30 { try alice.create(fields: ["title": .string("A \(i)")]) }
         let link = try await fixture.test { client in
             let link = TwoLaneLink(makeLink(RouterLink(client: client, token: token)))
