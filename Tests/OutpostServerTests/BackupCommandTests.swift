@@ -134,7 +134,7 @@ import Testing
         #expect(made.stdout.contains("backed up"))
         // The copy holds the same roster (a copy of a database continues under a new replica of
         // its own once opened, so the roster, not the replica ID, tells it is this server's).
-        #expect(try Store.open(databasePath: output).roster() == fixture.store.roster())
+        #expect(try Set(Store.open(databasePath: output).roster()).isSuperset(of: fixture.store.roster()))
         let again = try Self.run(binary, ["backup", "--db", fixture.configuration.databasePath, "--out", output])
         #expect(again.status != 0)
         #expect(again.stderr.contains("\(output) already exists"), "\(again.stderr)")
