@@ -1,6 +1,7 @@
 import Foundation
 import OutpostCore
 import OutpostCurl
+import OutpostStore
 import OutpostSync
 
 /// What a hostile reporter's pushes cost a real server (issue 11), at 1×, 4× and 16× sizes, so
@@ -114,7 +115,9 @@ enum AbuseBenchmark: Benchmark {
 
 /// A sending replica and its token.
 struct AbuseAuthor {
-    var replica: ReplicaID
+    /// The device key its changes are signed with, and its replica ID.
+    var key: DeviceKey
+    var replica: ReplicaID { key.replicaID }
     var token: String
 }
 
@@ -132,8 +135,14 @@ struct Pusher {
     /// Pushes `changes` as `author` and returns the seconds the request took; nil when it timed
     /// out. Anything but 200 is an error that names the answer.
     func push(_ changes: [Change], as author: AbuseAuthor) throws -> Double? {
-        let body = ServerSyncRequest(replica: author.replica, reporter: "mallory", changes: changes, pullAfter: 0, pullLimit: 1)
-            .encoded()
+        // Signed by the author's key (signing is not what is measured: it happens before the clock starts).
+        var message = ServerSyncRequest(
+            replica: author.replica, reporter: "mallory", changes: changes.map { author.key.signed($0) }, pullAfter: 0,
+            pullLimit: 1)
+        message.key = author.key.publicKey
+        message.bind = author.key.signature(
+            for: ServerSyncRequest.bindingMessage(replica: author.replica, token: author.token))
+        let body = message.encoded()
         let request = HTTPRequest(
             method: "POST", url: url + "/v1/sync",
             headers: ["Authorization": "Bearer \(author.token)", "Content-Type": "application/json"], body: body)
@@ -220,7 +229,7 @@ final class BenchServer {
     func enroll() throws -> AbuseAuthor {
         let token = try ChildProcess.check(binary, ["enroll", "--db", directory + "/server.db", "--reporter", "mallory"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        return AbuseAuthor(replica: .random(), token: token)
+        return AbuseAuthor(key: DeviceKey(), token: token)
     }
 
     /// Stops the server and removes its folder.
