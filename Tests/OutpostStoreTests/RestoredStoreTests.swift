@@ -225,6 +225,59 @@ import Testing
         return try Self.keptVersions(first: first, second: second, in: alice)
     }
 
+    /// Each phase made a new record and edited it twice under the same three dots: whichever
+    /// versions are kept, the records and every edit on them arrive at both sides (edits made
+    /// over a version that lost to one for another record are re-issued, chains of them too).
+    @Test func editsOverARecordWhoseDotWasReusedArrive() throws {
+        var outcomes = Set<[Bool]>()
+        for seed: UInt8 in 1...8 {
+            let kept = try Self.newRecordsAgain(seed: seed)
+            outcomes.insert(kept.keys.sorted { $0.counter < $1.counter }.map { kept[$0]! })
+        }
+        // The seeds cover the chain: the first dot kept from phase one, the next two from phase
+        // two (both phase-two edits then wait, the second for the first).
+        #expect(outcomes.contains([false, true, true]))
+        #expect(outcomes.count >= 4)
+    }
+
+    /// One run of `editsOverARecordWhoseDotWasReusedArrive`.
+    static func newRecordsAgain(seed: UInt8) throws -> [Dot: Bool] {
+        let pair = try Pair(aliceSeed: seed)
+        var alice = try #require(pair.alice)
+        let ms: Int64 = 1_780_000_000_000
+        try alice.create(id: "r1", fields: ["title": .string("Roadblock")], wallMs: ms)
+        _ = try Self.meet(alice, pair.bob)
+        try pair.backUp()
+        alice = try #require(pair.alice)
+        let first = [
+            try alice.create(id: "r2", fields: ["title": .string("Clinic looted")], wallMs: ms + 1_000),
+            try alice.update(id: "r2", fields: ["killed": .int(2)], wallMs: ms + 2_000),
+            try alice.update(id: "r2", fields: ["injured": .int(7)], wallMs: ms + 3_000),
+        ]
+        _ = try Self.meet(alice, pair.bob)
+        _ = try pair.restore()
+        alice = try #require(pair.alice)
+        let second = [
+            try alice.create(id: "r3", fields: ["title": .string("Market burned")], wallMs: ms + 4_000),
+            try alice.update(id: "r3", fields: ["killed": .int(4)], wallMs: ms + 5_000),
+            try alice.update(id: "r3", fields: ["injured": .int(9)], wallMs: ms + 6_000),
+        ]
+        _ = try Self.meet(alice, pair.bob)
+        for store in [alice, pair.bob] {
+            #expect(
+                try Self.values(store, id: "r2") == [
+                    "title": [.string("Clinic looted")], "killed": [.int(2)], "injured": [.int(7)],
+                ])
+            #expect(
+                try Self.values(store, id: "r3") == [
+                    "title": [.string("Market burned")], "killed": [.int(4)], "injured": [.int(9)],
+                ])
+            #expect(try Self.values(store, id: "r1") == ["title": [.string("Roadblock")]])
+        }
+        try Self.expectConverged(alice, pair.bob)
+        return try Self.keptVersions(first: first, second: second, in: alice)
+    }
+
     /// Per dot of `first`, whether the store keeps `second`'s version of it (and one of the two).
     static func keptVersions(first: [Change], second: [Change], in store: Store) throws -> [Dot: Bool] {
         let held = try dots(store)
@@ -288,6 +341,8 @@ import Testing
         // An edit over the record the reused dot made: it must arrive whichever version is kept.
         let next = try alice.update(id: "r3", fields: ["killed": .int(1)], wallMs: ms + 6_000)
         #expect(next.dot == Dot(replica: alice.replica, counter: 1))
+        // And an edit over that one (a chain: it waits for the first until that is re-issued).
+        try alice.update(id: "r3", fields: ["injured": .int(3)], wallMs: ms + 7_000)
 
         let report = try Self.meet(alice, pair.bob, road: .summary, rotatedFrom: original)
         #expect(report.restoredFrom == nil)  // already rotated: the old dots are settled, not rotated again
@@ -300,6 +355,7 @@ import Testing
             #expect(try Self.values(store, id: "r2")["title"] == [.string("Checkpoint closed")])
             #expect(try Self.values(store, id: "r3")["title"] == [.string("Bridge down")])
             #expect(try Self.values(store, id: "r3")["killed"] == [.int(1)])
+            #expect(try Self.values(store, id: "r3")["injured"] == [.int(3)])
         }
         try Self.expectConverged(alice, pair.bob)
         return try Self.keptVersions(first: Array(first.prefix(2)), second: second, in: alice)

@@ -163,6 +163,21 @@ import Testing
         #expect(try stale.reusedDotEvidence() == [lower, higher])
     }
 
+    /// An author signing many versions of one dot cannot fill a store: a few discarded versions
+    /// per dot are kept as evidence, every one is still settled by the same rule.
+    @Test func discardedVersionsKeptAsEvidenceAreBounded() throws {
+        let versions = (0..<12).map { Self.version("Version \($0)") }
+        let lowest = versions.min { Self.sha256($0).lexicographicallyPrecedes(Self.sha256($1)) }!
+        let (store, dir) = try Self.knowingStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for version in versions { _ = try store.applyRemote([version]) }
+        #expect(try Self.stored(store, at: lowest.dot) == [lowest])
+        let evidence = try store.reusedDotEvidence()
+        #expect(evidence.count == 2 * Store.discardedVersionsPerDot)
+        #expect(evidence.allSatisfy { versions.contains($0) })
+        #expect(Set(evidence).count == Store.discardedVersionsPerDot + 1)
+    }
+
     /// Versions that do not both verify keep the old refusal of the whole batch.
     @Test func unverifiableVersionsAreStillRefused() throws {
         let (lower, higher) = Self.versionsByHash()
@@ -231,6 +246,57 @@ import Testing
         // New work goes on under the new replica, after the re-issue.
         let next = try store.update(id: "r1", fields: ["title": .string("Settled")])
         #expect(next.dot == Dot(replica: store.replica, counter: 2))
+    }
+}
+
+extension ReusedDotTests {
+    /// Two re-issues on one record: the later covers the earlier, as every local edit covers the
+    /// author's earlier ones, so a store that receives them in reverse order keeps both.
+    @Test func reissuesOnOneRecordArriveInAnyOrder() throws {
+        let dir = reusedDotDirectory()
+        let otherDir = reusedDotDirectory()
+        defer { for d in [dir, otherDir] { try? FileManager.default.removeItem(atPath: d) } }
+        let store = try Store.create(at: dir, reporter: "alice")
+        let old = store.replica
+        let oldKey = store.publicKey
+        let ms: Int64 = 1_780_000_000_000
+        let one = try store.create(id: "r1", fields: ["title": .string("One")], wallMs: ms)
+        let two = try store.update(id: "r1", fields: ["killed": .int(2)], wallMs: ms + 1_000)
+        // Other versions of both dots, as a restored copy of this store would have signed them.
+        let twins = [
+            store.key.signed(
+                Change(
+                    dot: one.dot, record: one.record, deps: one.deps, tag: HLCTag(ms: ms + 500, seq: 0),
+                    writes: ["title": .string("Uno")], reporter: "alice")),
+            store.key.signed(
+                Change(
+                    dot: two.dot, record: two.record, deps: two.deps, tag: HLCTag(ms: ms + 1_500, seq: 0),
+                    writes: ["injured": .int(5)], reporter: "alice")),
+        ]
+        let report = try store.applyRemote(twins)
+        #expect(report.restoredFrom == old)
+        let reissued = report.reusedDots.compactMap(\.reissuedAs).sorted { $0.counter < $1.counter }
+        #expect(reissued == [Dot(replica: store.replica, counter: 1), Dot(replica: store.replica, counter: 2)])
+        let all = try store.changes(missingFrom: SyncSummary(), limit: 100_000, maxBytes: Int.max).changes.map {
+            try $0.change()
+        }
+        let second = try #require(all.first { $0.dot == reissued[1] })
+        #expect(second.deps[store.replica] == 1)
+
+        // Another store gets the old ID's changes, then the re-issues newest first.
+        let other = try Store.create(at: otherDir, reporter: "bob")
+        try other.trust([RosterEntry(replica: old, key: oldKey, reporter: "alice", status: .active, version: 1)])
+        let oldOnes = all.filter { $0.dot.replica == old }
+        let newOnes = all.filter { $0.dot.replica == store.replica }.sorted { $0.dot.counter > $1.dot.counter }
+        _ = try other.applyRemote(oldOnes)
+        for change in newOnes { _ = try other.applyRemote([change]) }
+        let mine = try #require(try store.recordState(id: "r1"))
+        let theirs = try #require(try other.recordState(id: "r1"))
+        #expect(mine.fields.mapValues { Set($0.map(\.value)) } == theirs.fields.mapValues { Set($0.map(\.value)) })
+        #expect(Set(mine.fields["title"]?.map(\.value) ?? []) == [.string("One"), .string("Uno")])
+        #expect(mine.fields["killed"]?.map(\.value) == [.int(2)])
+        #expect(mine.fields["injured"]?.map(\.value) == [.int(5)])
+        #expect(try other.status().heldBackChanges == 0)
     }
 }
 
