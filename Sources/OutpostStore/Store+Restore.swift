@@ -154,7 +154,8 @@ extension Store {
         // Our own changes: held back, if at all, without counting against any bound. In dot
         // order, so a discarded version's deps on an earlier one can name its re-issue.
         let local = try ChangeApplier(store: self, receivedMs: systemClock(), heldBackLimits: .unlimited)
-        let discarded = Dictionary(grouping: try discardedVersions(), by: \.record)
+        // Read only when something is re-issued (every batch of a store that kept evidence gets here).
+        let discarded = toReissue.isEmpty ? [:] : Dictionary(grouping: try discardedVersions(), by: \.record)
         toReissue.sort { a, b in
             (settled[a.index].dot.replica, settled[a.index].dot.counter) < (
                 settled[b.index].dot.replica, settled[b.index].dot.counter
@@ -178,7 +179,7 @@ extension Store {
             }
             news.append(reused)
         }
-        try reissueStranded(authored: authored, applier: local, discarded: discarded)
+        try reissueStranded(authored: authored, applier: local, discarded: toReissue.isEmpty ? nil : discarded)
         try local.finish()
         report.reusedDots += news
     }
@@ -244,7 +245,10 @@ extension Store {
     /// something that can arrive (its author's counter not yet contiguous here, a held change on
     /// its record not re-issued, a re-issue not yet held) is left to wait. The stranded original
     /// stays in the log, held (it is another replica's signed change, already relayed).
-    private func reissueStranded(authored: Set<ReplicaID>, applier: ChangeApplier, discarded: [RecordKey: [Change]]) throws {
+    /// `discarded`: the kept discarded versions by record, nil when not read yet.
+    private func reissueStranded(authored: Set<ReplicaID>, applier: ChangeApplier, discarded known: [RecordKey: [Change]]?)
+        throws
+    {
         let owners = authored.compactMap { replicaIndex[$0] }
         guard !owners.isEmpty else { return }
         var held: [Change] = []
@@ -254,6 +258,7 @@ extension Store {
             if let change = try? row.withBytes(0, { try Change(storedJSONBytes: $0) }) { held.append(change) }
         }
         guard !held.isEmpty else { return }
+        let discarded = try known ?? Dictionary(grouping: try discardedVersions(), by: \.record)
         var reissued: [Dot: Dot] = [:]
         for change in held {
             if let earlier = try reissue(of: change, by: authored) { reissued[change.dot] = earlier }
