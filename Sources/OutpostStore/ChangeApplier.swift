@@ -100,6 +100,9 @@ final class ChangeApplier {
     /// The authors' public keys by which two versions of one dot are checked (`settleReusedDot`);
     /// an author not named here has its reused dots refused.
     var signatureKeys: [ReplicaID: [UInt8]] = [:]
+    /// Revoked authors: a second version of one of their dots never replaces the held one (a
+    /// stolen key, once revoked, cannot rewrite its owner's past), it is only reported.
+    var revokedAuthors: Set<ReplicaID> = []
     /// Dots met in two signed versions, in the order met (the store settles them after `finish()`).
     private(set) var reusedDots: [ReusedDot] = []
     /// Received versions that beat the stored version of their dot: the stored row's log position
@@ -326,7 +329,7 @@ final class ChangeApplier {
             report.duplicates += 1
             return
         }
-        if ReusedDot.precedes(incomingBytes, currentBytes) {
+        if ReusedDot.precedes(incomingBytes, currentBytes) && !revokedAuthors.contains(change.dot.replica) {
             replacements[change.dot] = (storedSeq, change)
             reusedDots.append(ReusedDot(dot: change.dot, kept: change, discarded: current))
         } else {

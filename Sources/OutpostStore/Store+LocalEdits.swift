@@ -263,6 +263,7 @@ extension Store {
             applier.unverified = unverified
             applier.deliveredBy = deliveredBy
             applier.signatureKeys = keys.mapValues(\.key)
+            applier.revokedAuthors = Set(keys.filter { $0.value.status == .revoked }.keys)
             try applier.preload(recordsOf: taken)
             try applier.apply(taken)
             try applier.finish()

@@ -178,6 +178,26 @@ import Testing
         #expect(Set(evidence).count == Store.discardedVersionsPerDot + 1)
     }
 
+    /// A revoked author's second version of a dot never replaces the held one, even with the
+    /// lower hash (a stolen key cannot rewrite its owner's past once revoked); an active author's
+    /// does (the positive control).
+    @Test func aRevokedAuthorCannotReplaceAHeldVersion() throws {
+        let (lower, higher) = Self.versionsByHash()
+        for status in [RosterEntry.Status.revoked, .active] {
+            let (store, dir) = try Self.knowingStore()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            _ = try store.applyRemote([higher])
+            try store.trust([
+                RosterEntry(
+                    replica: Self.author.replicaID, key: Self.author.publicKey, reporter: "carol", status: status, version: 2)
+            ])
+            let report = try store.applyRemote([lower])
+            let kept = status == .revoked ? higher : lower
+            #expect(report.reusedDots.map(\.kept) == [kept])
+            #expect(try Self.stored(store, at: lower.dot) == [kept])
+        }
+    }
+
     /// Versions that do not both verify keep the old refusal of the whole batch.
     @Test func unverifiableVersionsAreStillRefused() throws {
         let (lower, higher) = Self.versionsByHash()
