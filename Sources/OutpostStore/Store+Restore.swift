@@ -118,7 +118,7 @@ extension Store {
         of applier: ChangeApplier, batchReplica: ReplicaID, restoredFrom: inout ReplicaID?, heldBackLimits: HeldBackLimits,
         deliveredBy: Int64?, into report: inout ApplyReport
     ) throws {
-        var settled = applier.reusedDots
+        let settled = applier.reusedDots
         let anyKept =
             try db.cached("SELECT 1 FROM meta WHERE key >= ? AND key < ? LIMIT 1").bind(
                 .text(Store.discardedVersionMeta), .text(Store.discardedVersionMeta + "~")
@@ -167,16 +167,15 @@ extension Store {
                 reused.reissuedAs = earlier
                 if isNew { news.append(reused) }
                 continue
-            } else {
-                // Deps on a dot the record no longer holds (its version there was discarded)
-                // name that version's re-issue instead; anything else keeps waiting as it would.
-                let deps =
-                    try rewrittenDeps(of: reused.discarded, applier: local, reissued: [:], discarded: discarded)
-                    ?? reused.discarded.deps
-                let change = try makeReissue(of: reused.discarded, deps: deps, applier: local)
-                try local.apply(change)
-                reused.reissuedAs = change.dot
             }
+            // Deps on a dot the record no longer holds (its version there was discarded) name
+            // that version's re-issue instead; anything else keeps waiting as it would.
+            let deps =
+                try rewrittenDeps(of: reused.discarded, applier: local, reissued: [:], discarded: discarded)
+                ?? reused.discarded.deps
+            let change = try makeReissue(of: reused.discarded, deps: deps, applier: local)
+            try local.apply(change)
+            reused.reissuedAs = change.dot
             news.append(reused)
         }
         try reissueStranded(authored: authored, applier: local, discarded: toReissue.isEmpty ? nil : discarded)
