@@ -20,6 +20,9 @@ public struct ApplyReport: Hashable, Sendable {
     /// older copy (a validly signed change of its own from beyond its counter); it now writes
     /// under a new one.
     public var restoredFrom: ReplicaID?
+    /// Dots that arrived in a second, validly signed version (`trust.md`, "Restored stores"):
+    /// which version was kept, and the author's re-issue of the other when this store is its author.
+    public var reusedDots: [ReusedDot] = []
 
     /// An empty report.
     public init() {}
@@ -34,5 +37,35 @@ public struct ApplyReport: Hashable, Sendable {
         refused += other.refused
         unverified += other.unverified
         restoredFrom = restoredFrom ?? other.restoredFrom
+        reusedDots += other.reusedDots
+    }
+}
+
+/// A dot met in two validly signed versions: the one whose canonical bytes have the lower
+/// SHA-256 is kept everywhere, the other is discarded (never applied beside it).
+public struct ReusedDot: Hashable, Sendable, CustomStringConvertible {
+    /// The dot.
+    public var dot: Dot
+    /// The version kept.
+    public var kept: Change
+    /// The version discarded.
+    public var discarded: Change
+    /// The dot under which this store, the author, re-issued the discarded version's writes (nil
+    /// when this store is not the author).
+    public var reissuedAs: Dot?
+
+    /// Makes a report.
+    public init(dot: Dot, kept: Change, discarded: Change, reissuedAs: Dot? = nil) {
+        self.dot = dot
+        self.kept = kept
+        self.discarded = discarded
+        self.reissuedAs = reissuedAs
+    }
+
+    public var description: String {
+        var text =
+            "change \(dot) came in two signed versions (its author reused the dot after a restore): the one for incident \(kept.record.id) was kept, the one for incident \(discarded.record.id) was discarded"
+        if let reissuedAs { text += " and its writes re-issued as \(reissuedAs)" }
+        return text
     }
 }

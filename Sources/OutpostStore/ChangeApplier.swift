@@ -97,6 +97,17 @@ final class ChangeApplier {
     var deliveredBy: Int64?
     /// Delivering tokens to keep as they are (a rebuilt record's changes).
     var keptDeliveredBy: [Dot: Int64] = [:]
+    /// The authors' public keys by which two versions of one dot are checked (`settleReusedDot`);
+    /// an author not named here has its reused dots refused.
+    var signatureKeys: [ReplicaID: [UInt8]] = [:]
+    /// Revoked authors: a second version of one of their dots never replaces the held one (a
+    /// stolen key, once revoked, cannot rewrite its owner's past), it is only reported.
+    var revokedAuthors: Set<ReplicaID> = []
+    /// Dots met in two signed versions, in the order met (the store settles them after `finish()`).
+    private(set) var reusedDots: [ReusedDot] = []
+    /// Received versions that beat the stored version of their dot: the stored row's log position
+    /// and the winner, which replaces it after `finish()`.
+    private(set) var replacements: [Dot: (storedSeq: Int64, winner: Change)] = [:]
 
     init(store: Store, receivedMs: Int64, heldBackLimits: HeldBackLimits = .standard) throws {
         self.store = store
@@ -156,14 +167,20 @@ final class ChangeApplier {
 
     /// Applies, holds back or ignores one change (`encodedBody`: its wire JSON, when already encoded).
     ///
-    /// A change whose dot the store already holds for another record or with other content is
-    /// refused (`StoreError.Kind.reusedDot`); the caller's transaction then stores nothing.
+    /// A change whose dot the store already holds for another record or with other content is a
+    /// reused dot: when both versions verify under their author's key (`signatureKeys`) the one
+    /// whose canonical bytes have the lower SHA-256 wins (`settleReusedDot`); otherwise it is
+    /// refused (`StoreError.Kind.reusedDot`) and the caller's transaction stores nothing.
     func apply(_ change: Change, encodedBody: UnsafeRawBufferPointer? = nil) throws {
         let replicaIdx = try store.index(of: change.dot.replica, reporter: change.reporter)
         let record = try load(change.record)
         switch record.state.decide(change) {
         case .duplicate:
-            _ = try storedTwin(of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
+            if case .otherVersion(let seq, let stored) = try storedTwin(
+                of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
+            {
+                return try settleReusedDot(change, storedSeq: seq, stored: stored)
+            }
             report.duplicates += 1
         case .holdBack:
             let missing = missingDeps(of: change, in: record.state)
@@ -174,23 +191,32 @@ final class ChangeApplier {
                 nextSeq += 1
                 touchedReplicas.insert(replicaIdx)
             } else {
-                _ = try storedTwin(of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
+                if case .otherVersion(let seq, let stored) = try storedTwin(
+                    of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
+                {
+                    return try settleReusedDot(change, storedSeq: seq, stored: stored)
+                }
                 report.duplicates += 1
             }
         case .apply:
             try insert(change, replicaIdx: replicaIdx, applied: true, waiting: 0, encodedBody: encodedBody)
             if db.changes == 0 {
-                // The store holds this dot: the same change is fine, another one is refused.
-                let twin = try storedTwin(of: change, replicaIdx: replicaIdx, encodedBody: encodedBody)
-                guard let twin, !twin.applied else {
+                // The store holds this dot: the same change is fine, another one is a reused dot.
+                let twinSeq: Int64
+                switch try storedTwin(of: change, replicaIdx: replicaIdx, encodedBody: encodedBody) {
+                case .otherVersion(let seq, let stored):
+                    return try settleReusedDot(change, storedSeq: seq, stored: stored)
+                case .same(let seq, applied: false):
+                    twinSeq = seq
+                case .same, .none:
                     report.duplicates += 1
                     return
                 }
                 // Held back earlier and its deps are met, yet it was not released: apply it now
                 // (its row moves to the end of the log, its waits go).
                 try db.cached("DELETE FROM held_waits WHERE collection = ? AND record = ? AND seq = ?")
-                    .bind(.text(change.record.collection), .text(change.record.id), .integer(twin.seq)).run()
-                try markApplied(seq: twin.seq, replicaIdx: replicaIdx)
+                    .bind(.text(change.record.collection), .text(change.record.id), .integer(twinSeq)).run()
+                try markApplied(seq: twinSeq, replicaIdx: replicaIdx)
                 heldByAuthor[replicaIdx] = nil
             }
             touchedReplicas.insert(replicaIdx)
@@ -240,41 +266,75 @@ final class ChangeApplier {
         try statement.run()
     }
 
-    /// The row the store holds under `change`'s dot (its log position and whether it is applied),
-    /// nil when none; throws `reusedDot` when that row is another change.
+    /// What the store holds under a received change's dot.
+    enum Twin {
+        /// Nothing.
+        case none
+        /// The same change, at this log position.
+        case same(seq: Int64, applied: Bool)
+        /// Another change (another record or other content), at this log position; nil when
+        /// its stored body no longer parses.
+        case otherVersion(seq: Int64, stored: Change?)
+    }
+
+    /// The row the store holds under `change`'s dot: none, the same change, or another version.
     ///
     /// The same change is recognised by its bytes: the stored body is the change's deterministic
     /// wire encoding (`Change.write(to:)`), so an exact duplicate encodes to the same bytes. A body
     /// stored by an older encoder may differ in bytes alone, so unequal bytes are decoded and
     /// compared as changes before the dot is called reused.
-    private func storedTwin(
-        of change: Change, replicaIdx: Int64, encodedBody: UnsafeRawBufferPointer?
-    ) throws -> (seq: Int64, applied: Bool)? {
+    private func storedTwin(of change: Change, replicaIdx: Int64, encodedBody: UnsafeRawBufferPointer?) throws -> Twin {
         let counter = Int64(change.dot.counter)
         return try db.cached("SELECT seq, applied, collection, record, body FROM changes WHERE replica = ? AND counter = ?")
-            .bind(.integer(replicaIdx), .integer(counter)).first { row -> (seq: Int64, applied: Bool) in
-                let collection = row.text(2) ?? ""
-                let id = row.text(3) ?? ""
-                let storedKey = RecordKey(collection: collection, id: id)
-                guard storedKey.collection.utf8.elementsEqual(change.record.collection.utf8),
-                    storedKey.id.utf8.elementsEqual(change.record.id.utf8)
-                else {
-                    throw StoreError.reusedDot(change.dot, storedRecord: storedKey, otherRecord: change.record)
-                }
-                let sameBytes = row.withBytes(4) { stored -> Bool in
-                    if let encodedBody { return stored.elementsEqual(encodedBody) }
+            .bind(.integer(replicaIdx), .integer(counter)).first { row -> Twin in
+                let seq = row.int(0)
+                // Parsed only when the row is not the same bytes (an exact duplicate costs no parse).
+                let stored = { try? row.withBytes(4) { try Change(storedJSONBytes: $0) } }
+                guard (row.text(2) ?? "").utf8.elementsEqual(change.record.collection.utf8),
+                    (row.text(3) ?? "").utf8.elementsEqual(change.record.id.utf8)
+                else { return .otherVersion(seq: seq, stored: stored()) }
+                let sameBytes = row.withBytes(4) { bytes -> Bool in
+                    if let encodedBody { return bytes.elementsEqual(encodedBody) }
                     scratch.removeAll(keepingCapacity: true)
                     change.write(to: &scratch)
-                    return stored.elementsEqual(scratch)
+                    return bytes.elementsEqual(scratch)
                 }
                 if !sameBytes {
-                    let stored = try? row.withBytes(4) { try Change(storedJSONBytes: $0) }
-                    guard stored == change else {
-                        throw StoreError.reusedDot(change.dot, storedRecord: storedKey, otherRecord: nil)
-                    }
+                    let parsed = stored()
+                    if parsed != change { return .otherVersion(seq: seq, stored: parsed) }
                 }
-                return (row.int(0), row.int(1) != 0)
-            }
+                return .same(seq: seq, applied: row.int(1) != 0)
+            } ?? .none
+    }
+
+    /// Settles a received change whose dot the store holds as another change (`trust.md`,
+    /// "Restored stores"). When both versions verify under their author's key, the one whose
+    /// canonical bytes have the lower SHA-256 is kept and the other reported (`reusedDots`); a
+    /// received winner replaces the stored loser after this applier finishes (`replacements`),
+    /// so the two are never applied side by side. Versions that do not both verify (an author
+    /// not in the roster, an unsigned or altered body) are refused as before: the whole batch.
+    private func settleReusedDot(_ change: Change, storedSeq: Int64, stored: Change?) throws {
+        let storedRecord = stored?.record ?? change.record
+        let refusal = StoreError.reusedDot(
+            change.dot, storedRecord: storedRecord, otherRecord: storedRecord == change.record ? nil : change.record)
+        guard let stored, let key = signatureKeys[change.dot.replica], SignatureCheck.isValid(change, publicKey: key),
+            SignatureCheck.isValid(stored, publicKey: key)
+        else { throw refusal }
+        // A version that already won over the stored one in this batch is the one to beat.
+        let current = replacements[change.dot]?.winner ?? stored
+        let currentBytes = current.canonicalBytes()
+        let incomingBytes = change.canonicalBytes()
+        if currentBytes == incomingBytes {
+            // The same change in its signed content (the unsigned `reporter` text aside).
+            report.duplicates += 1
+            return
+        }
+        if ReusedDot.precedes(incomingBytes, currentBytes) && !revokedAuthors.contains(change.dot.replica) {
+            replacements[change.dot] = (storedSeq, change)
+            reusedDots.append(ReusedDot(dot: change.dot, kept: change, discarded: current))
+        } else {
+            reusedDots.append(ReusedDot(dot: change.dot, kept: current, discarded: change))
+        }
     }
 
     /// The deps of `change` that `state`'s version vector does not cover yet, in replica order.

@@ -201,8 +201,10 @@ extension Store {
     /// The rest is one transaction (all or nothing),
     /// and sets the integer settings (sync cursors) in the same transaction. `bulk`: one whole
     /// delivery (a bundle), written through a rollback journal when it is large and no one else
-    /// has the store open (see `write(bulkRows:_:)`). A change that reuses a dot the store holds
-    /// for another change, or takes its author past `heldBackLimits`, refuses the whole batch.
+    /// has the store open (see `write(bulkRows:_:)`). A dot met in two versions that both verify
+    /// is settled as `trust.md` says ("Restored stores": the lower SHA-256 is kept, the author
+    /// re-issues the other; `ApplyReport.reusedDots`); one whose versions do not both verify, or a
+    /// change that takes its author past `heldBackLimits`, refuses the whole batch.
     @discardableResult
     public func applyRemote(
         _ changes: [Change], settings: [String: Int64] = [:], bulk: Bool = false, heldBackLimits: HeldBackLimits = .standard,
@@ -255,16 +257,22 @@ extension Store {
             var restoredFrom: ReplicaID?
             if taken.contains(where: { $0.dot.replica == own && $0.dot.counter > ownCounter }) {
                 restoredFrom = own
-                _ = try rotateIdentityInTransaction()
+                try rotateAfterRestore()
             }
             let applier = try ChangeApplier(store: self, receivedMs: systemClock(), heldBackLimits: heldBackLimits)
             applier.unverified = unverified
             applier.deliveredBy = deliveredBy
+            applier.signatureKeys = keys.mapValues(\.key)
+            applier.revokedAuthors = Set(keys.filter { $0.value.status == .revoked }.keys)
             try applier.preload(recordsOf: taken)
             try applier.apply(taken)
             try applier.finish()
-            for (key, value) in settings { try setMeta(key, .integer(value)) }
             var report = applier.report
+            // Dots met in two signed versions: keep the lower hash, the author re-issues the other.
+            try settleReusedDots(
+                of: applier, batchReplica: own, restoredFrom: &restoredFrom, heldBackLimits: heldBackLimits,
+                deliveredBy: deliveredBy, into: &report)
+            for (key, value) in settings { try setMeta(key, .integer(value)) }
             report.refused = refused
             report.unverified = unverified.count
             report.restoredFrom = restoredFrom
