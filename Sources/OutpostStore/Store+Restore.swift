@@ -62,9 +62,9 @@ extension Store {
     }
 
     /// Rotates to a new replica after finding this store restored (inside a write transaction):
-    /// the one `replicaAfterRestore` names, else the new key's.
+    /// the one `restoredReplicaNaming` names, else the new key's.
     func rotateAfterRestore() throws {
-        _ = try rotateIdentityInTransaction(to: replicaAfterRestore?())
+        _ = try rotateIdentityInTransaction()
     }
 
     /// The `meta` key prefix of a discarded version kept as evidence (the rest is the SHA-256 of

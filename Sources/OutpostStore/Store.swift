@@ -60,9 +60,6 @@ public final class Store: @unchecked Sendable {
 
     /// Source of wall-clock milliseconds (uncorrected); tests and replays may replace it.
     public var systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
-    /// Names the replica this store continues under when it finds it was restored (scenarios:
-    /// `name#2`, `#3`, …); nil: its new key's ID. Set before use, like `systemClock`.
-    public var replicaAfterRestore: (@Sendable () -> ReplicaID)?
 
     private init(db: Database, directory: String, replica: ReplicaID, key: DeviceKey) {
         self.db = db

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -17,42 +18,41 @@ private func pullAll(_ client: any TestClientProtocol, token: String, replica: R
 }
 
 @Suite struct HeldBackAndReusedDotTests {
-    @Test func aReusedDotIsAConflictAndOnlyTheFirstChangeIsKept() async throws {
+    @Test func aReusedDotKeepsTheVersionWithTheLowerHashOnlyAndNeverBoth() async throws {
         let fixture = try ServerFixture()
         let device = try fixture.device("mallory")
         let (token, mallory) = (device.token, device.replica)
         let reader = try fixture.device("bob")
         let (bobToken, bob) = (reader.token, reader.replica)
-        // Two validly signed changes under one dot.
+        // Two validly signed changes under one dot (`trust.md`: keep the lower SHA-256 of the
+        // canonical bytes, report the other, never apply both).
         let x = device.change(1, id: "X", writes: ["title": "X"])
         let y = device.change(1, id: "Y", writes: ["title": "Y"])
+        let z = device.change(2, id: "Z", writes: ["title": "Z"])
+        let hash = { (c: Change) in Array(SHA256.hash(data: c.canonicalBytes())) }
+        let kept = hash(x).lexicographicallyPrecedes(hash(y)) ? x : y
         try await fixture.test { client in
             let first = try await postSync(
                 client, token: token,
                 body: ServerSyncRequest(replica: mallory, reporter: "mallory", changes: [x], pullAfter: 0).encoded())
             #expect(first.status == .ok)
-            let before = try fixture.store.lastSeq()
             let second = try await postSync(
                 client, token: token,
-                body: ServerSyncRequest(
-                    replica: mallory, reporter: "mallory", changes: [device.change(2, id: "Z", writes: ["title": "Z"]), y],
-                    pullAfter: 0
-                ).encoded())
-            #expect(second.status == .conflict)
-            #expect(errorCode(second) == "reused_dot")
-            #expect(errorMessage(second).contains("reused dot"))
-            #expect(try fixture.store.lastSeq() == before)
+                body: ServerSyncRequest(replica: mallory, reporter: "mallory", changes: [z, y], pullAfter: 0).encoded())
+            #expect(second.status == .ok)
             // An exact duplicate is still fine.
             let again = try await postSync(
                 client, token: token,
-                body: ServerSyncRequest(replica: mallory, reporter: "mallory", changes: [x], pullAfter: 0).encoded())
+                body: ServerSyncRequest(replica: mallory, reporter: "mallory", changes: [kept], pullAfter: 0).encoded())
             #expect(again.status == .ok)
             #expect(try ServerSyncResponse.decode(try responseJSON(again)).duplicates == 1)
-            #expect(try await pullAll(client, token: bobToken, replica: bob) == [x])
+            let pulled = try await pullAll(client, token: bobToken, replica: bob)
+            #expect(Set(pulled.map(\.record.id)) == [kept.record.id, "Z"])
         }
-        #expect(try fixture.store.history(id: "Y").isEmpty)
-        #expect(try fixture.store.history(id: "X").map(\.change) == [x])
-        #expect(try fixture.store.incidents().map(\.id) == ["X"])
+        let discarded = kept == x ? y : x
+        #expect(try fixture.store.incident(id: discarded.record.id) == nil)
+        #expect(try fixture.store.incident(id: kept.record.id) != nil)
+        #expect(try fixture.store.history(id: kept.record.id).map(\.change.dot) == [kept.dot])
     }
 
     @Test func heldChangesPastTheBoundAreRefusedAndNeverRelayed() async throws {
