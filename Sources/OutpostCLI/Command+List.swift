@@ -7,7 +7,10 @@ extension OutpostCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List incidents, oldest first.",
-            discussion: "The table marks incidents in conflict with `!`; --json prints an array of `show --json` objects.")
+            discussion: """
+                The table marks incidents in conflict with `!` and those holding work of a device the roster \
+                does not name yet with `unverified`; --json prints an array of `show --json` objects.
+                """)
 
         @OptionGroup var storeOptions: StoreOptions
 
@@ -27,13 +30,15 @@ extension OutpostCommand {
         /// Writes the listing of `store` to `out`.
         func write(_ store: Store, to out: OutputBuffer) throws(CLIError) {
             do {
+                let unverified = try store.unverifiedIncidentIDs()
                 if json {
                     let conflicts = try Dictionary(store.conflicts().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                     out.append("[")
                     var first = true
                     try store.forEachIncident(includeDeleted: deleted) { record in
                         let object = IncidentJSON.object(
-                            record, conflicts: conflicts[record.id].map(IncidentJSON.conflicts(of:)) ?? [])
+                            record, conflicts: conflicts[record.id].map(IncidentJSON.conflicts(of:)) ?? [],
+                            unverified: unverified.contains(record.id))
                         let comma = !first
                         out.append { bytes in
                             if comma { bytes.append(UInt8(ascii: ",")) }
@@ -44,7 +49,7 @@ extension OutpostCommand {
                     out.append("]\n")
                 } else {
                     let records = try store.incidents(includeDeleted: deleted)
-                    out.append(records.isEmpty ? "No incidents.\n" : HumanFormat.list(records))
+                    out.append(records.isEmpty ? "No incidents.\n" : HumanFormat.list(records, unverified: unverified))
                 }
             } catch {
                 throw CLIError.from(error)

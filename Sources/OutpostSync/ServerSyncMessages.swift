@@ -1,9 +1,11 @@
 import OutpostCore
+import OutpostStore
 
 /// One batch of a reporter ↔ server sync: the reporter's changes up and a pull request.
 ///
 /// Wire form (`Schema/openapi.yaml`, `SyncRequest`):
-/// `{"replica": hex, "reporter": name, "changes": [change…], "pull": {"after": n, "limit": n, "max_bytes": n}}`.
+/// `{"replica": hex, "reporter": name, "changes": [change…], "pull": {"after": n, "limit": n, "max_bytes": n,
+/// "after_dot": {"replica": hex, "counter": n}}, "key": b64u, "bind": b64u, "roster_after": n, "summary": bool}`.
 public struct ServerSyncRequest: Hashable, Sendable {
     /// The sending replica.
     public var replica: ReplicaID
@@ -23,6 +25,16 @@ public struct ServerSyncRequest: Hashable, Sendable {
     public var pullLimit: Int
     /// About the most bytes of change JSON to pull in this batch.
     public var pullMaxBytes: Int
+    /// The change the pull position `pullAfter` points at, so a restored server can tell it does not match.
+    public var pullAfterDot: Dot?
+    /// The device's 32-byte Ed25519 public key (`key`).
+    public var key: [UInt8]?
+    /// The key's signature binding the replica to the token (`bind`, over `Store.bindingMessage`).
+    public var bind: [UInt8]?
+    /// The highest roster version the device holds (`roster_after`): the answer carries newer entries.
+    public var rosterAfter: UInt64?
+    /// Whether the answer should carry the server's sync summary (`summary`).
+    public var wantsSummary: Bool = false
 
     /// Makes a request.
     public init(
@@ -80,16 +92,35 @@ public struct ServerSyncRequest: Hashable, Sendable {
     public func encodedEnd() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(200)
+        if let bind {
+            out.append(contentsOf: Array(",\"bind\":".utf8))
+            JSONValue.writeString(Base64URL.encode(bind), to: &out)
+        }
+        if let key {
+            out.append(contentsOf: Array(",\"key\":".utf8))
+            JSONValue.writeString(Base64URL.encode(key), to: &out)
+        }
         out.append(contentsOf: Array(",\"pull\":".utf8))
-        JSONValue.object([
+        var pull: [String: JSONValue] = [
             "after": .int(pullAfter), "limit": .int(Int64(pullLimit)), "max_bytes": .int(Int64(pullMaxBytes)),
-        ]).write(to: &out)
+        ]
+        if let pullAfterDot {
+            pull["after_dot"] = .object([
+                "replica": .string(pullAfterDot.replica.hex), "counter": .int(Int64(clamping: pullAfterDot.counter)),
+            ])
+        }
+        JSONValue.object(pull).write(to: &out)
         out.append(contentsOf: Array(",\"replica\":".utf8))
         JSONValue.writeString(replica.hex, to: &out)
         if let reporter {
             out.append(contentsOf: Array(",\"reporter\":".utf8))
             JSONValue.writeString(reporter, to: &out)
         }
+        if let rosterAfter {
+            out.append(contentsOf: Array(",\"roster_after\":".utf8))
+            JSONValue.writeInt(Int64(clamping: rosterAfter), to: &out)
+        }
+        if wantsSummary { out.append(contentsOf: Array(",\"summary\":true".utf8)) }
         out.append(UInt8(ascii: "}"))
         return out
     }
@@ -97,7 +128,7 @@ public struct ServerSyncRequest: Hashable, Sendable {
     /// Reads a request, checking every key; errors name the problem.
     public static func decode(_ json: JSONValue) throws(ChangeFormatError) -> ServerSyncRequest {
         guard case .object(let o) = json else { throw ChangeFormatError("the request body must be a JSON object") }
-        for key in o.keys where !["replica", "reporter", "changes", "pull"].contains(key) {
+        for key in o.keys where !["replica", "reporter", "changes", "pull", "key", "bind", "roster_after", "summary"].contains(key) {
             throw ChangeFormatError("unknown key \"\(key)\" in sync request")
         }
         guard case .string(let hex)? = o["replica"], let replica = ReplicaID(hex: hex) else {
@@ -121,11 +152,12 @@ public struct ServerSyncRequest: Hashable, Sendable {
         default: throw ChangeFormatError("changes must be an array")
         }
         var after: Int64 = 0
+        var afterDot: Dot?
         var limit = 1000
         var maxBytes = 1 << 20
         if let pull = o["pull"] {
             guard case .object(let p) = pull else { throw ChangeFormatError("pull must be an object") }
-            for key in p.keys where !["after", "limit", "max_bytes"].contains(key) {
+            for key in p.keys where !["after", "limit", "max_bytes", "after_dot"].contains(key) {
                 throw ChangeFormatError("unknown key \"\(key)\" in pull")
             }
             if let v = p["after"] {
@@ -140,16 +172,45 @@ public struct ServerSyncRequest: Hashable, Sendable {
                 guard case .int(let n) = v, n >= 1 else { throw ChangeFormatError("pull.max_bytes must be a whole number ≥ 1") }
                 maxBytes = Int(min(n, 8 << 20))
             }
+            if let v = p["after_dot"] {
+                do { afterDot = try dot(v) } catch { throw ChangeFormatError("pull.after_dot: \(error.message)") }
+            }
         }
-        return ServerSyncRequest(
+        var request = ServerSyncRequest(
             replica: replica, reporter: reporter, changes: changes, pullAfter: after, pullLimit: limit, pullMaxBytes: maxBytes)
+        request.pullAfterDot = afterDot
+        request.key = try bytes(o["key"], name: "key", count: 32, rule: "a 32-byte Ed25519 public key in unpadded base64url")
+        request.bind = try bytes(o["bind"], name: "bind", count: 64, rule: "an Ed25519 signature in unpadded base64url")
+        switch o["roster_after"] {
+        case .int(let n)? where n >= 0: request.rosterAfter = UInt64(n)
+        case nil, .null?: break
+        default: throw ChangeFormatError("roster_after must be a whole number ≥ 0")
+        }
+        switch o["summary"] {
+        case .bool(let b)?: request.wantsSummary = b
+        case nil, .null?: break
+        default: throw ChangeFormatError("summary must be a boolean")
+        }
+        return request
+    }
+
+    /// Optional base64url bytes of an exact length.
+    private static func bytes(_ value: JSONValue?, name: String, count: Int, rule: String) throws(ChangeFormatError) -> [UInt8]? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?:
+            guard let bytes = Base64URL.decode(text), bytes.count == count else { throw ChangeFormatError("\(name) must be \(rule)") }
+            return bytes
+        default: throw ChangeFormatError("\(name) must be \(rule)")
+        }
     }
 }
 
 /// The server's answer to one sync batch: the acknowledgement and the changes pulled.
 ///
 /// Wire form: `{"server_time_ms": n, "acked_counter": n, "applied": n, "duplicates": n,
-/// "held_back": n, "changes": [change…], "cursor": n, "more": bool}`.
+/// "held_back": n, "changes": [change…], "cursor": n, "more": bool, "cursor_dot": {"replica", "counter"},
+/// "cursor_reset": bool, "roster_key": b64u, "roster": [entry…], "summary": {...}}` (the last five optional).
 public struct ServerSyncResponse: Hashable, Sendable {
     /// The server's clock (ms since the epoch) when it answered.
     public var serverTimeMs: Int64
@@ -167,6 +228,17 @@ public struct ServerSyncResponse: Hashable, Sendable {
     public var cursor: Int64
     /// Whether more changes are waiting to be pulled.
     public var more: Bool
+    /// The change `cursor` points at (to send back as `pull.after_dot`).
+    public var cursorDot: Dot?
+    /// Whether the request's `pull.after_dot` did not match the server's log (a restored server):
+    /// the device then pulls from the position this answer gives (0 and on).
+    public var cursorReset: Bool = false
+    /// The server's roster key (`roster_key`), which the device pins at its first sync.
+    public var rosterKey: [UInt8]?
+    /// Roster entries newer than the request's `roster_after`.
+    public var roster: [RosterEntry] = []
+    /// The server's sync summary, when the request asked for it.
+    public var summary: SyncSummary?
 
     /// Makes a response.
     public init(
@@ -213,11 +285,37 @@ public struct ServerSyncResponse: Hashable, Sendable {
         return out
     }
 
+    /// The trust members of the answer (`cursor_dot`, `cursor_reset`, `roster_key`, `roster`, `summary`).
+    var trustMembers: [String: JSONValue] {
+        var members: [String: JSONValue] = [:]
+        if let cursorDot {
+            members["cursor_dot"] = .object([
+                "replica": .string(cursorDot.replica.hex), "counter": .int(Int64(clamping: cursorDot.counter)),
+            ])
+        }
+        if cursorReset { members["cursor_reset"] = .bool(true) }
+        if let rosterKey {
+            members["roster_key"] = .string(Base64URL.encode(rosterKey))
+            members["roster"] = .array(roster.map(\.json))
+        }
+        if let summary { members["summary"] = summary.json }
+        return members
+    }
+
     /// The response as JSON bytes.
     public func encoded() -> [UInt8] {
-        ServerSyncResponse.encode(
+        var out = ServerSyncResponse.encode(
             serverTimeMs: serverTimeMs, ackedCounter: ackedCounter, applied: applied, duplicates: duplicates,
             heldBack: heldBack, rawChanges: changes.map { $0.encodedJSON() }, cursor: cursor, more: more)
+        for (name, value) in trustMembers.sorted(by: { $0.key < $1.key }) {
+            out.removeLast()
+            out.append(UInt8(ascii: ","))
+            JSONValue.writeString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            value.write(to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        return out
     }
 
     /// Reads a response.
@@ -234,10 +332,58 @@ public struct ServerSyncResponse: Hashable, Sendable {
             do { changes.append(try Change(json: item)) } catch { throw ChangeFormatError("changes[\(i)]: \(error.message)") }
         }
         guard case .bool(let more)? = o["more"] else { throw ChangeFormatError("more must be a boolean") }
-        return ServerSyncResponse(
+        var response = ServerSyncResponse(
             serverTimeMs: try int("server_time_ms"), ackedCounter: UInt64(try int("acked_counter")),
             applied: Int(try int("applied")), duplicates: Int(try int("duplicates")), heldBack: Int(try int("held_back")),
             changes: changes, cursor: try int("cursor"), more: more)
+        if let value = o["cursor_dot"], value != .null {
+            do { response.cursorDot = try ServerSyncRequest.dot(value) } catch {
+                throw ChangeFormatError("cursor_dot: \(error.message)")
+            }
+        }
+        switch o["cursor_reset"] {
+        case .bool(let reset)?: response.cursorReset = reset
+        case nil, .null?: break
+        default: throw ChangeFormatError("cursor_reset must be a boolean")
+        }
+        switch o["roster_key"] {
+        case .string(let text)?:
+            guard let key = Base64URL.decode(text), key.count == 32 else {
+                throw ChangeFormatError("roster_key must be a 32-byte Ed25519 public key in unpadded base64url")
+            }
+            response.rosterKey = key
+        case nil, .null?: break
+        default: throw ChangeFormatError("roster_key must be a 32-byte Ed25519 public key in unpadded base64url")
+        }
+        switch o["roster"] {
+        case .array(let items)?:
+            for (i, item) in items.enumerated() {
+                do { response.roster.append(try RosterEntry(json: item)) } catch {
+                    throw ChangeFormatError("roster[\(i)]: \(error.message)")
+                }
+            }
+        case nil, .null?: break
+        default: throw ChangeFormatError("roster must be an array")
+        }
+        if let value = o["summary"], value != .null {
+            do { response.summary = try SyncSummary(json: value) } catch { throw ChangeFormatError("summary: \(error.message)") }
+        }
+        return response
+    }
+}
+
+extension ServerSyncRequest {
+    /// Reads `{"replica": hex, "counter": n}`.
+    static func dot(_ value: JSONValue) throws(ChangeFormatError) -> Dot {
+        guard case .object(let o) = value else { throw ChangeFormatError("must be an object {\"replica\", \"counter\"}") }
+        for key in o.keys where !["replica", "counter"].contains(key) { throw ChangeFormatError("unknown key \"\(key)\"") }
+        guard case .string(let hex)? = o["replica"], let replica = ReplicaID(hex: hex) else {
+            throw ChangeFormatError("replica must be a replica id in lowercase hex")
+        }
+        guard case .int(let counter)? = o["counter"], Change.counterRange.contains(counter) else {
+            throw ChangeFormatError("counter must be a whole number from 1 to 2^53 − 1")
+        }
+        return Dot(replica: replica, counter: UInt64(counter))
     }
 }
 
@@ -248,9 +394,17 @@ public protocol ServerLink: Sendable {
 
     /// How many exchanges the link carries at once (1 when they would only queue behind each other).
     var maxInFlight: Int { get }
+
+    /// The device token the link sends: the binding signature (`bind`) covers its SHA-256. Links
+    /// that wrap another must pass on its token.
+    var token: String { get }
 }
 
 extension ServerLink {
     /// One exchange at a time, unless the link says otherwise.
     public var maxInFlight: Int { 1 }
+
+    /// No token known to the link (a wrapper that does not say): requests then carry the key but
+    /// no binding, and a server that has not bound the token yet refuses them.
+    public var token: String { "" }
 }
