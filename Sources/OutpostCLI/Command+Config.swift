@@ -26,8 +26,9 @@ extension OutpostCommand {
             help: ArgumentHelp("A PEM file of the private CA that signed the server's certificate.", valueName: "file"))
         var caFile: String?
 
+        // Unconditional: a base64url key may start with "-".
         @Option(
-            name: .customLong("roster-key"),
+            name: .customLong("roster-key"), parsing: .unconditional,
             help: ArgumentHelp("The server's roster key (unpadded base64url), to pin it before the first sync.", valueName: "key"))
         var rosterKey: String?
 

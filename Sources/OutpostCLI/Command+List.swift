@@ -30,15 +30,13 @@ extension OutpostCommand {
         /// Writes the listing of `store` to `out`.
         func write(_ store: Store, to out: OutputBuffer) throws(CLIError) {
             do {
-                let unverified = try store.unverifiedIncidentIDs()
                 if json {
                     let conflicts = try Dictionary(store.conflicts().map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                     out.append("[")
                     var first = true
                     try store.forEachIncident(includeDeleted: deleted) { record in
                         let object = IncidentJSON.object(
-                            record, conflicts: conflicts[record.id].map(IncidentJSON.conflicts(of:)) ?? [],
-                            unverified: unverified.contains(record.id))
+                            record, conflicts: conflicts[record.id].map(IncidentJSON.conflicts(of:)) ?? [])
                         let comma = !first
                         out.append { bytes in
                             if comma { bytes.append(UInt8(ascii: ",")) }
@@ -49,7 +47,7 @@ extension OutpostCommand {
                     out.append("]\n")
                 } else {
                     let records = try store.incidents(includeDeleted: deleted)
-                    out.append(records.isEmpty ? "No incidents.\n" : HumanFormat.list(records, unverified: unverified))
+                    out.append(records.isEmpty ? "No incidents.\n" : HumanFormat.list(records, unverified: try store.unverifiedIncidentIDs()))
                 }
             } catch {
                 throw CLIError.from(error)

@@ -3,18 +3,14 @@ import OutpostStore
 
 /// The JSON objects `show --json`, `list --json` and `export` print.
 public enum IncidentJSON {
-    /// `IncidentRecord.json` plus `conflicts`: field → siblings (visible first) with author and time,
-    /// and `unverified` when given (whether a current value comes from an author not in the roster yet).
-    public static func object(
-        _ record: IncidentRecord, conflicts: [(field: String, siblings: [Sibling])] = [], unverified: Bool? = nil
-    ) -> JSONValue {
+    /// `IncidentRecord.json` plus `conflicts`: field → siblings (visible first) with author and time.
+    public static func object(_ record: IncidentRecord, conflicts: [(field: String, siblings: [Sibling])] = []) -> JSONValue {
         guard case .object(var members) = record.json else { return record.json }
         var byField: [String: JSONValue] = [:]
         for conflict in conflicts {
             byField[conflict.field] = .array(conflict.siblings.map(sibling))
         }
         members["conflicts"] = .object(byField)
-        if let unverified { members["unverified"] = .bool(unverified) }
         return .object(members)
     }
 

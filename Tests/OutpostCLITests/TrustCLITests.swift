@@ -115,8 +115,6 @@ struct TrustCLITests {
         #expect(try ok(["history", bobID], store: a).contains("unverified"))
         #expect(try ok(["show", bobID], store: a).contains("unverified"))
         #expect(!(try ok(["show", id], store: a).contains("unverified")))
-        #expect(try json(["show", bobID, "--json"], store: a)["unverified"] == .bool(true))
-        #expect(try json(["show", id, "--json"], store: a)["unverified"] == .bool(false))
         let list = try ok(["list"], store: a).split(separator: "\n")
         #expect(list.first { $0.hasPrefix(bobID) }?.contains("unverified") == true)
         #expect(list.first { $0.hasPrefix(id) }?.contains("unverified") == false)
