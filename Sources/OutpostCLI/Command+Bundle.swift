@@ -103,7 +103,8 @@ extension OutpostCommand {
                     let lines = refused.map { "  \($0)" }.joined(separator: "\n")
                     throw CLIError(
                         .invalidInput,
-                        "\(file): \(refused.count) change\(refused.count == 1 ? " was" : "s were") refused (everything else was applied):\n\(lines)")
+                        "\(file): \(refused.count) change\(refused.count == 1 ? " was" : "s were") refused (everything else was applied):\n\(lines)"
+                    )
                 }
             }
 

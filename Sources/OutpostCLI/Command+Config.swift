@@ -29,7 +29,8 @@ extension OutpostCommand {
         // Unconditional: a base64url key may start with "-".
         @Option(
             name: .customLong("roster-key"), parsing: .unconditional,
-            help: ArgumentHelp("The server's roster key (unpadded base64url), to pin it before the first sync.", valueName: "key"))
+            help: ArgumentHelp("The server's roster key (unpadded base64url), to pin it before the first sync.", valueName: "key")
+        )
         var rosterKey: String?
 
         func validate() throws {
@@ -63,7 +64,8 @@ extension OutpostCommand {
             var pinnedKey: [UInt8]?
             if let rosterKey {
                 guard let key = Base64URL.decode(rosterKey), key.count == 32 else {
-                    throw CLIError(.invalidInput, "--roster-key: must be a 32-byte Ed25519 public key in unpadded base64url (43 characters)")
+                    throw CLIError(
+                        .invalidInput, "--roster-key: must be a 32-byte Ed25519 public key in unpadded base64url (43 characters)")
                 }
                 pinnedKey = key
             }
@@ -81,7 +83,8 @@ extension OutpostCommand {
                 throw CLIError(error)
             }
             if pinnedKey != nil && values.isEmpty { return "Pinned the server's roster key.\n" }
-            return pinnedKey == nil ? "Saved the sync settings.\n" : "Saved the sync settings and pinned the server's roster key.\n"
+            return pinnedKey == nil
+                ? "Saved the sync settings.\n" : "Saved the sync settings and pinned the server's roster key.\n"
         }
     }
 }

@@ -49,7 +49,8 @@ extension OutpostCommand {
                 "counter": .int(Int64(clamping: change.dot.counter)), "ms": .int(change.tag.ms),
                 "seq": .int(Int64(change.tag.seq)),
                 "deps": .object(
-                    Dictionary(uniqueKeysWithValues: change.deps.entries.map { ($0.key.hex, JSONValue.int(Int64(clamping: $0.value))) })),
+                    Dictionary(
+                        uniqueKeysWithValues: change.deps.entries.map { ($0.key.hex, JSONValue.int(Int64(clamping: $0.value))) })),
                 "writes": .object(change.writes), "sig": change.sig.map { .string(Base64URL.encode($0)) } ?? .null,
                 "verified": attributed.verified.map(JSONValue.bool) ?? .null,
                 "time": .string(DateText.rfc3339(epochMilliseconds: change.tag.ms)), "applied": .bool(attributed.entry.applied),

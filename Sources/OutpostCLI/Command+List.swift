@@ -47,7 +47,9 @@ extension OutpostCommand {
                     out.append("]\n")
                 } else {
                     let records = try store.incidents(includeDeleted: deleted)
-                    out.append(records.isEmpty ? "No incidents.\n" : HumanFormat.list(records, unverified: try store.unverifiedIncidentIDs()))
+                    out.append(
+                        records.isEmpty
+                            ? "No incidents.\n" : HumanFormat.list(records, unverified: try store.unverifiedIncidentIDs()))
                 }
             } catch {
                 throw CLIError.from(error)

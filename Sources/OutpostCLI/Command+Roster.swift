@@ -51,7 +51,9 @@ extension OutpostCommand {
                     entry.replica == own ? "this device" : (entry.sig == nil ? "trusted locally" : "server-signed"),
                 ]
             }
-            let keyLine = "server roster key: " + (rosterKey.map(Base64URL.encode) ?? "(not pinned yet: sync once, or `outpost config --roster-key KEY`)")
+            let keyLine =
+                "server roster key: "
+                + (rosterKey.map(Base64URL.encode) ?? "(not pinned yet: sync once, or `outpost config --roster-key KEY`)")
             return TableRenderer(header: ["REPLICA", "REPORTER", "STATUS", "VERSION", "SOURCE"]).render(rows) + keyLine + "\n"
         }
     }

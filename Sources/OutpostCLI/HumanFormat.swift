@@ -54,7 +54,8 @@ public enum HumanFormat {
         if unverified {
             out += line(
                 "verified",
-                "NO: some values come from a device the roster does not name yet (unverified; see `outpost history \(record.id)`)")
+                "NO: some values come from a device the roster does not name yet (unverified; see `outpost history \(record.id)`)"
+            )
         }
         if record.conflict {
             out += "\nCONFLICTS (the first value is the one shown):\n"

@@ -159,7 +159,8 @@ extension Store {
                 WHERE c.verified IS NULL AND c.collection = 'incidents'
                 """
             ).forEach { row in
-                dots[row.text(0) ?? "", default: []].insert(Dot(replica: ReplicaID(bytes: row.bytes(1)), counter: UInt64(row.int(2))))
+                dots[row.text(0) ?? "", default: []].insert(
+                    Dot(replica: ReplicaID(bytes: row.bytes(1)), counter: UInt64(row.int(2))))
             }
             var out = Set<String>()
             let stateOf = try db.cached("SELECT state FROM records WHERE collection = 'incidents' AND id = ?")

@@ -124,7 +124,8 @@ public enum BundleFile {
     }
 
     /// Checks a whole file and returns its contents and header.
-    private static func read(_ file: [UInt8], maxBytes: Int) throws(BundleError) -> (contents: BundleContents, header: JSONValue?) {
+    private static func read(_ file: [UInt8], maxBytes: Int) throws(BundleError) -> (contents: BundleContents, header: JSONValue?)
+    {
         guard Gzip.isGzip(file) else { throw BundleError("not an Outpost bundle (the file is not gzip-compressed)") }
         let inflater: Gzip.Inflater
         do { inflater = try Gzip.Inflater(maxOutput: maxBytes) } catch { throw BundleError(error.message) }

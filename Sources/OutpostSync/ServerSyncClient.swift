@@ -100,7 +100,8 @@ public struct ServerSyncClient: Sendable {
     /// Only one request in flight pulls (the others ask for no changes, as the cursor they would
     /// need is in an answer still to come); a pulling request asks for as many more as requests
     /// went without pulling, so the cursor keeps up with the log. Position is still saved only
-    /// with the answer it belongs to, the acknowledgement only ever grows, and the server commits
+    /// with the answer it belongs to, the acknowledgement only grows (unless the server's summary
+    /// shows it lost acknowledged changes: they are sent again), and the server commits
     /// each batch before it answers, so a failure or a kill at any point loses nothing and
     /// duplicates nothing: the next sync resends from what was acknowledged.
     public func run(progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> ServerSyncReport {
@@ -321,6 +322,8 @@ public struct ServerSyncClient: Sendable {
     private func relay(
         missingFrom summary: SyncSummary, context: inout RequestContext, report: inout ServerSyncReport
     ) async throws {
+        // Mostly the server lacks nothing of other authors: then the log is not read at all.
+        guard ServerSyncClient.holdsMore(try store.summary(), than: summary, except: context.replica) else { return }
         var position: Int64 = 0
         while true {
             let (batch, next) = try store.relayChanges(
@@ -349,6 +352,20 @@ public struct ServerSyncClient: Sendable {
             context.rosterAfter = newest
             try store.setIntegerSetting(ServerSyncClient.rosterAfterKey, Int64(clamping: newest))
         }
+    }
+
+    /// Whether `mine` holds a change of an author other than `except` that `theirs` lacks.
+    static func holdsMore(_ mine: SyncSummary, than theirs: SyncSummary, except: ReplicaID) -> Bool {
+        for (replica, entry) in mine.entries where replica != except {
+            let other = theirs.entries[replica] ?? SyncSummary.Entry(contiguous: 0)
+            if entry.extra.contains(where: { !theirs.contains(Dot(replica: replica, counter: $0)) }) { return true }
+            guard entry.contiguous > other.contiguous else { continue }
+            // Counters other.contiguous+1 … entry.contiguous must all be among their extras.
+            let missing = entry.contiguous - other.contiguous
+            if UInt64(other.extra.count) < missing { return true }
+            if other.extra.filter({ $0 > other.contiguous && $0 <= entry.contiguous }).count < missing { return true }
+        }
+        return false
     }
 
     /// Counts `dot` as held in `summary`.

@@ -128,7 +128,8 @@ public struct ServerSyncRequest: Hashable, Sendable {
     /// Reads a request, checking every key; errors name the problem.
     public static func decode(_ json: JSONValue) throws(ChangeFormatError) -> ServerSyncRequest {
         guard case .object(let o) = json else { throw ChangeFormatError("the request body must be a JSON object") }
-        for key in o.keys where !["replica", "reporter", "changes", "pull", "key", "bind", "roster_after", "summary"].contains(key) {
+        for key in o.keys
+        where !["replica", "reporter", "changes", "pull", "key", "bind", "roster_after", "summary"].contains(key) {
             throw ChangeFormatError("unknown key \"\(key)\" in sync request")
         }
         guard case .string(let hex)? = o["replica"], let replica = ReplicaID(hex: hex) else {
@@ -199,7 +200,9 @@ public struct ServerSyncRequest: Hashable, Sendable {
         switch value {
         case nil, .null?: return nil
         case .string(let text)?:
-            guard let bytes = Base64URL.decode(text), bytes.count == count else { throw ChangeFormatError("\(name) must be \(rule)") }
+            guard let bytes = Base64URL.decode(text), bytes.count == count else {
+                throw ChangeFormatError("\(name) must be \(rule)")
+            }
             return bytes
         default: throw ChangeFormatError("\(name) must be \(rule)")
         }

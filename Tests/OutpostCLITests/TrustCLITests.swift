@@ -152,7 +152,8 @@ struct TrustCLITests {
         #expect(refused.stdout.contains("3 new changes") && refused.stdout.contains("1 refused"))
         #expect(refused.stderr.contains("\(dot.replica.hex):\(dot.counter)") && refused.stderr.contains("signature"))
         #expect(try json(["list", "--json"], store: bad).arrayValue?.count == 3)
-        let titles = Set(try json(["list", "--json"], store: good).arrayValue!.compactMap { $0["fields"]?["title"]?.stringValue })
+        let titles = Set(
+            try json(["list", "--json"], store: good).arrayValue!.compactMap { $0["fields"]?["title"]?.stringValue })
         #expect(titles == ["Report 0", "Report 1", "Report 2", "Report 3"])
         #expect(try ok(["list"], store: good).contains("unverified") == false)
     }

@@ -274,3 +274,22 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         #expect(try restored.status().unsyncedChanges == 0)
     }
 }
+
+@Suite struct RelayNeedTests {
+    /// The check that skips reading the log when the server lacks nothing of other authors.
+    @Test func holdsMoreFindsExactlyWhatTheServerLacks() {
+        let own = ReplicaID(bytes: [1]), bob = ReplicaID(bytes: [2])
+        func summary(_ entries: [ReplicaID: (UInt64, Set<UInt64>)]) -> SyncSummary {
+            SyncSummary(entries: entries.mapValues { SyncSummary.Entry(contiguous: $0.0, extra: $0.1) })
+        }
+        let check = ServerSyncClient.holdsMore
+        #expect(!check(summary([own: (5, [])]), summary([:]), own))
+        #expect(!check(summary([bob: (3, [])]), summary([bob: (3, [])]), own))
+        #expect(!check(summary([bob: (3, [])]), summary([bob: (1, [2, 3])]), own))
+        #expect(!check(summary([bob: (1, [4])]), summary([bob: (4, [])]), own))
+        #expect(check(summary([bob: (3, [])]), summary([bob: (2, [])]), own))
+        #expect(check(summary([bob: (3, [])]), summary([bob: (1, [3, 7])]), own))
+        #expect(check(summary([bob: (1, [4])]), summary([bob: (1, [5])]), own))
+        #expect(check(summary([bob: (1, [])]), summary([:]), own))
+    }
+}

@@ -17,7 +17,9 @@ struct Office {
 
     /// Gives each store the roster of every store (as a first server sync would), pinning the key.
     func enroll(_ stores: [(Store, String)]) throws {
-        let entries = try stores.enumerated().map { try entry(for: $0.element.0, reporter: $0.element.1, version: UInt64($0.offset + 1)) }
+        let entries = try stores.enumerated().map {
+            try entry(for: $0.element.0, reporter: $0.element.1, version: UInt64($0.offset + 1))
+        }
         for (store, _) in stores { try store.acceptRoster(entries, rosterKey: rosterKey.publicKey) }
     }
 }
@@ -103,7 +105,9 @@ func replace(_ old: String, with new: String, in bytes: inout [UInt8]) {
                     writes: ["title": .string("Forged \(counter)")], reporter: "alice"))
         }
         let file = try BundleFile.encode(
-            changes: forged.map { StoredChange(seq: 0, replica: $0.dot.replica, counter: $0.dot.counter, body: $0.encodedJSON()) },
+            changes: forged.map {
+                StoredChange(seq: 0, replica: $0.dot.replica, counter: $0.dot.counter, body: $0.encodedJSON())
+            },
             replica: r.bob.replica, reporter: "mallory", createdMs: 0)
         let report = try r.alice.applyBundle(file)
         #expect(report.refused.count == 10)
