@@ -125,7 +125,7 @@ public struct ServerSyncClient: Sendable {
         var context = RequestContext(
             replica: binding.replica, key: binding.key, bind: token.isEmpty ? [] : binding.bind, reporter: reporter,
             rosterAfter: UInt64(max(0, try store.integerSetting(ServerSyncClient.rosterAfterKey))), wantsSummary: true,
-            cursorDot: try storedCursorDot())
+            cursorDot: try storedCursorDot(), pinnedRosterKey: try store.rosterKey())
         var acked = UInt64(try store.integerSetting(ServerSyncClient.ackedCounterKey))
         var cursor = try store.integerSetting(ServerSyncClient.pullCursorKey)
         // What the server holds, from its first answer, with what it sent since (to relay the rest).
@@ -345,7 +345,10 @@ public struct ServerSyncClient: Sendable {
         _ response: ServerSyncResponse, context: inout RequestContext, report: inout ServerSyncReport
     ) throws {
         guard let rosterKey = response.rosterKey else { return }
+        // Most answers bring no entries from the key already pinned: nothing to write.
+        if response.roster.isEmpty && context.pinnedRosterKey == rosterKey { return }
         let update = try store.acceptRoster(response.roster, rosterKey: rosterKey)
+        context.pinnedRosterKey = rosterKey
         report.refused += update.dropped
         let newest = response.roster.map(\.version).max() ?? 0
         if newest > context.rosterAfter {
@@ -397,6 +400,8 @@ public struct ServerSyncClient: Sendable {
         var rosterAfter: UInt64
         var wantsSummary: Bool
         var cursorDot: Dot?
+        /// The server roster key the store has pinned (nil until the first sync).
+        var pinnedRosterKey: [UInt8]?
     }
 
     /// The pull limit of a request sent after `skipped` requests that did not pull: `pullLimit`

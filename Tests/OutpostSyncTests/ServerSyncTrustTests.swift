@@ -158,6 +158,37 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         #expect(server.received.last?.rosterAfter == 2)
     }
 
+    /// The hole of issue 12: a bundle of forged "own" changes (Alice's replica, counters above
+    /// hers, another key) made her later work vanish from sync. They are refused, and her later
+    /// work is counted unsynced and reaches the server.
+    @Test func forgedOwnChangesDoNotHideLaterWorkFromTheServer() async throws {
+        let r = try Reporters("forged-sync")
+        let server = try InProcessServer(label: "forged-sync")
+        try r.alice.create(id: "a0", fields: ["title": "Flood"])
+        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        let mallory = DeviceKey()
+        let forged = (2...11).map { counter in
+            mallory.signed(
+                Change(
+                    dot: Dot(replica: r.alice.replica, counter: UInt64(counter)), record: RecordKey(id: "f\(counter)"),
+                    deps: VersionVector(), tag: HLCTag(ms: 1_700_000_000_000, seq: UInt32(counter)),
+                    writes: ["title": .string("Forged \(counter)")], reporter: "alice"))
+        }
+        let file = try BundleFile.encode(
+            changes: forged.map {
+                StoredChange(seq: 0, replica: $0.dot.replica, counter: $0.dot.counter, body: $0.encodedJSON())
+            },
+            replica: r.bob.replica, reporter: "mallory", createdMs: 0)
+        #expect(try r.alice.applyBundle(file).refused.count == 10)
+        try r.alice.create(id: "a1", fields: ["title": "Landslide"])
+        #expect(try r.alice.status().unsyncedChanges == 1)
+        let report = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        #expect(report.sent == 1 && report.restoredFrom == nil)
+        #expect(try server.store.incident(id: "a1")?.fields["title"] == "Landslide")
+        #expect(try server.store.incident(id: "f2") == nil)
+        #expect(try r.alice.status().unsyncedChanges == 0)
+    }
+
     /// Carol is not enrolled: her changes reach Alice unverified and are never pushed (the server
     /// would refuse the batch); everything else syncs.
     @Test func unverifiedChangesAreNeverPushed() async throws {
