@@ -128,8 +128,6 @@ public struct ServerSyncClient: Sendable {
             cursorDot: try storedCursorDot(), pinnedRosterKey: try store.rosterKey())
         var acked = UInt64(try store.integerSetting(ServerSyncClient.ackedCounterKey))
         var cursor = try store.integerSetting(ServerSyncClient.pullCursorKey)
-        // What the server holds, from its first answer, with what it sent since (to relay the rest).
-        var serverSummary: SyncSummary?
         var learnedOffset = false
         var more = true
         // Own changes up to this counter were sent in this sync (or acknowledged before it).
@@ -170,15 +168,15 @@ public struct ServerSyncClient: Sendable {
                 try store.setClockOffset(ms: report.clockOffsetMs)
                 learnedOffset = true
                 depth = max(1, min(2, link.maxInFlight))
+                // Nothing else is in flight. The roster first (pinning the server's key): the
+                // changes of authors it newly names verify, and can be relayed.
+                try acceptRoster(response, context: &context, report: &report)
                 if let summary = response.summary {
-                    serverSummary = summary
                     let held = summary.entries[context.replica]
                     let ownCounter = UInt64(max(0, try store.ownChangeCount))
                     if let held, held.contiguous > ownCounter || held.extra.contains(where: { $0 > ownCounter }) {
                         // The server holds changes of this replica that this store never made:
                         // it is an older copy of itself. Continue under a new replica.
-                        await ServerSyncClient.stop(queue)
-                        try acceptRoster(response, context: &context, report: &report)
                         report.restoredFrom = report.restoredFrom ?? context.replica
                         try store.rotateIdentity()
                         return true
@@ -191,11 +189,15 @@ public struct ServerSyncClient: Sendable {
                         sentThrough = acked
                         ahead = nil
                     }
+                    // Other authors' work the server lacks goes first, so own changes that build
+                    // on it are not held back there.
+                    try await relay(missingFrom: summary, context: &context, report: &report)
                 }
-            }
-            do { try acceptRoster(response, context: &context, report: &report) } catch {
-                await ServerSyncClient.stop(queue)
-                throw error
+            } else {
+                do { try acceptRoster(response, context: &context, report: &report) } catch {
+                    await ServerSyncClient.stop(queue)
+                    throw error
+                }
             }
             let newlyAcked = response.ackedCounter > acked ? Int(response.ackedCounter - acked) : 0
             let moved = newlyAcked > 0 || (head.pulls && response.cursor > furthestCursor)
@@ -223,10 +225,6 @@ public struct ServerSyncClient: Sendable {
                     furthestCursor = response.cursor
                     idleAnswers = 0
                     if response.changes.isEmpty && response.cursor == 0 { more = true }
-                }
-                if var summary = serverSummary {
-                    for change in response.changes { ServerSyncClient.add(change.dot, to: &summary) }
-                    serverSummary = summary
                 }
             }
             // The own change counter, not `status()`: that counts whole tables, once per batch.
@@ -312,12 +310,11 @@ public struct ServerSyncClient: Sendable {
             }
             if sentChanges && ahead == nil { ahead = prepare(afterCounter: sentThrough, context: context) }
         }
-        if let serverSummary { try await relay(missingFrom: serverSummary, context: &context, report: &report) }
         return false
     }
 
-    /// Sends the server, one request at a time, the verified changes of other authors that its
-    /// summary lacks (work that reached this device through a peer or a bundle, or that a restored
+    /// Sends the server, one request at a time and before own changes, the verified changes of
+    /// other authors that its summary lacks (work that reached this device through a peer or a bundle, or that a restored
     /// server lost). Never unverified ones: the server would refuse them.
     private func relay(
         missingFrom summary: SyncSummary, context: inout RequestContext, report: inout ServerSyncReport
@@ -369,13 +366,6 @@ public struct ServerSyncClient: Sendable {
             if other.extra.filter({ $0 > other.contiguous && $0 <= entry.contiguous }).count < missing { return true }
         }
         return false
-    }
-
-    /// Counts `dot` as held in `summary`.
-    private static func add(_ dot: Dot, to summary: inout SyncSummary) {
-        var entry = summary.entries[dot.replica] ?? SyncSummary.Entry(contiguous: 0)
-        if dot.counter > entry.contiguous { entry.extra.insert(dot.counter) }
-        summary.entries[dot.replica] = entry
     }
 
     /// The stored change the pull position points at.
