@@ -81,7 +81,7 @@ struct SyncRunner: Sendable {
         var policy = RetryPolicy.standard
         policy.maxAttempts = attempts
         let link = try CurlServerLink(serverURL: server, token: token, options: options, retryPolicy: policy)
-        let client = ServerSyncClient(store: store, link: link, pushLimit: batchSize, pullLimit: batchSize)
+        let client = ServerSyncClient(store: store, link: link, token: token, pushLimit: batchSize, pullLimit: batchSize)
         var progress: (@Sendable (SyncProgress) -> Void)? = nil
         if showProgress {
             progress = { p in

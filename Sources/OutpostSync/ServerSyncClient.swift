@@ -64,6 +64,10 @@ public struct ServerSyncClient: Sendable {
     public var maxBytes: Int
     /// Device clock in ms (for learning the offset); replaceable in tests.
     public var deviceClock: @Sendable () -> Int64
+    /// The token the link sends: every request carries the device's key signed over its hash
+    /// (`bind`), so the server binds the token to this device at its first sync (and to a new
+    /// replica after a restore). nil: the key goes without a binding (a token enrolled by key).
+    public var token: String?
 
     /// Setting holding the highest own counter the server acknowledged.
     public static let ackedCounterKey = "server_acked_counter"
@@ -80,9 +84,13 @@ public struct ServerSyncClient: Sendable {
     public static let idleAnswerLimit = 3
 
     /// Makes a client.
-    public init(store: Store, link: any ServerLink, pushLimit: Int = 5000, pullLimit: Int = 5000, maxBytes: Int = 4 << 20) {
+    public init(
+        store: Store, link: any ServerLink, token: String? = nil, pushLimit: Int = 5000, pullLimit: Int = 5000,
+        maxBytes: Int = 4 << 20
+    ) {
         self.store = store
         self.link = link
+        self.token = token
         self.pushLimit = max(1, pushLimit)
         self.pullLimit = max(1, pullLimit)
         self.maxBytes = max(1024, maxBytes)
@@ -120,10 +128,9 @@ public struct ServerSyncClient: Sendable {
         into report: inout ServerSyncReport, progress: (@Sendable (SyncProgress) -> Void)?
     ) async throws -> Bool {
         let reporter = try store.reporter
-        let token = link.token
-        let binding = store.binding(forToken: token)
+        let binding = store.binding(forToken: token ?? "")
         var context = RequestContext(
-            replica: binding.replica, key: binding.key, bind: token.isEmpty ? [] : binding.bind, reporter: reporter,
+            replica: binding.replica, key: binding.key, bind: token == nil ? [] : binding.bind, reporter: reporter,
             rosterAfter: UInt64(max(0, try store.integerSetting(ServerSyncClient.rosterAfterKey))), wantsSummary: true,
             cursorDot: try storedCursorDot(), pinnedRosterKey: try store.rosterKey())
         var acked = UInt64(try store.integerSetting(ServerSyncClient.ackedCounterKey))

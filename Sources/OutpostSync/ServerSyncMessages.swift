@@ -397,17 +397,9 @@ public protocol ServerLink: Sendable {
 
     /// How many exchanges the link carries at once (1 when they would only queue behind each other).
     var maxInFlight: Int { get }
-
-    /// The device token the link sends: the binding signature (`bind`) covers its SHA-256. Links
-    /// that wrap another must pass on its token.
-    var token: String { get }
 }
 
 extension ServerLink {
     /// One exchange at a time, unless the link says otherwise.
     public var maxInFlight: Int { 1 }
-
-    /// No token known to the link (a wrapper that does not say): requests then carry the key but
-    /// no binding, and a server that has not bound the token yet refuses them.
-    public var token: String { "" }
 }

@@ -40,7 +40,7 @@ struct TrustWireTests {
             serverURL: server.baseURL, token: "the-token",
             options: CurlOptions(connectTimeout: .seconds(2), noProxy: "127.0.0.1"),
             retryPolicy: .none)
-        let report = try await ServerSyncClient(store: store, link: link).run()
+        let report = try await ServerSyncClient(store: store, link: link, token: "the-token").run()
         #expect(report.sent == 1)
         #expect(try store.rosterKey() == office.publicKey)
         #expect(try store.roster().first { $0.replica == store.replica }?.version == 4)
@@ -60,7 +60,7 @@ struct TrustWireTests {
         #expect(requests.dropFirst().allSatisfy { !$0.wantsSummary && $0.rosterAfter == 4 })
 
         // The next sync names the change its position points at.
-        _ = try await ServerSyncClient(store: store, link: link).run()
+        _ = try await ServerSyncClient(store: store, link: link, token: "the-token").run()
         let next = try #require(
             try server.requests.last.map {
                 try ServerSyncRequest.decode(try JSONParser.parse(try Gzip.decompress($0.body, maxOutput: 1 << 20)))

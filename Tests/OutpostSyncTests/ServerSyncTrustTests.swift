@@ -143,7 +143,8 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         // Alice builds on Bob's work: her edit depends on his create.
         try r.alice.update(id: "b0", fields: ["injured": 4])
 
-        let report = try await ServerSyncClient(store: r.alice, link: server.link(token: "alice-token")).run()
+        let report = try await ServerSyncClient(store: r.alice, link: server.link(token: "alice-token"), token: "alice-token")
+            .run()
         #expect(report.sent == 2 && report.relayed == 3 && report.refused.isEmpty)
         #expect(try r.alice.rosterKey() == server.rosterKey.publicKey)
         #expect(try r.alice.attributedHistory(id: "b0").map(\.verified) == [true, true])
@@ -157,7 +158,8 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         #expect(server.received.dropFirst().allSatisfy { !$0.wantsSummary && $0.key == r.alice.publicKey })
 
         // Nothing is relayed twice, and the roster is not sent again.
-        let again = try await ServerSyncClient(store: r.alice, link: server.link(token: "alice-token")).run()
+        let again = try await ServerSyncClient(store: r.alice, link: server.link(token: "alice-token"), token: "alice-token")
+            .run()
         #expect(again.sent == 0 && again.relayed == 0)
         #expect(server.received.last?.rosterAfter == 2)
     }
@@ -172,15 +174,15 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         let server = try InProcessServer(label: "restored-edited")
         let original = r.alice.replica
         try r.alice.create(id: "a0", fields: ["title": "Flood"])
-        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a"), token: "a").run()
         let copy = r.root + "/alice-copy"
         try FileManager.default.copyItem(atPath: r.root + "/alice", toPath: copy)
         try r.alice.update(id: "a0", fields: ["killed": 3])
-        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a"), token: "a").run()
         let restored = try Store.open(at: copy)
         try restored.update(id: "a0", fields: ["injured": 5])
-        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a")).run()
-        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a"), token: "a").run()
+        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a"), token: "a").run()
         #expect(restored.replica != original)
         for store in [restored, server.store] {
             let fields = try #require(try store.incident(id: "a0")).fields
@@ -195,7 +197,7 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         let r = try Reporters("forged-sync")
         let server = try InProcessServer(label: "forged-sync")
         try r.alice.create(id: "a0", fields: ["title": "Flood"])
-        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a"), token: "a").run()
         let mallory = DeviceKey()
         let forged = (2...11).map { counter in
             mallory.signed(
@@ -212,11 +214,25 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         #expect(try r.alice.applyBundle(file).refused.count == 10)
         try r.alice.create(id: "a1", fields: ["title": "Landslide"])
         #expect(try r.alice.status().unsyncedChanges == 1)
-        let report = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        let report = try await ServerSyncClient(store: r.alice, link: server.link(token: "a"), token: "a").run()
         #expect(report.sent == 1 && report.restoredFrom == nil)
         #expect(try server.store.incident(id: "a1")?.fields["title"] == "Landslide")
         #expect(try server.store.incident(id: "f2") == nil)
         #expect(try r.alice.status().unsyncedChanges == 0)
+    }
+
+    /// The binding covers the token's hash: one made for another token does not bind (the
+    /// server refuses it), the right one does (control).
+    @Test func aBindingIsGoodForItsOwnTokenOnly() async throws {
+        let r = try Reporters("binding")
+        let server = try InProcessServer(label: "binding")
+        try r.alice.create(id: "a0", fields: ["title": "Flood"])
+        await #expect(throws: ServerLinkError.self) {
+            try await ServerSyncClient(store: r.alice, link: server.link(token: "right"), token: "wrong").run()
+        }
+        #expect(try server.store.incident(id: "a0") == nil)
+        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "right"), token: "right").run()
+        #expect(try server.store.incident(id: "a0") != nil)
     }
 
     /// Carol is not enrolled: her changes reach Alice unverified and are never pushed (the server
@@ -228,7 +244,7 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         try r.carol.create(id: "c0", fields: ["title": "Checkpoint"])
         try r.alice.create(id: "a0", fields: ["title": "Flood"])
         _ = try await SyncSession().send(from: StoreTransport(store: r.carol), to: StoreTransport(store: r.alice))
-        let report = try await ServerSyncClient(store: r.alice, link: server.link(token: "t")).run()
+        let report = try await ServerSyncClient(store: r.alice, link: server.link(token: "t"), token: "t").run()
         #expect(report.sent == 1 && report.relayed == 0)
         #expect(try server.store.incident(id: "c0") == nil)
         #expect(try server.store.incident(id: "a0") != nil)
@@ -246,7 +262,7 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         try server.enroll(r.alice, reporter: "alice")
         try r.alice.create(id: "a0", fields: ["title": "Flood"])
         await #expect {
-            try await ServerSyncClient(store: r.alice, link: server.link(token: "t")).run()
+            try await ServerSyncClient(store: r.alice, link: server.link(token: "t"), token: "t").run()
         } throws: { error in
             (error as? StoreError)?.message.contains("not the one this device pinned") == true
         }
@@ -264,8 +280,8 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         try server.enroll(r.alice, reporter: "alice")
         try server.enroll(r.bob, reporter: "bob")
         try server.enroll(r.carol, reporter: "carol")
-        let alice = ServerSyncClient(store: r.alice, link: server.link(token: "a"))
-        let bob = ServerSyncClient(store: r.bob, link: server.link(token: "b"))
+        let alice = ServerSyncClient(store: r.alice, link: server.link(token: "a"), token: "a")
+        let bob = ServerSyncClient(store: r.bob, link: server.link(token: "b"), token: "b")
         try r.alice.create(id: "a0", fields: ["title": "Flood"])
         try r.bob.create(id: "b0", fields: ["title": "Fire"])
         _ = try await alice.run()
@@ -284,7 +300,7 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         #expect(try server.store.incident(id: "a1") == nil)
         // Carol's first change moves every later position of the restored log.
         try r.carol.create(id: "c0", fields: ["title": "Drought"])
-        _ = try await ServerSyncClient(store: r.carol, link: server.link(token: "c")).run()
+        _ = try await ServerSyncClient(store: r.carol, link: server.link(token: "c"), token: "c").run()
         try r.alice.create(id: "a2", fields: ["title": "Bridge out"])
         let back = try await alice.run()
         #expect(back.sent == 3)
@@ -301,7 +317,7 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
 
         let newcomer = try Store.create(at: r.root + "/dave", reporter: "dave")
         try server.enroll(newcomer, reporter: "dave")
-        _ = try await ServerSyncClient(store: newcomer, link: server.link(token: "d")).run()
+        _ = try await ServerSyncClient(store: newcomer, link: server.link(token: "d"), token: "d").run()
         #expect(try visible(newcomer) == visible(r.alice))
         #expect(try visible(newcomer).count == 6)
     }
@@ -316,19 +332,19 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
         let folder = r.root + "/alice"
         let original = r.alice.replica
         try r.alice.create(id: "a0", fields: ["title": "Flood"])
-        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a"), token: "a").run()
         let copy = r.root + "/alice-copy"
         try FileManager.default.copyItem(atPath: folder, toPath: copy)
         try r.alice.update(id: "a0", fields: ["killed": 3])
         try r.alice.create(id: "a1", fields: ["title": "Landslide"])
-        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: r.alice, link: server.link(token: "a"), token: "a").run()
 
         let restored = try Store.open(at: copy)
-        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a"), token: "a").run()
         #expect(restored.replica != original)
         #expect(try restored.previousReplicas().contains(original))
         try restored.create(id: "a2", fields: ["title": "Bridge out"])
-        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a")).run()
+        _ = try await ServerSyncClient(store: restored, link: server.link(token: "a"), token: "a").run()
         #expect(try server.store.incident(id: "a2")?.fields["title"] == "Bridge out")
         #expect(try restored.incident(id: "a1")?.fields["title"] == "Landslide")
         #expect(try restored.incident(id: "a0")?.fields["killed"] == 3)
