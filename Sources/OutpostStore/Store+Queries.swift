@@ -214,6 +214,31 @@ extension Store {
         }
     }
 
+    /// Every change by `author` in log order after `afterSeq`, at most `limit` and about
+    /// `maxBytes`, with the position to continue from (a restored device sends its old replica's
+    /// whole work, so a partner holding another version of one of its dots settles it).
+    public func changes(
+        by author: ReplicaID, afterSeq: Int64 = 0, limit: Int = 1000, maxBytes: Int = 1 << 20
+    ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
+        try read {
+            var out: [StoredChange] = []
+            var bytes = 0
+            var last = afterSeq
+            guard let idx = replicaIndex[author] else { return (out, last) }
+            let statement = try db.cached(
+                "SELECT seq, counter, body FROM changes WHERE replica = ? AND seq > ? AND verified = 1 ORDER BY seq")
+            try statement.bind(.integer(idx), .integer(afterSeq))
+            try statement.scan { row in
+                last = row.int(0)
+                let body = row.bytes(2)
+                out.append(StoredChange(seq: last, replica: author, counter: UInt64(row.int(1)), body: body))
+                bytes += body.count
+                return out.count < limit && bytes < maxBytes
+            }
+            return (out, last)
+        }
+    }
+
     /// What the binding signature covers: `"OUTPOST-BIND-1\n"` ‖ replica bytes ‖ SHA-256 of the
     /// token's bytes (`trust.md`): it proves the key's owner sent this token.
     public static func bindingMessage(replica: ReplicaID, token: String) -> [UInt8] {

@@ -199,6 +199,9 @@ public struct ServerSyncClient: Sendable {
                     // Other authors' work the server lacks goes first, so own changes that build
                     // on it are not held back there.
                     try await relay(missingFrom: summary, context: &context, report: &report)
+                    if let old = report.restoredFrom, old != context.replica {
+                        try await sendWork(of: old, context: &context, report: &report)
+                    }
                 }
             } else {
                 do { try acceptRoster(response, context: &context, report: &report) } catch {
@@ -337,6 +340,24 @@ public struct ServerSyncClient: Sendable {
                 for: send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
             try acceptRoster(exchange.response, context: &context, report: &report)
             report.relayed += batch.count
+            report.batches += 1
+            position = next
+        }
+    }
+
+    /// After finding the store restored, sends the server the old replica's whole work (its own
+    /// path now carries the new replica's): where the server holds another version of a dot the
+    /// restored copy reused, it meets both and settles them (`trust.md`, "Restored stores").
+    private func sendWork(of old: ReplicaID, context: inout RequestContext, report: inout ServerSyncReport) async throws {
+        // Only when the server knows the old replica (it refuses a batch with an unknown author).
+        guard try store.roster().contains(where: { $0.replica == old && $0.sig != nil && $0.status == .active }) else { return }
+        var position: Int64 = 0
+        while true {
+            let (batch, next) = try store.changes(by: old, afterSeq: position, limit: pushLimit, maxBytes: maxBytes)
+            if batch.isEmpty { break }
+            let exchange = try await ServerSyncClient.wait(
+                for: send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
+            try acceptRoster(exchange.response, context: &context, report: &report)
             report.batches += 1
             position = next
         }
