@@ -239,6 +239,30 @@ extension Store {
         }
     }
 
+    /// The setting recording the highest own counter that ever left this store, by any road (a
+    /// server sync, a bundle, a device-to-device sync), as `replica-hex:counter`.
+    static let ownSentSetting = "own_sent"
+
+    /// The highest counter of this store's current replica that ever left it (0 when none did,
+    /// or only under an earlier replica). A partner holding a change of this replica beyond it
+    /// (and beyond what the server acknowledged) got it from another copy of this store: this
+    /// one was restored from an older copy (`trust.md`, "Restored stores").
+    public func ownCounterSent() throws(StoreError) -> UInt64 {
+        try read {
+            guard let text = try metaText(Store.ownSentSetting) else { return 0 }
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, ReplicaID(hex: String(parts[0])) == replica, let counter = UInt64(parts[1]) else { return 0 }
+            return counter
+        }
+    }
+
+    /// Records that own changes up to `counter` of the current replica are leaving this store
+    /// (before they go); a lower counter changes nothing.
+    public func recordOwnSent(through counter: UInt64) throws(StoreError) {
+        guard counter > 0, counter > (try ownCounterSent()) else { return }
+        try write { try setMeta(Store.ownSentSetting, .text("\(replica.hex):\(counter)")) }
+    }
+
     /// What the binding signature covers: `"OUTPOST-BIND-1\n"` ‖ replica bytes ‖ SHA-256 of the
     /// token's bytes (`trust.md`): it proves the key's owner sent this token.
     public static func bindingMessage(replica: ReplicaID, token: String) -> [UInt8] {

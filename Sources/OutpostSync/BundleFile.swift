@@ -188,6 +188,8 @@ extension Store {
     /// entries the server signed.
     public func bundle(for summary: SyncSummary? = nil) throws -> (file: [UInt8], count: Int) {
         let (stored, _) = try changes(missingFrom: summary ?? SyncSummary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max)
+        let own = replica
+        try recordOwnSent(through: stored.filter { $0.replica == own }.map(\.counter).max() ?? 0)
         let file = try BundleFile.encode(
             changes: stored, replica: replica, reporter: try reporter, createdMs: systemClock(), roster: try roster(),
             rosterKey: try rosterKey())

@@ -148,7 +148,7 @@ public struct ServerSyncClient: Sendable {
         // change goes up before the device knows whether it was restored (its next dots would then
         // reuse dots the server holds) or the server was (its acknowledgement is then too high).
         // The first batch is read and compressed while it is with the server.
-        var opening = send([], compressedStart: nil, context: context, pullAfter: cursor, pullLimit: pullLimit)
+        var opening = try send([], compressedStart: nil, context: context, pullAfter: cursor, pullLimit: pullLimit)
         opening.opens = true
         queue.append(opening)
         context.wantsSummary = false
@@ -180,10 +180,15 @@ public struct ServerSyncClient: Sendable {
                 try acceptRoster(response, context: &context, report: &report)
                 if let summary = response.summary {
                     let held = summary.entries[context.replica]
-                    let ownCounter = UInt64(max(0, try store.ownChangeCount))
-                    if let held, held.contiguous > ownCounter || held.extra.contains(where: { $0 > ownCounter }) {
-                        // The server holds changes of this replica that this store never made:
-                        // it is an older copy of itself. Continue under a new replica.
+                    // Own changes up to here left this store (by any road) or the server has them
+                    // from it; beyond, they came from another copy of this store.
+                    let sentBefore = max(acked, try store.ownCounterSent())
+                    if let held, held.contiguous > sentBefore || held.extra.contains(where: { $0 > sentBefore }) {
+                        // The server holds changes of this replica that this store never sent: it
+                        // is an older copy of itself, whose next dots were (or would be) used
+                        // twice. Continue under a new replica; the next pass sends the old
+                        // replica's work and pulls the server's, so both versions of a reused
+                        // dot meet and are settled.
                         report.restoredFrom = report.restoredFrom ?? context.replica
                         try store.rotateIdentity()
                         return true
@@ -271,7 +276,7 @@ public struct ServerSyncClient: Sendable {
                         let pulls = !queue.contains { $0.pulls }
                         let limit = pulls ? catchUpLimit(afterSkipping: skippedPulls) : 0
                         queue.append(
-                            send(batch, compressedStart: start, context: context, pullAfter: cursor, pullLimit: limit))
+                            try send(batch, compressedStart: start, context: context, pullAfter: cursor, pullLimit: limit))
                         skippedPulls = pulls ? 0 : skippedPulls + 1
                         if let last = batch.last?.counter {
                             sentThrough = last
@@ -337,7 +342,7 @@ public struct ServerSyncClient: Sendable {
                 missingFrom: summary, excluding: context.replica, afterSeq: position, limit: pushLimit, maxBytes: maxBytes)
             if batch.isEmpty { break }
             let exchange = try await ServerSyncClient.wait(
-                for: send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
+                for: try send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
             try acceptRoster(exchange.response, context: &context, report: &report)
             report.relayed += batch.count
             report.batches += 1
@@ -356,7 +361,7 @@ public struct ServerSyncClient: Sendable {
             let (batch, next) = try store.changes(by: old, afterSeq: position, limit: pushLimit, maxBytes: maxBytes)
             if batch.isEmpty { break }
             let exchange = try await ServerSyncClient.wait(
-                for: send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
+                for: try send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
             try acceptRoster(exchange.response, context: &context, report: &report)
             report.batches += 1
             position = next
@@ -495,7 +500,9 @@ public struct ServerSyncClient: Sendable {
     /// of at most `pullLimit` changes after `pullAfter` down (none when it is 0).
     private func send(
         _ outgoing: [StoredChange], compressedStart: Gzip.Part?, context: RequestContext, pullAfter: Int64, pullLimit: Int
-    ) -> InFlight {
+    ) throws -> InFlight {
+        // Recorded before it goes: whatever the server holds of this replica up to here, this store sent.
+        try store.recordOwnSent(through: outgoing.filter { $0.replica == context.replica }.map(\.counter).max() ?? 0)
         var request = request(outgoing, context: context, pullAfter: pullAfter, pullLimit: pullLimit)
         request.compressedStart = compressedStart
         let message = request

@@ -43,6 +43,8 @@ public struct StoreTransport: SyncTransport {
     public func changes(missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int) async throws -> ChangeBatch
     {
         let (stored, next) = try store.changes(missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
+        let own = store.replica
+        try store.recordOwnSent(through: stored.filter { $0.replica == own }.map(\.counter).max() ?? 0)
         return ChangeBatch(changes: try stored.map { try $0.change() }, nextSeq: next)
     }
 
