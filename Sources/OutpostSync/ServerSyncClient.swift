@@ -66,7 +66,7 @@ public struct ServerSyncClient: Sendable {
     public var deviceClock: @Sendable () -> Int64
     /// The token the link sends: every request carries the device's key signed over its hash
     /// (`bind`), so the server binds the token to this device at its first sync (and to a new
-    /// replica after a restore). nil: the key goes without a binding (a token enrolled by key).
+    /// replica after a restore). nil: neither goes (a token enrolled by key is bound already).
     public var token: String?
 
     /// Setting holding the highest own counter the server acknowledged.
@@ -204,9 +204,6 @@ public struct ServerSyncClient: Sendable {
                     // Other authors' work the server lacks goes first, so own changes that build
                     // on it are not held back there.
                     try await relay(missingFrom: summary, context: &context, report: &report)
-                    if let old = report.restoredFrom, old != context.replica {
-                        try await sendWork(of: old, context: &context, report: &report)
-                    }
                 }
             } else {
                 do { try acceptRoster(response, context: &context, report: &report) } catch {
@@ -324,6 +321,13 @@ public struct ServerSyncClient: Sendable {
                 throw ServerSyncStalled(counter: acked)
             }
             if sentChanges && ahead == nil { ahead = prepare(afterCounter: sentThrough, context: context) }
+        }
+        // After a restore, the old replica's work goes once everything is pulled: by then this store
+        // met the server's version of every dot it reused and settled it (re-issuing a discarded
+        // version under the new replica), so the server settles each the same way and no write of
+        // either version is lost.
+        if let old = report.restoredFrom, old != context.replica {
+            try await sendWork(of: old, context: &context, report: &report)
         }
         return false
     }
@@ -488,8 +492,11 @@ public struct ServerSyncClient: Sendable {
         var request = ServerSyncRequest(
             replica: context.replica, reporter: context.reporter, changes: [], rawChanges: outgoing.map(\.body),
             pullAfter: pullAfter, pullLimit: pullLimit, pullMaxBytes: maxBytes)
-        request.key = context.key
-        request.bind = context.bind.isEmpty ? nil : context.bind
+        // The key goes with its binding, or not at all (a server checks the two together).
+        if !context.bind.isEmpty {
+            request.key = context.key
+            request.bind = context.bind
+        }
         request.rosterAfter = context.rosterAfter
         request.wantsSummary = context.wantsSummary
         if pullLimit > 0 && pullAfter > 0 { request.pullAfterDot = context.cursorDot }
