@@ -22,8 +22,11 @@ extension OutpostCommand {
                 Works in batches, each saved as it arrives: a sync that fails or is killed loses \
                 nothing, and the next one picks up where it stopped. Exit codes: 10 server \
                 unreachable, 11 token rejected, 12 refused, 13 server error, 14 the server made no \
-                progress (it kept answering without acknowledging anything or moving); store problems \
-                as for every command.
+                progress (it kept answering without acknowledging anything or moving); 7 the server's \
+                roster key is not the one this device pinned (another server, or an impostor); store \
+                problems as for every command. The first sync pins the server's roster key and binds this \
+                device's key to the token; each sync also sends the server the verified work of other \
+                reporters it lacks (relay), never unverified work.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
