@@ -14,7 +14,9 @@ extension OutpostCommand {
                 On Alice's: `outpost bundle create --for bob.summary --out alice.bundle` (what Bob lacks; \
                 without --for, everything). On Bob's: `outpost bundle apply alice.bundle`. A bundle is \
                 checked whole (a damaged or altered one is refused and nothing applied) and applying \
-                it twice changes nothing.
+                it twice changes nothing. A bundle carries the roster the server signed, so the receiver can \
+                verify its changes; a change that fails verification (altered, or forged under another \
+                device's name) is refused and named, everything else is applied, and `apply` then exits 6.
                 """,
             subcommands: [Create.self, Summary.self, Apply.self])
 
@@ -94,19 +96,35 @@ extension OutpostCommand {
             var file: String
 
             func run() throws {
-                Console.out(try apply(to: storeOptions.openStore()))
+                let (text, refused) = try apply(to: storeOptions.openStore())
+                Console.out(text)
+                guard refused.isEmpty else {
+                    // The rest of the bundle is applied and kept; the refused changes fail the command.
+                    let lines = refused.map { "  \($0)" }.joined(separator: "\n")
+                    throw CLIError(
+                        .invalidInput,
+                        "\(file): \(refused.count) change\(refused.count == 1 ? " was" : "s were") refused (everything else was applied):\n\(lines)"
+                    )
+                }
             }
 
-            /// Applies the bundle and returns the report text.
-            func apply(to store: Store) throws(CLIError) -> String {
+            /// Applies the bundle; returns the report text and the changes refused.
+            func apply(to store: Store) throws(CLIError) -> (text: String, refused: [RefusedChange]) {
                 let bytes = try BundleFiles.read(file)
                 do {
                     let report = try store.applyBundle(bytes)
                     var text =
                         "Applied \(file): \(report.applied) new change\(report.applied == 1 ? "" : "s"), \(report.duplicates) already known"
                     if report.heldBack > 0 { text += ", \(report.heldBack) waiting for earlier changes" }
+                    if report.unverified > 0 { text += ", \(report.unverified) unverified (author not in the roster yet)" }
+                    if !report.refused.isEmpty { text += ", \(report.refused.count) refused" }
                     let conflicts = try store.status().conflicts
-                    return text + ", \(conflicts) incident\(conflicts == 1 ? "" : "s") in conflict.\n"
+                    text += ", \(conflicts) incident\(conflicts == 1 ? "" : "s") in conflict.\n"
+                    if let old = report.restoredFrom {
+                        text +=
+                            "This store was restored from an older copy: it now writes as replica \(store.replica.hex) (was \(old.hex)).\n"
+                    }
+                    return (text, report.refused)
                 } catch let error as BundleError {
                     throw CLIError(.invalidInput, "\(file): \(error.message); nothing was applied")
                 } catch {

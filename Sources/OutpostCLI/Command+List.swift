@@ -7,7 +7,10 @@ extension OutpostCommand {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List incidents, oldest first.",
-            discussion: "The table marks incidents in conflict with `!`; --json prints an array of `show --json` objects.")
+            discussion: """
+                The table marks incidents in conflict with `!` and those holding work of a device the roster \
+                does not name yet with `unverified`; --json prints an array of `show --json` objects.
+                """)
 
         @OptionGroup var storeOptions: StoreOptions
 
@@ -44,7 +47,9 @@ extension OutpostCommand {
                     out.append("]\n")
                 } else {
                     let records = try store.incidents(includeDeleted: deleted)
-                    out.append(records.isEmpty ? "No incidents.\n" : HumanFormat.list(records))
+                    out.append(
+                        records.isEmpty
+                            ? "No incidents.\n" : HumanFormat.list(records, unverified: try store.unverifiedIncidentIDs()))
                 }
             } catch {
                 throw CLIError.from(error)

@@ -9,7 +9,9 @@ extension OutpostCommand {
             abstract: "Show one incident.",
             discussion: """
                 --json prints {"id", "fields": {field: value}, "deleted", "conflict", "conflicts", \
-                "created_at", "updated_at"}; "conflicts" maps each field in conflict to its values, shown one first.
+                "created_at", "updated_at"}; "conflicts" maps each field in conflict to its values, shown one first \
+                (the same object `export` writes). The text form says when a current value comes from a device \
+                the roster does not name yet (unverified); `history ID --json` gives each change's verification.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
@@ -32,7 +34,8 @@ extension OutpostCommand {
                 }
                 let conflicts = IncidentJSON.conflicts(of: try store.recordState(id: id))
                 if json { return IncidentJSON.object(record, conflicts: conflicts).serialized() + "\n" }
-                return HumanFormat.show(record, conflicts: conflicts)
+                let unverified = try store.unverifiedIncidentIDs().contains(id)
+                return HumanFormat.show(record, conflicts: conflicts, unverified: unverified, authors: try store.authorNames())
             } catch {
                 throw CLIError.from(error)
             }

@@ -9,6 +9,8 @@ import OutpostSync
 enum OutpostSyncKeys {
     static let pullCursor = ServerSyncClient.pullCursorKey
     static let ackedCounter = ServerSyncClient.ackedCounterKey
+    static let pullCursorDot = ServerSyncClient.pullCursorDotKey
+    static let rosterAfter = ServerSyncClient.rosterAfterKey
 }
 
 extension OutpostCommand {
@@ -20,13 +22,19 @@ extension OutpostCommand {
                 Works in batches, each saved as it arrives: a sync that fails or is killed loses \
                 nothing, and the next one picks up where it stopped. Exit codes: 10 server \
                 unreachable, 11 token rejected, 12 refused, 13 server error, 14 the server made no \
-                progress (it kept answering without acknowledging anything or moving); store problems \
-                as for every command.
+                progress (it kept answering without acknowledging anything or moving); 7 the server's \
+                roster key is not the one this device pinned (another server, or an impostor); store \
+                problems as for every command. The first sync pins the server's roster key and binds this \
+                device's key to the token; each sync also sends the server the verified work of other \
+                reporters it lacks (relay), never unverified work.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
 
-        @Flag(help: "Print the result as JSON (sent, received, conflicts, bytes_up, bytes_down, batches, clock_offset_ms).")
+        @Flag(
+            help:
+                "Print the result as JSON (sent, received, relayed, conflicts, refused, restored_from, bytes_up, bytes_down, batches, clock_offset_ms)."
+        )
         var json = false
 
         @Option(help: ArgumentHelp("Most changes per batch each way (1–5000).", valueName: "n"))
@@ -76,7 +84,7 @@ struct SyncRunner: Sendable {
         var policy = RetryPolicy.standard
         policy.maxAttempts = attempts
         let link = try CurlServerLink(serverURL: server, token: token, options: options, retryPolicy: policy)
-        let client = ServerSyncClient(store: store, link: link, pushLimit: batchSize, pullLimit: batchSize)
+        let client = ServerSyncClient(store: store, link: link, token: token, pushLimit: batchSize, pullLimit: batchSize)
         var progress: (@Sendable (SyncProgress) -> Void)? = nil
         if showProgress {
             progress = { p in
@@ -86,15 +94,37 @@ struct SyncRunner: Sendable {
         }
         let report = try await client.run(progress: progress)
         if showProgress { Console.progress(nil) }
+        // Refused changes are left out and the rest kept: a warning, not a failed sync.
+        for refusal in report.refused { Console.err("outpost: warning: \(refusal)") }
         if json {
             return JSONValue.object([
                 "sent": .int(Int64(report.sent)), "received": .int(Int64(report.received)),
-                "conflicts": .int(Int64(report.conflicts)), "bytes_up": .int(Int64(link.traffic.sent)),
-                "bytes_down": .int(Int64(link.traffic.received)), "batches": .int(Int64(report.batches)),
-                "clock_offset_ms": .int(report.clockOffsetMs),
+                "relayed": .int(Int64(report.relayed)), "conflicts": .int(Int64(report.conflicts)),
+                "refused": .array(report.refused.map(RefusalJSON.object)),
+                "restored_from": report.restoredFrom.map { .string($0.hex) } ?? .null,
+                "bytes_up": .int(Int64(link.traffic.sent)), "bytes_down": .int(Int64(link.traffic.received)),
+                "batches": .int(Int64(report.batches)), "clock_offset_ms": .int(report.clockOffsetMs),
             ]).serialized() + "\n"
         }
-        return "Synced with \(server): sent \(report.sent), received \(report.received), conflicts \(report.conflicts).\n"
+        var text = "Synced with \(server): sent \(report.sent), received \(report.received), conflicts \(report.conflicts).\n"
+        if report.relayed > 0 {
+            text += "Relayed \(report.relayed) change\(report.relayed == 1 ? "" : "s") of other reporters to the server.\n"
+        }
+        if let old = report.restoredFrom {
+            text +=
+                "This store was restored from an older copy: it now writes as replica \(store.replica.hex) (was \(old.hex)); nothing was lost.\n"
+        }
+        return text
+    }
+}
+
+/// A refused change as JSON: `{"dot": "replica:counter", "incident": id, "reason": code, "message": words}`.
+enum RefusalJSON {
+    static func object(_ refusal: RefusedChange) -> JSONValue {
+        .object([
+            "dot": .string(refusal.dot.description), "incident": .string(refusal.record.id),
+            "reason": .string(refusal.reason.rawValue), "message": .string(refusal.description),
+        ])
     }
 }
 

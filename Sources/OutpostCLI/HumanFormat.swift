@@ -12,8 +12,10 @@ public enum HumanFormat {
         }
     }
 
-    /// The `list` table: id, title, event type, occurred at, place, status, and `!` for a conflict.
-    public static func list(_ records: [IncidentRecord]) -> String {
+    /// The `list` table: id, title, event type, occurred at, place, status, and flags: `!` for a
+    /// conflict, `deleted`, and `unverified` for an incident whose current values hold work of an
+    /// author the roster does not name yet.
+    public static func list(_ records: [IncidentRecord], unverified: Set<String> = []) -> String {
         let renderer = TableRenderer(
             header: ["ID", "TITLE", "EVENT TYPE", "OCCURRED AT", "PLACE", "STATUS", "!"],
             maxWidths: [nil, 40, 26, 25, 24, 10, nil])
@@ -21,6 +23,7 @@ public enum HumanFormat {
             func field(_ name: String) -> String { record.fields[name].map(text) ?? "" }
             var flags = record.conflict ? "!" : ""
             if record.deleted { flags += "deleted" }
+            if unverified.contains(record.id) { flags += flags.isEmpty ? "unverified" : " unverified" }
             return [
                 record.id, field("title"), field("event_type"), field("occurred_at"), field("place_name"), field("status"), flags,
             ]
@@ -28,8 +31,12 @@ public enum HumanFormat {
         return renderer.render(rows)
     }
 
-    /// The `show` text: one `field  value` line per set field, then conflicts and flags.
-    public static func show(_ record: IncidentRecord, conflicts: [(field: String, siblings: [Sibling])]) -> String {
+    /// The `show` text: one `field  value` line per set field, then conflicts and flags. Authors are
+    /// the roster's names (`authors`); `unverified` marks values from an author not in the roster yet.
+    public static func show(
+        _ record: IncidentRecord, conflicts: [(field: String, siblings: [Sibling])], unverified: Bool = false,
+        authors: [ReplicaID: String] = [:]
+    ) -> String {
         let names = ["id"] + IncidentSchema.fieldNames.filter { record.fields[$0] != nil }
         let width = max(names.map(\.count).max() ?? 0, "updated_at".count)
         func line(_ name: String, _ value: String) -> String {
@@ -44,13 +51,19 @@ public enum HumanFormat {
         out += line("created_at", DateText.rfc3339(epochMilliseconds: record.createdMs))
         out += line("updated_at", DateText.rfc3339(epochMilliseconds: record.updatedMs))
         if record.deleted { out += line("deleted", "yes (restore it with `outpost restore \(record.id)`)") }
+        if unverified {
+            out += line(
+                "verified",
+                "NO: some values come from a device the roster does not name yet (unverified; see `outpost history \(record.id)`)"
+            )
+        }
         if record.conflict {
             out += "\nCONFLICTS (the first value is the one shown):\n"
             for (field, siblings) in conflicts {
                 out += "  \(field):\n"
                 for sibling in siblings {
                     out +=
-                        "    \(sibling.value.serialized())  by \(author(sibling.reporter, sibling.dot)) at \(DateText.rfc3339(epochMilliseconds: sibling.tag.ms))\n"
+                        "    \(sibling.value.serialized())  by \(author(authors[sibling.dot.replica], sibling.dot)) at \(DateText.rfc3339(epochMilliseconds: sibling.tag.ms))\n"
                 }
             }
             if conflicts.isEmpty { out += "  a delete is contested by an edit its author had not seen\n" }
@@ -58,10 +71,12 @@ public enum HumanFormat {
         return out
     }
 
-    /// The `history` text: one block per change, oldest first.
-    public static func history(_ entries: [HistoryEntry]) -> String {
+    /// The `history` text: one block per change, oldest first, each author as the roster names it
+    /// and marked when unverified (author not in the roster yet) or unsigned (made before signatures).
+    public static func history(_ entries: [AttributedChange]) -> String {
         var out = ""
-        for (index, entry) in entries.enumerated() {
+        for (index, attributed) in entries.enumerated() {
+            let entry = attributed.entry
             let change = entry.change
             let what: String
             switch change.writes[Change.deletedField] {
@@ -69,7 +84,12 @@ public enum HumanFormat {
             case .bool(false)?: what = "restored"
             default: what = index == 0 ? "created" : "edited"
             }
-            out += "\(DateText.rfc3339(epochMilliseconds: change.tag.ms))  \(author(change.reporter, change.dot))  \(what)"
+            out += "\(DateText.rfc3339(epochMilliseconds: change.tag.ms))  \(author(attributed.author, change.dot))  \(what)"
+            switch attributed.verified {
+            case nil: out += "  [unverified: author not in the roster yet]"
+            case false?: out += "  [unsigned: made before signatures]"
+            case true?: break
+            }
             out += entry.applied ? "\n" : " (held back: waiting for earlier changes)\n"
             let known = IncidentSchema.fieldNames.filter { change.writes[$0] != nil }
             let others = change.writes.keys.filter { IncidentSchema.byName[$0] == nil && $0 != Change.deletedField }.sorted()
@@ -95,7 +115,7 @@ public enum HumanFormat {
         return rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count + 2) + $0.1 + "\n" }.joined()
     }
 
-    /// `reporter (replica:counter)` with the replica id shortened.
+    /// `reporter (replica:counter)` with the replica id shortened; "unknown" when the roster does not name it.
     static func author(_ reporter: String?, _ dot: Dot) -> String {
         let short = String(dot.replica.hex.prefix(8))
         return "\(reporter ?? "unknown") (\(short):\(dot.counter))"

@@ -1,3 +1,4 @@
+import Crypto
 import OutpostCore
 
 extension Store {
@@ -85,31 +86,196 @@ extension Store {
 
     /// Every change to a record, in log order; held-back changes last.
     public func history(id: String) throws(StoreError) -> [HistoryEntry] {
+        try read { try historyRows(id: id).map(\.entry) }
+    }
+
+    /// Every change to a record as `history` gives it, with its author as the roster names it
+    /// (never the change's own `reporter` text) and whether its signature verified.
+    public func attributedHistory(id: String) throws(StoreError) -> [AttributedChange] {
         try read {
-            var out: [HistoryEntry] = []
-            let log =
-                try db.cached("SELECT log FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id))
-                .first { $0.text(0) } ?? nil
-            let byDot = try db.cached("SELECT body FROM changes WHERE replica = ? AND counter = ?")
-            for entry in (log ?? "").split(separator: " ") {
-                let parts = entry.split(separator: ".")
-                guard parts.count == 2, let idx = Int64(parts[0]), let counter = Int64(parts[1]) else {
-                    throw StoreError(.storage, "incident \(id) has a damaged change list (\(entry))")
-                }
-                guard
-                    let change = try byDot.bind(.integer(idx), .integer(counter)).first({ row in
-                        try row.withBytes(0) { try Change(storedJSONBytes: $0) }
-                    })
-                else { throw StoreError(.storage, "incident \(id) lists a change the log does not hold (\(entry))") }
-                out.append(HistoryEntry(change: change, applied: true))
+            let names = try rosterNames()
+            return try historyRows(id: id).map {
+                AttributedChange(entry: $0.entry, author: names[$0.entry.change.dot.replica], verified: $0.verified)
             }
-            try db.cached("SELECT body FROM changes WHERE applied = 0 AND collection = 'incidents' AND record = ? ORDER BY seq")
-                .bind(.text(id)).forEach { row in
-                    let change = try row.withBytes(0) { try Change(storedJSONBytes: $0) }
-                    out.append(HistoryEntry(change: change, applied: false))
-                }
+        }
+    }
+
+    /// The history rows of a record (inside a read): each change, whether applied, and its `verified` column.
+    private func historyRows(id: String) throws -> [(entry: HistoryEntry, verified: Bool?)] {
+        var out: [(entry: HistoryEntry, verified: Bool?)] = []
+        let log =
+            try db.cached("SELECT log FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id))
+            .first { $0.text(0) } ?? nil
+        let byDot = try db.cached("SELECT body, verified FROM changes WHERE replica = ? AND counter = ?")
+        for entry in (log ?? "").split(separator: " ") {
+            let parts = entry.split(separator: ".")
+            guard parts.count == 2, let idx = Int64(parts[0]), let counter = Int64(parts[1]) else {
+                throw StoreError(.storage, "incident \(id) has a damaged change list (\(entry))")
+            }
+            guard
+                let row = try byDot.bind(.integer(idx), .integer(counter)).first({ row in
+                    (try row.withBytes(0) { try Change(storedJSONBytes: $0) }, Store.verification(row, column: 1))
+                })
+            else { throw StoreError(.storage, "incident \(id) lists a change the log does not hold (\(entry))") }
+            out.append((HistoryEntry(change: row.0, applied: true), row.1))
+        }
+        try db.cached(
+            "SELECT body, verified FROM changes WHERE applied = 0 AND collection = 'incidents' AND record = ? ORDER BY seq"
+        )
+        .bind(.text(id)).forEach { row in
+            let change = try row.withBytes(0) { try Change(storedJSONBytes: $0) }
+            out.append((HistoryEntry(change: change, applied: false), Store.verification(row, column: 1)))
+        }
+        return out
+    }
+
+    /// The `verified` column: true (verified), nil (author unknown), false (legacy unsigned).
+    private static func verification(_ row: Row, column: Int32) -> Bool? {
+        row.isNull(column) ? nil : row.int(column) != 0
+    }
+
+    /// The roster's reporter name for each replica it names (inside a read).
+    func rosterNames() throws -> [ReplicaID: String] {
+        var out: [ReplicaID: String] = [:]
+        try db.cached("SELECT replica, reporter FROM roster").forEach { row in
+            out[ReplicaID(bytes: row.bytes(0))] = row.text(1)
+        }
+        return out
+    }
+
+    /// The roster's reporter name for each replica it names.
+    public func authorNames() throws(StoreError) -> [ReplicaID: String] {
+        try read { try rosterNames() }
+    }
+
+    /// The ids of incidents whose current values (any sibling of any field) come from a change
+    /// whose author the roster does not name yet (unverified work).
+    public func unverifiedIncidentIDs() throws(StoreError) -> Set<String> {
+        try read {
+            var dots: [String: Set<Dot>] = [:]
+            try db.cached(
+                """
+                SELECT c.record, r.id, c.counter FROM changes c JOIN replicas r ON r.idx = c.replica
+                WHERE c.verified IS NULL AND c.collection = 'incidents'
+                """
+            ).forEach { row in
+                dots[row.text(0) ?? "", default: []].insert(
+                    Dot(replica: ReplicaID(bytes: row.bytes(1)), counter: UInt64(row.int(2))))
+            }
+            var out = Set<String>()
+            let stateOf = try db.cached("SELECT state FROM records WHERE collection = 'incidents' AND id = ?")
+            for (id, unverified) in dots {
+                guard let state = try stateOf.bind(.text(id)).first({ try decodeState($0, column: 0) }) else { continue }
+                if state.fields.values.contains(where: { $0.contains { unverified.contains($0.dot) } }) { out.insert(id) }
+            }
             return out
         }
+    }
+
+    /// Verified changes by other authors than `excluding` that `summary` lacks, in log order after
+    /// `afterSeq` (what a device relays to the server): only applied changes whose author the
+    /// roster names with the server's signature and as active, so the server knows every author
+    /// and takes the batch; never unverified or legacy ones.
+    public func relayChanges(
+        missingFrom summary: SyncSummary, excluding: ReplicaID, afterSeq: Int64 = 0, limit: Int = 1000, maxBytes: Int = 1 << 20
+    ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
+        try read {
+            var out: [StoredChange] = []
+            var bytes = 0
+            var last = afterSeq
+            let skip = replicaIndex[excluding] ?? -1
+            let floor: [Int64: Int64] = Dictionary(
+                uniqueKeysWithValues: replicaIndex.compactMap { id, idx in
+                    summary.entries[id].map { (idx, Int64(clamping: $0.contiguous)) }
+                })
+            let statement = try db.cached(
+                """
+                SELECT c.seq, c.replica, c.counter, c.body FROM changes c
+                JOIN replicas r ON r.idx = c.replica JOIN roster ro ON ro.replica = r.id
+                WHERE c.seq > ? AND c.verified = 1 AND c.applied = 1 AND c.replica != ?
+                  AND ro.sig IS NOT NULL AND ro.status = 'active'
+                ORDER BY c.seq
+                """)
+            try statement.bind(.integer(afterSeq), .integer(skip))
+            try statement.scan { row in
+                let seq = row.int(0)
+                let idx = row.int(1)
+                let counter = row.int(2)
+                last = seq
+                if counter <= floor[idx] ?? 0 { return true }
+                let replica = try replicaID(forIndex: idx)
+                if summary.contains(Dot(replica: replica, counter: UInt64(counter))) { return true }
+                let body = row.bytes(3)
+                out.append(StoredChange(seq: seq, replica: replica, counter: UInt64(counter), body: body))
+                bytes += body.count
+                return out.count < limit && bytes < maxBytes
+            }
+            return (out, last)
+        }
+    }
+
+    /// Every change by `author` in log order after `afterSeq`, at most `limit` and about
+    /// `maxBytes`, with the position to continue from (a restored device sends its old replica's
+    /// whole work, so a partner holding another version of one of its dots settles it).
+    public func changes(
+        by author: ReplicaID, afterSeq: Int64 = 0, limit: Int = 1000, maxBytes: Int = 1 << 20
+    ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
+        try read {
+            var out: [StoredChange] = []
+            var bytes = 0
+            var last = afterSeq
+            guard let idx = replicaIndex[author] else { return (out, last) }
+            let statement = try db.cached(
+                "SELECT seq, counter, body FROM changes WHERE replica = ? AND seq > ? AND verified = 1 ORDER BY seq")
+            try statement.bind(.integer(idx), .integer(afterSeq))
+            try statement.scan { row in
+                last = row.int(0)
+                let body = row.bytes(2)
+                out.append(StoredChange(seq: last, replica: author, counter: UInt64(row.int(1)), body: body))
+                bytes += body.count
+                return out.count < limit && bytes < maxBytes
+            }
+            return (out, last)
+        }
+    }
+
+    /// The setting recording the highest own counter that ever left this store, by any road (a
+    /// server sync, a bundle, a device-to-device sync), as `replica-hex:counter`.
+    static let ownSentSetting = "own_sent"
+
+    /// The highest counter of this store's current replica that ever left it (0 when none did,
+    /// or only under an earlier replica). A partner holding a change of this replica beyond it
+    /// (and beyond what the server acknowledged) got it from another copy of this store: this
+    /// one was restored from an older copy (`trust.md`, "Restored stores").
+    public func ownCounterSent() throws(StoreError) -> UInt64 {
+        try read {
+            guard let text = try metaText(Store.ownSentSetting) else { return 0 }
+            let parts = text.split(separator: ":")
+            guard parts.count == 2, ReplicaID(hex: String(parts[0])) == replica, let counter = UInt64(parts[1]) else { return 0 }
+            return counter
+        }
+    }
+
+    /// Records that own changes up to `counter` of the current replica are leaving this store
+    /// (before they go); a lower counter changes nothing.
+    public func recordOwnSent(through counter: UInt64) throws(StoreError) {
+        guard counter > 0, counter > (try ownCounterSent()) else { return }
+        try write { try setMeta(Store.ownSentSetting, .text("\(replica.hex):\(counter)")) }
+    }
+
+    /// What the binding signature covers: `"OUTPOST-BIND-1\n"` ‖ replica bytes ‖ SHA-256 of the
+    /// token's bytes (`trust.md`): it proves the key's owner sent this token.
+    public static func bindingMessage(replica: ReplicaID, token: String) -> [UInt8] {
+        Array("OUTPOST-BIND-1\n".utf8) + replica.bytes + Array(SHA256.hash(data: Array(token.utf8)))
+    }
+
+    /// This store's replica, public key and their binding to `token` (the key's signature over
+    /// `bindingMessage`), as the server sync sends them. (Only `applyRemote` in the sync itself
+    /// rotates the identity, and it does not run meanwhile.)
+    public func binding(forToken token: String) -> (replica: ReplicaID, key: [UInt8], bind: [UInt8]) {
+        let key = self.key
+        let replica = self.replica
+        return (replica, key.publicKey, key.signature(for: Store.bindingMessage(replica: replica, token: token)))
     }
 
     /// Every record with a conflict, oldest first.
@@ -150,5 +316,23 @@ extension Store {
                 unsyncedChanges: max(0, own - acked), heldBackChanges: counts.1, totalChanges: counts.0,
                 incidents: records.0, conflicts: records.1, server: try metaText("server_url"))
         }
+    }
+}
+
+/// One change of a record's history with its author as the roster names it and its verification.
+public struct AttributedChange: Hashable, Sendable {
+    /// The change and whether it is applied.
+    public var entry: HistoryEntry
+    /// The roster's reporter name for the author replica; nil when the roster does not name it.
+    public var author: String?
+    /// true: its signature verified under its author's key; nil: its author is not in the roster
+    /// yet (unverified); false: made before signatures (legacy, unsigned).
+    public var verified: Bool?
+
+    /// Makes one.
+    public init(entry: HistoryEntry, author: String?, verified: Bool?) {
+        self.entry = entry
+        self.author = author
+        self.verified = verified
     }
 }

@@ -18,6 +18,8 @@ struct BundleLineReader {
     private var summaryLine: [UInt8]?
     /// The first content error, thrown after the checksum is checked.
     private var deferred: BundleError?
+    /// The header, once read (read its extra members only after `contents()` succeeded).
+    private(set) var header: JSONValue?
 
     /// Takes the next inflated bytes.
     mutating func take(_ bytes: [UInt8]) throws(BundleError) {
@@ -84,6 +86,7 @@ struct BundleLineReader {
             deferred = BundleError("bundle header: \(error)")
             return
         }
+        header = json
         guard json["format"] == .string(BundleFile.format) else {
             deferred = BundleError("not an Outpost bundle (format is not \(BundleFile.format))")
             return

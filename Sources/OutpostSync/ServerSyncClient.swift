@@ -25,6 +25,14 @@ public struct ServerSyncReport: Hashable, Sendable {
     public var batches = 0
     /// The clock offset learned from the server (ms to add to the device clock).
     public var clockOffsetMs: Int64 = 0
+    /// Changes of other authors sent on to the server (relayed) because its summary lacked them.
+    public var relayed = 0
+    /// Received changes left out because they failed verification, and unverified changes
+    /// dropped when a roster named their author and their signature failed.
+    public var refused: [RefusedChange] = []
+    /// The replica ID this device wrote under until the sync showed its store was restored from an
+    /// older copy; it now writes under a new one (`store.replica`).
+    public var restoredFrom: ReplicaID?
 
     /// An empty report.
     public init() {}
@@ -35,6 +43,14 @@ public struct ServerSyncReport: Hashable, Sendable {
 /// Position is kept in the store: `server_acked_counter` (own changes the server holds) and
 /// `server_pull_cursor` (server log position received), each saved in the same transaction as
 /// the batch it belongs to, so a failed or killed sync loses nothing and the next one resumes.
+///
+/// Trust (`trust.md`): every request carries the device's public key and its binding to the
+/// link's token; answers bring the server's roster (its key pinned at the first sync) and, for the
+/// first request, the server's summary. With the summary the device re-sends own changes a
+/// restored server lost, continues under a new replica when the server holds own changes this
+/// store lacks (the store was restored), and relays the verified changes of other authors the
+/// server lacks. Each pull names the change its position points at, so a restored server can
+/// answer `cursor_reset` and the device pulls again from the start.
 public struct ServerSyncClient: Sendable {
     /// The reporter's store.
     public let store: Store
@@ -48,19 +64,33 @@ public struct ServerSyncClient: Sendable {
     public var maxBytes: Int
     /// Device clock in ms (for learning the offset); replaceable in tests.
     public var deviceClock: @Sendable () -> Int64
+    /// The token the link sends: every request carries the device's key signed over its hash
+    /// (`bind`), so the server binds the token to this device at its first sync (and to a new
+    /// replica after a restore). nil: neither goes (a token enrolled by key is bound already).
+    public var token: String?
 
     /// Setting holding the highest own counter the server acknowledged.
     public static let ackedCounterKey = "server_acked_counter"
     /// Setting holding the server log position received.
     public static let pullCursorKey = "server_pull_cursor"
+    /// Setting holding the change the pull position points at (`hex:counter`, as the server named it).
+    public static let pullCursorDotKey = "server_pull_cursor_dot"
+    /// Setting holding the highest roster version received from the server (the next `roster_after`).
+    public static let rosterAfterKey = "server_roster_after"
+    /// Syncs in a row one `run` makes when each finds the store restored and continues under a new replica.
+    static let maxPasses = 3
     /// Answers in a row that may move nothing (no new acknowledgement, no pull position past the
     /// furthest one seen) before the sync stops with `ServerSyncNoProgress`.
     public static let idleAnswerLimit = 3
 
     /// Makes a client.
-    public init(store: Store, link: any ServerLink, pushLimit: Int = 5000, pullLimit: Int = 5000, maxBytes: Int = 4 << 20) {
+    public init(
+        store: Store, link: any ServerLink, token: String? = nil, pushLimit: Int = 5000, pullLimit: Int = 5000,
+        maxBytes: Int = 4 << 20
+    ) {
         self.store = store
         self.link = link
+        self.token = token
         self.pushLimit = max(1, pushLimit)
         self.pullLimit = max(1, pullLimit)
         self.maxBytes = max(1024, maxBytes)
@@ -78,12 +108,31 @@ public struct ServerSyncClient: Sendable {
     /// Only one request in flight pulls (the others ask for no changes, as the cursor they would
     /// need is in an answer still to come); a pulling request asks for as many more as requests
     /// went without pulling, so the cursor keeps up with the log. Position is still saved only
-    /// with the answer it belongs to, the acknowledgement only ever grows, and the server commits
+    /// with the answer it belongs to, the acknowledgement only grows (unless the server's summary
+    /// shows it lost acknowledged changes: they are sent again), and the server commits
     /// each batch before it answers, so a failure or a kill at any point loses nothing and
     /// duplicates nothing: the next sync resends from what was acknowledged.
     public func run(progress: (@Sendable (SyncProgress) -> Void)? = nil) async throws -> ServerSyncReport {
         var report = ServerSyncReport()
+        for _ in 0..<ServerSyncClient.maxPasses {
+            // A pass that finds the store restored stops; the next one runs under the new replica.
+            guard try await runPass(into: &report, progress: progress) else { break }
+        }
+        report.conflicts = Int(try store.status().conflicts)
+        return report
+    }
+
+    /// One sync under the store's current replica; true when it stopped because the store turned
+    /// out to be restored and now writes under a new replica (the caller syncs again).
+    private func runPass(
+        into report: inout ServerSyncReport, progress: (@Sendable (SyncProgress) -> Void)?
+    ) async throws -> Bool {
         let reporter = try store.reporter
+        let binding = store.binding(forToken: token ?? "")
+        var context = RequestContext(
+            replica: binding.replica, key: binding.key, bind: token == nil ? [] : binding.bind, reporter: reporter,
+            rosterAfter: UInt64(max(0, try store.integerSetting(ServerSyncClient.rosterAfterKey))), wantsSummary: true,
+            cursorDot: try storedCursorDot(), pinnedRosterKey: try store.rosterKey())
         var acked = UInt64(try store.integerSetting(ServerSyncClient.ackedCounterKey))
         var cursor = try store.integerSetting(ServerSyncClient.pullCursorKey)
         var learnedOffset = false
@@ -95,10 +144,15 @@ public struct ServerSyncClient: Sendable {
         // One exchange until the first answer is in (it binds the device and learns the clock).
         var depth = 1
         var queue: [InFlight] = []
-        let first = try store.ownChanges(afterCounter: acked, limit: pushLimit, maxBytes: maxBytes)
-        queue.append(send(first, compressedStart: nil, reporter: reporter, pullAfter: cursor, pullLimit: pullLimit))
-        sentThrough = first.last?.counter ?? acked
-        var ahead = first.last.flatMap { prepare(afterCounter: $0.counter, reporter: reporter) }
+        // The opening request pushes nothing: it asks for the server's summary (and pulls), so no
+        // change goes up before the device knows whether it was restored (its next dots would then
+        // reuse dots the server holds) or the server was (its acknowledgement is then too high).
+        // The first batch is read and compressed while it is with the server.
+        var opening = try send([], compressedStart: nil, context: context, pullAfter: cursor, pullLimit: pullLimit)
+        opening.opens = true
+        queue.append(opening)
+        context.wantsSummary = false
+        var ahead = prepare(afterCounter: acked, context: context)
         // The furthest pull position the server has given, and how many answers in a row moved
         // neither it nor the acknowledgement: a server that keeps answering "more" from the same
         // place would otherwise be asked the same thing forever.
@@ -121,6 +175,41 @@ public struct ServerSyncClient: Sendable {
                 try store.setClockOffset(ms: report.clockOffsetMs)
                 learnedOffset = true
                 depth = max(1, min(2, link.maxInFlight))
+                // Nothing else is in flight. The roster first (pinning the server's key): the
+                // changes of authors it newly names verify, and can be relayed.
+                try acceptRoster(response, context: &context, report: &report)
+                if let summary = response.summary {
+                    let held = summary.entries[context.replica]
+                    // Own changes up to here left this store (by any road) or the server has them
+                    // from it; beyond, they came from another copy of this store.
+                    let sentBefore = max(acked, try store.ownCounterSent())
+                    if let held, held.contiguous > sentBefore || held.extra.contains(where: { $0 > sentBefore }) {
+                        // The server holds changes of this replica that this store never sent: it
+                        // is an older copy of itself, whose next dots were (or would be) used
+                        // twice. Continue under a new replica; the next pass sends the old
+                        // replica's work and pulls the server's, so both versions of a reused
+                        // dot meet and are settled.
+                        report.restoredFrom = report.restoredFrom ?? context.replica
+                        try store.rotateIdentity()
+                        return true
+                    }
+                    // A server restored from an older copy lost own changes it had acknowledged:
+                    // send them again from what it holds.
+                    let serverHolds = held?.contiguous ?? 0
+                    if serverHolds < acked {
+                        acked = serverHolds
+                        sentThrough = acked
+                        ahead = nil
+                    }
+                    // Other authors' work the server lacks goes first, so own changes that build
+                    // on it are not held back there.
+                    try await relay(missingFrom: summary, context: &context, report: &report)
+                }
+            } else {
+                do { try acceptRoster(response, context: &context, report: &report) } catch {
+                    await ServerSyncClient.stop(queue)
+                    throw error
+                }
             }
             let newlyAcked = response.ackedCounter > acked ? Int(response.ackedCounter - acked) : 0
             let moved = newlyAcked > 0 || (head.pulls && response.cursor > furthestCursor)
@@ -141,6 +230,14 @@ public struct ServerSyncClient: Sendable {
             if head.pulls {
                 cursor = response.cursor
                 more = response.more
+                context.cursorDot = response.cursorDot
+                if response.cursorReset {
+                    // The server's log does not hold the change our position named (it was
+                    // restored): pull again from where it says, and ask on if it sent nothing.
+                    furthestCursor = response.cursor
+                    idleAnswers = 0
+                    if response.changes.isEmpty && response.cursor == 0 { more = true }
+                }
             }
             // The own change counter, not `status()`: that counts whole tables, once per batch.
             let own: Int64
@@ -149,7 +246,7 @@ public struct ServerSyncClient: Sendable {
                 throw error
             }
             let remaining = max(0, Int(own) - Int(acked))
-            let pushedEverything = remaining == 0 || (head.lastCounter == nil && newlyAcked == 0)
+            let pushedEverything = remaining == 0 || (!head.opens && head.lastCounter == nil && newlyAcked == 0)
             let finished = pushedEverything && !more
             // The server kept none of what it was sent next, and nothing in flight may fill the
             // gap: stop rather than loop.
@@ -176,7 +273,7 @@ public struct ServerSyncClient: Sendable {
                         let pulls = !queue.contains { $0.pulls }
                         let limit = pulls ? catchUpLimit(afterSkipping: skippedPulls) : 0
                         queue.append(
-                            send(batch, compressedStart: start, reporter: reporter, pullAfter: cursor, pullLimit: limit))
+                            try send(batch, compressedStart: start, context: context, pullAfter: cursor, pullLimit: limit))
                         skippedPulls = pulls ? 0 : skippedPulls + 1
                         if let last = batch.last?.counter {
                             sentThrough = last
@@ -188,17 +285,29 @@ public struct ServerSyncClient: Sendable {
                     readFailure = error  // thrown once this answer is saved
                 }
             }
+            let applied: ApplyReport
             do {
-                try store.applyRemote(
+                applied = try store.applyRemote(
                     head.pulls ? response.changes : [],
                     settings: [
                         ServerSyncClient.ackedCounterKey: Int64(acked), ServerSyncClient.pullCursorKey: cursor,
                     ])
+                if head.pulls { try saveCursorDot(context.cursorDot) }
             } catch {
                 // The requests in flight are harmless (the server commits before it answers and
                 // nothing here records them); stop them and wait, so no transfer outlives the sync.
                 await ServerSyncClient.stop(queue)
                 throw error
+            }
+            report.refused += applied.refused
+            if let restored = applied.restoredFrom {
+                // A change of this replica from beyond its counter: the store was restored from an
+                // older copy and now writes under a new replica; the requests in flight speak for the old one.
+                await ServerSyncClient.stop(queue)
+                report.restoredFrom = report.restoredFrom ?? restored
+                if head.pulls { report.received += response.changes.count }
+                report.batches += 1
+                return true
             }
             if head.pulls { report.received += response.changes.count }
             report.batches += 1
@@ -211,10 +320,115 @@ public struct ServerSyncClient: Sendable {
                 if looping { throw ServerSyncNoProgress(answers: idleAnswers, cursor: furthestCursor, counter: acked) }
                 throw ServerSyncStalled(counter: acked)
             }
-            if sentChanges && ahead == nil { ahead = prepare(afterCounter: sentThrough, reporter: reporter) }
+            if sentChanges && ahead == nil { ahead = prepare(afterCounter: sentThrough, context: context) }
         }
-        report.conflicts = Int(try store.status().conflicts)
-        return report
+        // After a restore, the old replica's work goes once everything is pulled: by then this store
+        // met the server's version of every dot it reused and settled it (re-issuing a discarded
+        // version under the new replica), so the server settles each the same way and no write of
+        // either version is lost.
+        if let old = report.restoredFrom, old != context.replica {
+            try await sendWork(of: old, context: &context, report: &report)
+        }
+        return false
+    }
+
+    /// Sends the server, one request at a time and before own changes, the verified changes of
+    /// other authors that its summary lacks (work that reached this device through a peer or a bundle, or that a restored
+    /// server lost). Never unverified ones: the server would refuse them.
+    private func relay(
+        missingFrom summary: SyncSummary, context: inout RequestContext, report: inout ServerSyncReport
+    ) async throws {
+        // Mostly the server lacks nothing of other authors: then the log is not read at all.
+        guard ServerSyncClient.holdsMore(try store.summary(), than: summary, except: context.replica) else { return }
+        var position: Int64 = 0
+        while true {
+            let (batch, next) = try store.relayChanges(
+                missingFrom: summary, excluding: context.replica, afterSeq: position, limit: pushLimit, maxBytes: maxBytes)
+            if batch.isEmpty { break }
+            let exchange = try await ServerSyncClient.wait(
+                for: try send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
+            try acceptRoster(exchange.response, context: &context, report: &report)
+            report.relayed += batch.count
+            report.batches += 1
+            position = next
+        }
+    }
+
+    /// After finding the store restored, sends the server the old replica's whole work (its own
+    /// path now carries the new replica's): where the server holds another version of a dot the
+    /// restored copy reused, it meets both and settles them (`trust.md`, "Restored stores").
+    private func sendWork(of old: ReplicaID, context: inout RequestContext, report: inout ServerSyncReport) async throws {
+        // Only when the server knows the old replica (it refuses a batch with an unknown author).
+        guard try store.roster().contains(where: { $0.replica == old && $0.sig != nil && $0.status == .active }) else { return }
+        var position: Int64 = 0
+        while true {
+            let (batch, next) = try store.changes(by: old, afterSeq: position, limit: pushLimit, maxBytes: maxBytes)
+            if batch.isEmpty { break }
+            let exchange = try await ServerSyncClient.wait(
+                for: try send(batch, compressedStart: nil, context: context, pullAfter: 0, pullLimit: 0).task)
+            try acceptRoster(exchange.response, context: &context, report: &report)
+            report.batches += 1
+            position = next
+        }
+    }
+
+    /// Takes the roster an answer carries: pins the server's roster key at the first sync (a
+    /// different key than the pinned one fails the sync: another server, or an impostor) and keeps
+    /// the entries it signed; raises the roster version asked for next.
+    private func acceptRoster(
+        _ response: ServerSyncResponse, context: inout RequestContext, report: inout ServerSyncReport
+    ) throws {
+        guard let rosterKey = response.rosterKey else { return }
+        // Most answers bring no entries from the key already pinned: nothing to write.
+        if response.roster.isEmpty && context.pinnedRosterKey == rosterKey { return }
+        let update = try store.acceptRoster(response.roster, rosterKey: rosterKey)
+        context.pinnedRosterKey = rosterKey
+        report.refused += update.dropped
+        let newest = response.roster.map(\.version).max() ?? 0
+        if newest > context.rosterAfter {
+            context.rosterAfter = newest
+            try store.setIntegerSetting(ServerSyncClient.rosterAfterKey, Int64(clamping: newest))
+        }
+    }
+
+    /// Whether `mine` holds a change of an author other than `except` that `theirs` lacks.
+    static func holdsMore(_ mine: SyncSummary, than theirs: SyncSummary, except: ReplicaID) -> Bool {
+        for (replica, entry) in mine.entries where replica != except {
+            let other = theirs.entries[replica] ?? SyncSummary.Entry(contiguous: 0)
+            if entry.extra.contains(where: { !theirs.contains(Dot(replica: replica, counter: $0)) }) { return true }
+            guard entry.contiguous > other.contiguous else { continue }
+            // Counters other.contiguous+1 … entry.contiguous must all be among their extras.
+            let missing = entry.contiguous - other.contiguous
+            if UInt64(other.extra.count) < missing { return true }
+            if other.extra.filter({ $0 > other.contiguous && $0 <= entry.contiguous }).count < missing { return true }
+        }
+        return false
+    }
+
+    /// The stored change the pull position points at.
+    private func storedCursorDot() throws -> Dot? {
+        guard let text = try store.setting(ServerSyncClient.pullCursorDotKey) else { return nil }
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, let replica = ReplicaID(hex: String(parts[0])), let counter = UInt64(parts[1]) else { return nil }
+        return Dot(replica: replica, counter: counter)
+    }
+
+    /// Saves the change the pull position points at (removes it when the server named none).
+    private func saveCursorDot(_ dot: Dot?) throws {
+        try store.setSettings([ServerSyncClient.pullCursorDotKey: dot.map(\.description)])
+    }
+
+    /// What every request of a sync pass says besides its changes and pull.
+    private struct RequestContext: Sendable {
+        var replica: ReplicaID
+        var key: [UInt8]
+        var bind: [UInt8]
+        var reporter: String
+        var rosterAfter: UInt64
+        var wantsSummary: Bool
+        var cursorDot: Dot?
+        /// The server roster key the store has pinned (nil until the first sync).
+        var pinnedRosterKey: [UInt8]?
     }
 
     /// The pull limit of a request sent after `skipped` requests that did not pull: `pullLimit`
@@ -241,6 +455,8 @@ public struct ServerSyncClient: Sendable {
         var lastCounter: UInt64?
         /// Whether it asks for changes (only one request in flight does).
         var pulls: Bool
+        /// Whether it is a sync's opening request (it asks for the server's summary and pushes nothing).
+        var opens = false
 
         /// Whether it carries own change `counter`.
         func carries(_ counter: UInt64) -> Bool {
@@ -260,28 +476,41 @@ public struct ServerSyncClient: Sendable {
     /// The batch after own counter `last`, read and compressed while earlier batches are with the
     /// server; nil when there is none (or it cannot be made now: then it is read again once the
     /// answer is in).
-    private func prepare(afterCounter last: UInt64, reporter: String) -> Prepared? {
+    private func prepare(afterCounter last: UInt64, context: RequestContext) -> Prepared? {
         guard let changes = try? store.ownChanges(afterCounter: last, limit: pushLimit, maxBytes: maxBytes), !changes.isEmpty
         else { return nil }
-        let request = request(changes, reporter: reporter, pullAfter: 0, pullLimit: pullLimit)
+        let request = request(changes, context: context, pullAfter: 0, pullLimit: pullLimit)
         guard let start = try? Gzip.part(request.encodedStart()) else { return nil }
         return Prepared(after: last, changes: changes, compressedStart: start)
     }
 
     /// The request carrying `outgoing` (stored bytes as they are) and a pull of at most
     /// `pullLimit` changes after `pullAfter`.
-    private func request(_ outgoing: [StoredChange], reporter: String, pullAfter: Int64, pullLimit: Int) -> ServerSyncRequest {
-        ServerSyncRequest(
-            replica: store.replica, reporter: reporter, changes: [], rawChanges: outgoing.map(\.body), pullAfter: pullAfter,
-            pullLimit: pullLimit, pullMaxBytes: maxBytes)
+    private func request(_ outgoing: [StoredChange], context: RequestContext, pullAfter: Int64, pullLimit: Int)
+        -> ServerSyncRequest
+    {
+        var request = ServerSyncRequest(
+            replica: context.replica, reporter: context.reporter, changes: [], rawChanges: outgoing.map(\.body),
+            pullAfter: pullAfter, pullLimit: pullLimit, pullMaxBytes: maxBytes)
+        // The key goes with its binding, or not at all (a server checks the two together).
+        if !context.bind.isEmpty {
+            request.key = context.key
+            request.bind = context.bind
+        }
+        request.rosterAfter = context.rosterAfter
+        request.wantsSummary = context.wantsSummary
+        if pullLimit > 0 && pullAfter > 0 { request.pullAfterDot = context.cursorDot }
+        return request
     }
 
     /// Starts one exchange: `outgoing` up (with its part already compressed, when given), a pull
     /// of at most `pullLimit` changes after `pullAfter` down (none when it is 0).
     private func send(
-        _ outgoing: [StoredChange], compressedStart: Gzip.Part?, reporter: String, pullAfter: Int64, pullLimit: Int
-    ) -> InFlight {
-        var request = request(outgoing, reporter: reporter, pullAfter: pullAfter, pullLimit: pullLimit)
+        _ outgoing: [StoredChange], compressedStart: Gzip.Part?, context: RequestContext, pullAfter: Int64, pullLimit: Int
+    ) throws -> InFlight {
+        // Recorded before it goes: whatever the server holds of this replica up to here, this store sent.
+        try store.recordOwnSent(through: outgoing.filter { $0.replica == context.replica }.map(\.counter).max() ?? 0)
+        var request = request(outgoing, context: context, pullAfter: pullAfter, pullLimit: pullLimit)
         request.compressedStart = compressedStart
         let message = request
         let link = self.link

@@ -18,7 +18,8 @@ public struct SyncReport: Hashable, Sendable {
 
 /// A two-way (or one-way) sync between two replicas over `SyncTransport`s.
 ///
-/// Each side states what it has in a summary; the other sends what is missing in causal order,
+/// The sender's roster (entries the server signed) goes first, so the receiver can verify what
+/// follows. Each side states what it has in a summary; the other sends what is missing in causal order,
 /// in bounded batches, each applied atomically and acknowledged. An interrupted session loses
 /// nothing: the next one starts from the receiver's summary, which counts every batch it committed.
 public struct SyncSession: Sendable {
@@ -40,10 +41,13 @@ public struct SyncSession: Sendable {
         self.batchBytes = max(1, batchBytes)
     }
 
-    /// Sends `from` every change `to` lacks.
+    /// Sends `from` its roster and every change `to` lacks. Changes that fail verification at `to`
+    /// are left out there and listed in the report's `refused` (with unverified changes the roster
+    /// then showed to be forged); everything else is applied.
     public func send(from: any SyncTransport, to: any SyncTransport) async throws -> (count: Int, report: ApplyReport) {
         var count = 0
         var report = ApplyReport()
+        report.refused += try await to.receiveRoster(try await from.roster()).dropped
         var position: Int64 = 0
         var summary = try await to.summary()
         while true {

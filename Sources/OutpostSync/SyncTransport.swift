@@ -23,6 +23,11 @@ public protocol SyncTransport: Sendable {
     func changes(missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int) async throws -> ChangeBatch
     /// Applies a batch at the far replica atomically; returning is its acknowledgement.
     func receive(_ changes: [Change]) async throws -> ApplyReport
+    /// The far replica's roster entries signed by the server, to pass on (`trust.md`).
+    func roster() async throws -> [RosterEntry]
+    /// Takes roster entries at the far replica: each counts only with a valid signature of the
+    /// server key it pinned (a peer never chooses that key).
+    func receiveRoster(_ entries: [RosterEntry]) async throws -> RosterUpdate
 }
 
 /// A replica in this process, reached directly through its store (tests, replays, local peers).
@@ -38,8 +43,16 @@ public struct StoreTransport: SyncTransport {
     public func changes(missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int) async throws -> ChangeBatch
     {
         let (stored, next) = try store.changes(missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
+        let own = store.replica
+        try store.recordOwnSent(through: stored.filter { $0.replica == own }.map(\.counter).max() ?? 0)
         return ChangeBatch(changes: try stored.map { try $0.change() }, nextSeq: next)
     }
 
     public func receive(_ changes: [Change]) async throws -> ApplyReport { try store.applyRemote(changes) }
+
+    public func roster() async throws -> [RosterEntry] { try store.roster().filter { $0.sig != nil } }
+
+    public func receiveRoster(_ entries: [RosterEntry]) async throws -> RosterUpdate {
+        try store.acceptRoster(entries, rosterKey: nil)
+    }
 }

@@ -35,6 +35,10 @@ final class FlakyTransport: SyncTransport, @unchecked Sendable {
         try await inner.changes(missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
     }
 
+    func roster() async throws -> [RosterEntry] { try await inner.roster() }
+
+    func receiveRoster(_ entries: [RosterEntry]) async throws -> RosterUpdate { try await inner.receiveRoster(entries) }
+
     func receive(_ batch: [Change]) async throws -> ApplyReport {
         let failing = lock.withLock { failAfterBatches.map { batches >= $0 } ?? false }
         if failing {
