@@ -72,13 +72,23 @@ extension Store {
     }
 
     /// `rotateIdentity` inside the caller's write transaction.
-    func rotateIdentityInTransaction(to chosen: ReplicaID? = nil) throws -> ReplicaID {
+    func rotateIdentityInTransaction(to chosen: ReplicaID? = nil, reissuingUnsent: Bool = true) throws -> ReplicaID {
         let key = DeviceKey()
         let newReplica = chosen ?? restoredReplicaNaming?() ?? key.replicaID
         let previous = replica
+        // The highest own counter that ever left this store (`ownCounterSent`, read before the
+        // replica changes), and the server's acknowledgement, which cannot be above it.
+        var sent = UInt64(max(0, try metaInt("server_acked_counter")))
+        if let text = try metaText(Store.ownSentSetting) {
+            let parts = text.split(separator: ":")
+            if parts.count == 2, ReplicaID(hex: String(parts[0])) == previous, let counter = UInt64(parts[1]) {
+                sent = max(sent, counter)
+            }
+        }
         try Store.writeIdentity(db, replica: newReplica, key: key, previous: previous, reporter: try metaText("reporter") ?? "")
         setIdentity(replica: newReplica, key: key)
         try loadReplicas()
+        if reissuingUnsent { try reissueUnsent(of: previous, above: sent) }
         return newReplica
     }
 }

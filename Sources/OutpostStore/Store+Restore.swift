@@ -49,7 +49,9 @@ extension Store {
         try write {
             let old = replica
             guard Store.holdsBeyond(partner, replica: old, counter: try metaInt("counter")) else { return nil }
-            try rotateAfterRestore()
+            // The old ID's changes stay: the caller exchanges them whole, and each reused dot is
+            // settled by the lower hash, the discarded version re-issued.
+            try rotateAfterRestore(reissuingUnsent: false)
             return old
         }
     }
@@ -63,8 +65,40 @@ extension Store {
 
     /// Rotates to a new replica after finding this store restored (inside a write transaction):
     /// the one `restoredReplicaNaming` names, else the new key's.
-    func rotateAfterRestore() throws {
-        _ = try rotateIdentityInTransaction()
+    func rotateAfterRestore(reissuingUnsent: Bool = true) throws {
+        _ = try rotateIdentityInTransaction(reissuingUnsent: reissuingUnsent)
+    }
+
+    /// Re-issues under the current replica the changes this store made under `old` above
+    /// `sent` — the highest of them that ever left it — which nobody else holds (`trust.md`,
+    /// "Restored stores"): same record, writes and tag; deps on re-issued ones name their
+    /// re-issues. The originals leave the log first (their records are rebuilt without them), so
+    /// a partner's other change under one of those dots applies here as the only one.
+    func reissueUnsent(of old: ReplicaID, above sent: UInt64) throws {
+        guard let idx = replicaIndex[old] else { return }
+        var rows: [(seq: Int64, change: Change)] = []
+        try db.cached("SELECT seq, body FROM changes WHERE replica = ? AND counter > ? ORDER BY counter").bind(
+            .integer(idx), .integer(Int64(clamping: sent))
+        ).forEach { row in
+            rows.append((row.int(0), try row.withBytes(1) { try Change(storedJSONBytes: $0) }))
+        }
+        guard !rows.isEmpty else { return }
+        try dropChanges(rows.map(\.seq))
+        let applier = try ChangeApplier(store: self, receivedMs: systemClock(), heldBackLimits: .unlimited)
+        var reissued: [UInt64: UInt64] = [:]
+        for (_, original) in rows {
+            var deps = original.deps
+            let seen = deps[old]
+            if seen > sent {
+                // What the record still holds of the old replica, and the re-issue of the one it saw.
+                deps[old] = try applier.state(of: original.record).version[old]
+                if let counter = reissued[seen] { deps[replica] = max(deps[replica], counter) }
+            }
+            let change = try makeReissue(of: original, deps: deps, applier: applier)
+            try applier.apply(change)
+            reissued[original.dot.counter] = change.dot.counter
+        }
+        try applier.finish()
     }
 
     /// The `meta` key prefix of a discarded version kept as evidence (the rest is the SHA-256 of
@@ -126,7 +160,8 @@ extension Store {
         guard !settled.isEmpty || anyKept else { return }
         if restoredFrom == nil && settled.contains(where: { $0.dot.replica == batchReplica }) {
             restoredFrom = batchReplica
-            try rotateAfterRestore()
+            // Its own versions here are being settled against the partner's: they stay.
+            try rotateAfterRestore(reissuingUnsent: false)
         }
         if !applier.replacements.isEmpty {
             try dropChanges(applier.replacements.values.map(\.storedSeq).sorted())

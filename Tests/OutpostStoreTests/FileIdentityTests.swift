@@ -38,8 +38,10 @@ import Testing
         #expect(try copied.previousReplicas() == [replica])
         #expect(try copied.recordedFileIdentity() == copied.currentFileIdentity)
         #expect(try !copied.databaseFileIsACopy())
+        // Its change that never left the store is re-issued under the new replica (counter 1).
+        #expect(try copied.history(id: "r1").map(\.change.dot) == [Dot(replica: copied.replica, counter: 1)])
         let next = try copied.update(id: "r1", fields: ["injured": 1], wallMs: 3)
-        #expect(next.dot == Dot(replica: copied.replica, counter: 1))
+        #expect(next.dot == Dot(replica: copied.replica, counter: 2))
 
         // Positive control: the original, written to since, keeps its identity and its replica.
         let reopened = try Store.open(at: original)
