@@ -56,6 +56,28 @@ extension Store {
         }
     }
 
+    /// When `partner` holds a change of this store's replica above the highest own counter that
+    /// ever left this store (by any road) or the server acknowledged, it got it from another copy
+    /// of this store: this one was restored. It then continues under a new replica, re-issuing
+    /// there the changes that never left it (their dots are the partner's other changes), and
+    /// returns the replica it left; nil otherwise.
+    @discardableResult
+    public func continueIfPartnerHoldsUnsent(_ partner: SyncSummary) throws(StoreError) -> ReplicaID? {
+        try write {
+            let old = replica
+            var sent = try metaInt("server_acked_counter")
+            if let text = try metaText(Store.ownSentSetting) {
+                let parts = text.split(separator: ":")
+                if parts.count == 2, ReplicaID(hex: String(parts[0])) == old, let counter = Int64(parts[1]) {
+                    sent = max(sent, counter)
+                }
+            }
+            guard Store.holdsBeyond(partner, replica: old, counter: sent) else { return nil }
+            try rotateAfterRestore(reissuingUnsent: true)
+            return old
+        }
+    }
+
     /// Whether `summary` holds a change of `replica` with a counter above `counter`.
     static func holdsBeyond(_ summary: SyncSummary, replica: ReplicaID, counter: Int64) -> Bool {
         guard let entry = summary.entries[replica] else { return false }

@@ -207,6 +207,8 @@ public struct ScenarioRunner: Sendable {
     @discardableResult
     public static func replayAll(from: Store, to: Store) throws -> ApplyReport {
         let (stored, _) = try from.changes(missingFrom: SyncSummary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max)
+        let own = from.replica
+        try from.recordOwnSent(through: stored.filter { $0.replica == own }.map(\.counter).max() ?? 0)
         return try to.applyRemote(try stored.map { try $0.change() })
     }
 

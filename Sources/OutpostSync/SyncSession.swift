@@ -50,6 +50,7 @@ public struct SyncSession: Sendable {
         report.refused += try await to.receiveRoster(try await from.roster()).dropped
         var position: Int64 = 0
         var summary = try await to.summary()
+        _ = try await from.continueIfRestored(partner: summary)
         while true {
             let batch = try await from.changes(
                 missingFrom: summary, afterSeq: position, limit: batchLimit, maxBytes: batchBytes)
@@ -70,6 +71,11 @@ public struct SyncSession: Sendable {
     /// Two-way sync: `a` receives what `b` has, then `b` receives what `a` has.
     public func run(_ a: any SyncTransport, _ b: any SyncTransport) async throws -> SyncReport {
         var report = SyncReport()
+        // Each side first looks for signs it was restored in what the other holds, so both
+        // exchange under their current replicas.
+        let (summaryA, summaryB) = (try await a.summary(), try await b.summary())
+        _ = try await a.continueIfRestored(partner: summaryB)
+        _ = try await b.continueIfRestored(partner: summaryA)
         let received = try await send(from: b, to: a)
         report.received = received.count
         report.local = received.report

@@ -28,6 +28,16 @@ public protocol SyncTransport: Sendable {
     /// Takes roster entries at the far replica: each counts only with a valid signature of the
     /// server key it pinned (a peer never chooses that key).
     func receiveRoster(_ entries: [RosterEntry]) async throws -> RosterUpdate
+    /// Before sending: when `partner` (the other side's summary) holds changes of the far
+    /// replica that it never sent (it was restored from an older copy of itself), it continues
+    /// under a new replica and re-issues its unsent work there (`trust.md`, "Restored stores");
+    /// returns the replica it left, nil when it was not restored.
+    func continueIfRestored(partner: SyncSummary) async throws -> ReplicaID?
+}
+
+extension SyncTransport {
+    /// A far side that cannot be restored (a file, a link that checks itself).
+    public func continueIfRestored(partner: SyncSummary) async throws -> ReplicaID? { nil }
 }
 
 /// A replica in this process, reached directly through its store (tests, replays, local peers).
@@ -54,5 +64,9 @@ public struct StoreTransport: SyncTransport {
 
     public func receiveRoster(_ entries: [RosterEntry]) async throws -> RosterUpdate {
         try store.acceptRoster(entries, rosterKey: nil)
+    }
+
+    public func continueIfRestored(partner: SyncSummary) async throws -> ReplicaID? {
+        try store.continueIfPartnerHoldsUnsent(partner)
     }
 }

@@ -112,6 +112,8 @@ func fullState(_ store: Store) throws -> [String: [UInt8]] {
             ? try allChanges(from)
             : try from.changes(missingFrom: try to.summary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max).changes
                 .map { try $0.change() }
+        // A road out of a store records what of its own work leaves (restore detection reads it).
+        try from.recordOwnSent(through: changes.filter { $0.dot.replica == from.replica }.map(\.dot.counter).max() ?? 0)
         changes.shuffle(using: &rng)
         let keep = Int.random(in: 0...changes.count, using: &rng)
         for change in changes.prefix(keep) { try to.applyRemote([change]) }
