@@ -40,18 +40,10 @@ public struct DeviceKey: Sendable {
 
     /// Signs every change (sets `sig`), on every core at once.
     public func sign(_ changes: inout [Change]) {
-        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let chunks = changes.count < 64 ? 1 : min(cores * 4, changes.count / 16)
         changes.withUnsafeMutableBufferPointer { buffer in
-            // Each chunk writes only its own elements of `buffer`.
+            // Each index is written by one thread only.
             nonisolated(unsafe) let items = buffer
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                var i = chunk
-                while i < items.count {
-                    items[i].sig = signature(for: items[i].canonicalBytes())
-                    i += chunks
-                }
-            }
+            EveryCore.forEach(items.count) { i in items[i].sig = signature(for: items[i].canonicalBytes()) }
         }
     }
 
@@ -93,20 +85,29 @@ public enum SignatureCheck {
         var results = [Bool?](repeating: nil, count: changes.count)
         let work = keys.indices.filter { keys[$0] != nil }
         guard !work.isEmpty else { return results }
-        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let chunks = work.count < 64 ? 1 : min(cores * 4, work.count / 16)
         results.withUnsafeMutableBufferPointer { out in
-            // Each chunk writes only its own slots of `out`.
+            // Each slot is written by one thread only.
             nonisolated(unsafe) let slots = out
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                var i = chunk
-                while i < work.count {
-                    let index = work[i]
-                    slots[index] = isValid(changes[index], publicKey: keys[index]!)
-                    i += chunks
-                }
-            }
+            EveryCore.forEach(work.count) { i in slots[work[i]] = isValid(changes[work[i]], publicKey: keys[work[i]]!) }
         }
         return results
+    }
+}
+
+/// Work spread over every core.
+enum EveryCore {
+    /// Runs `body` for each index below `count`, in strided chunks on every core (one chunk for
+    /// a few items, where threads cost more than they save); `body` must touch only its index's data.
+    static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
+        guard count > 0 else { return }
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunks = count < 64 ? 1 : min(cores * 4, count / 16)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            var i = chunk
+            while i < count {
+                body(i)
+                i += chunks
+            }
+        }
     }
 }
