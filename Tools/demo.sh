@@ -70,6 +70,22 @@ echo "== alice sees the conflict (nothing was lost) and resolves it"
 "${alice[@]}" sync
 "${bob[@]}" sync
 
+echo "== carol never reaches the server: enrolled by her device's key, she hands alice a bundle"
+carol=(env OUTPOST_STORE="$work/carol" "$outpost")
+"${carol[@]}" init --reporter carol
+carol_replica="$("${carol[@]}" identity --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["replica"])')"
+carol_key="$("${carol[@]}" identity --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+"$server" enroll --db "$db" --reporter carol --replica "$carol_replica" --key "$carol_key" >"$work/carol.enroll"
+"${carol[@]}" config --roster-key "$(sed -n 's/^roster key: //p' "$work/carol.enroll")"
+checkpoint="$("${carol[@]}" new --title "Checkpoint abuses, Kidal road" --event-type violence_against_civilians \
+  --occurred-at 2026-03-03 --lat 18.44 --lon 1.41 --injured 2 --place-name Kidal)"
+"${carol[@]}" bundle create --out "$work/carol.bundle"
+"${alice[@]}" bundle apply "$work/carol.bundle"
+"${alice[@]}" sync
+echo "   the analyst sees carol's report as hers, verified, delivered by alice:"
+curl -fsS -H "Authorization: Bearer $analyst_token" "$url/v1/incidents/$checkpoint" \
+  | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"][0]; print("  ", {k: h.get(k) for k in ("author","verified","delivered_by")})'
+
 echo "== what each reporter holds"
 "${alice[@]}" list
 "${bob[@]}" list
