@@ -76,7 +76,7 @@ final class InProcessServer: @unchecked Sendable {
             lock.withLock { bound[token] = request.replica }
             // A first sync registers the replica and its key (a restored device's new one too).
             if !lock.withLock({ roster.contains { $0.replica == request.replica } }) {
-                try enroll(replica: request.replica, key: key, reporter: request.reporter ?? "unknown")
+                _ = try enroll(replica: request.replica, key: key, reporter: request.reporter ?? "unknown")
             }
         }
         let store = lock.withLock { self.store }
