@@ -36,7 +36,7 @@ extension OutpostCommand {
             }
             if let token { settings["server_token"] = token }
             do {
-                let store = try Store.create(at: path, reporter: reporter, settings: settings)
+                let store = OpenedStores.shared.register(try Store.create(at: path, reporter: reporter, settings: settings))
                 return "Created an Outpost store at \(path) (replica \(store.replica.hex), reporter \(try store.reporter)).\n"
             } catch {
                 throw CLIError.from(error)

@@ -8,6 +8,8 @@ extension OutpostCommand {
     ///
     /// Usage errors exit 2; store and input failures exit with their `OutpostExitCode`.
     public static func execute(_ arguments: [String]) -> Int32 {
+        // However the command ends, the stores it opened are checkpointed and their WAL truncated.
+        defer { OpenedStores.shared.checkpointAll() }
         do {
             var command = try parseAsRoot(hoistingStoreOption(arguments))
             try command.run()

@@ -30,9 +30,10 @@ public struct StoreOptions: ParsableArguments {
         return raw
     }
 
-    /// Opens the store, failing with exit 3 when there is none.
+    /// Opens the store, failing with exit 3 when there is none; its WAL is checkpointed and
+    /// truncated when the command ends (`OpenedStores`).
     public func openStore() throws(CLIError) -> Store {
-        do { return try Store.open(at: resolvedPath()) } catch { throw CLIError(error) }
+        do { return OpenedStores.shared.register(try Store.open(at: resolvedPath())) } catch { throw CLIError(error) }
     }
 }
 

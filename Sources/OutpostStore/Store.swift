@@ -192,12 +192,15 @@ public final class Store: @unchecked Sendable {
         // batches pays for a few instead of one every other batch, and never on close (see
         // `keepWALOnClose`); a WAL larger than 64 MB is cut back after a checkpoint.
         // A 32 MB page cache, no memory-mapped reads: a client and a server each stay well under
-        // 150 MB however large the store grows.
+        // 150 MB however large the store grows. `secure_delete` zeroes the bytes of deleted or
+        // overwritten rows and of freed pages, so a replaced token or a removed row does not
+        // linger in the file (the WAL is cut back when a command ends: `checkpointAndTruncate`).
         try db.execute(
             """
             PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
             PRAGMA wal_autocheckpoint = 8192; PRAGMA journal_size_limit = 67108864;
-            PRAGMA cache_size = -32768; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY
+            PRAGMA cache_size = -32768; PRAGMA mmap_size = 0; PRAGMA temp_store = MEMORY;
+            PRAGMA secure_delete = ON
             """)
         try db.keepWALOnClose()
     }

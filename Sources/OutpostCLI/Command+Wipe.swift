@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import OutpostStore
+
+extension OutpostCommand {
+    /// `outpost wipe [--yes]`: destroys the store: its keys first, then its files, then its folder.
+    struct Wipe: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Destroy this store beyond recovery (keys first, then every file of it).",
+            discussion: """
+                Says how many of this store's own changes have not reached any other replica, and \
+                asks you to type "wipe" on a terminal (--yes skips that; without a terminal --yes is \
+                required). Then overwrites the signing key and server token, and overwrites every \
+                file of the store with random bytes, syncs and removes it, and removes the folder. \
+                Files in the folder that are not the store's are left in place and named.
+                """)
+
+        @OptionGroup var storeOptions: StoreOptions
+
+        @Flag(help: "Wipe without asking.")
+        var yes = false
+
+        func run() throws {
+            let path = storeOptions.resolvedPath()
+            let unshared = try countUnshared(at: path)
+            Console.out(Wipe.unsharedText(unshared))
+            if !yes { try confirm(path) }
+            Console.out(try wipe(at: path))
+        }
+
+        /// How many own changes would be lost (opens and closes the store; exit 3 when there is none).
+        func countUnshared(at path: String) throws(CLIError) -> Int64 {
+            do { return try Store.open(at: path).unsharedOwnChangeCount() } catch { throw CLIError(error) }
+        }
+
+        /// The line saying what a wipe loses.
+        static func unsharedText(_ count: Int64) -> String {
+            switch count {
+            case 0: return "Every change made on this store has reached another replica.\n"
+            case 1: return "1 change made on this store has not reached any other replica; wiping destroys it.\n"
+            default: return "\(count) changes made on this store have not reached any other replica; wiping destroys them.\n"
+            }
+        }
+
+        /// Asks for "wipe" on a terminal; refuses without one (exit 2) or on any other answer (exit 1).
+        func confirm(_ path: String) throws(CLIError) {
+            guard isatty(STDIN_FILENO) == 1 else {
+                throw CLIError(
+                    .usage, "wipe: standard input is not a terminal, so it cannot ask; pass --yes to wipe \(path) without asking")
+            }
+            Console.out("Type \"wipe\" to destroy the store at \(path): ")
+            let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces)
+            guard answer == "wipe" else { throw CLIError(.failure, "wipe: not confirmed; nothing was changed") }
+        }
+
+        /// Destroys the keys, then the files and the folder; returns what was done.
+        func wipe(at path: String) throws(CLIError) -> String {
+            do {
+                let keys = try Store.open(at: path).destroyKeyMaterial()
+                let report = try Shredder.shredStore(in: path)
+                var text =
+                    keys.contains("server_token")
+                    ? "Overwrote the signing key and the server token with random bytes.\n"
+                    : "Overwrote the signing key with random bytes.\n"
+                text +=
+                    "Overwrote with random bytes, synced and removed \(report.shreddedFiles.count) files "
+                    + "(\(report.overwrittenBytes) bytes): \(report.shreddedFiles.joined(separator: ", ")).\n"
+                if report.removedFolder {
+                    text += "Removed the store folder \(path).\n"
+                } else {
+                    text +=
+                        "Kept the folder \(path): it holds files that are not the store's (\(report.keptEntries.joined(separator: ", "))).\n"
+                }
+                return text
+            } catch {
+                throw CLIError(error)
+            }
+        }
+    }
+}
