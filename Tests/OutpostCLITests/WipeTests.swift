@@ -46,8 +46,9 @@ struct WipeTests {
     }
 
     /// A replaced server token is gone from every file of the store once the command ends: the
-    /// old row's bytes are zeroed (`secure_delete`) and the WAL that held its page is truncated.
-    @Test func replacedTokenLeavesNoTrace() throws {
+    /// WAL frames that held its page are checkpointed and the WAL truncated (`secure_delete`,
+    /// tested on its own in `SecureDeleteTests`, zeroes the old row in the database file).
+    @Test func replacedTokenLeavesNothingInTheWAL() throws {
         let folder = try TempFolder.make()
         defer { folder.remove() }
         try initStore(folder)
