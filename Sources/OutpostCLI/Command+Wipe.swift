@@ -22,15 +22,20 @@ extension OutpostCommand {
 
         func run() throws {
             let path = storeOptions.resolvedPath()
-            let unshared = try countUnshared(at: path)
-            Console.out(Wipe.unsharedText(unshared))
+            guard Store.exists(at: path) else {
+                throw CLIError(.storeMissing, "no Outpost store at \(path); nothing was wiped")
+            }
+            Console.out(unsharedText(at: path))
             if !yes { try confirm(path) }
             Console.out(try wipe(at: path))
         }
 
-        /// How many own changes would be lost (opens and closes the store; exit 3 when there is none).
-        func countUnshared(at path: String) throws(CLIError) -> Int64 {
-            do { return try Store.open(at: path).unsharedOwnChangeCount() } catch { throw CLIError(error) }
+        /// What a wipe loses; a store that cannot be opened (damaged, held by another process) is
+        /// still wiped, so that is said instead of a count.
+        func unsharedText(at path: String) -> String {
+            do { return Wipe.unsharedText(try Store.open(at: path).unsharedOwnChangeCount()) } catch {
+                return "Cannot count the changes not yet shared (\(error.message)); wiping destroys them all.\n"
+            }
         }
 
         /// The line saying what a wipe loses.
@@ -56,14 +61,22 @@ extension OutpostCommand {
         /// Destroys the keys, then the files and the folder; returns what was done.
         func wipe(at path: String) throws(CLIError) -> String {
             do {
-                let keys = try Store.open(at: path).destroyKeyMaterial()
+                // The keys first; when the database cannot be written (damaged, held by another
+                // process), overwriting its file below destroys them with everything else.
+                var text: String
+                do {
+                    let keys = try Store.open(at: path).destroyKeyMaterial()
+                    text =
+                        keys.contains("server_token")
+                        ? "Overwrote the signing key and the server token with random bytes.\n"
+                        : "Overwrote the signing key with random bytes.\n"
+                } catch {
+                    text = "Could not overwrite the keys inside the database (\(error.message)); the files go with them.\n"
+                }
                 let report = try Shredder.shredStore(in: path)
-                var text =
-                    keys.contains("server_token")
-                    ? "Overwrote the signing key and the server token with random bytes.\n"
-                    : "Overwrote the signing key with random bytes.\n"
                 text +=
-                    "Overwrote with random bytes, synced and removed \(report.shreddedFiles.count) files "
+                    "Overwrote with random bytes, synced and removed \(report.shreddedFiles.count) "
+                    + "file\(report.shreddedFiles.count == 1 ? "" : "s") "
                     + "(\(report.overwrittenBytes) bytes): \(report.shreddedFiles.joined(separator: ", ")).\n"
                 if report.removedFolder {
                     text += "Removed the store folder \(path).\n"

@@ -143,6 +143,23 @@ struct WipeTests {
         #expect(wipe.stdout.contains("1 change made on this store has not reached any other replica"))
     }
 
+    /// A store SQLite cannot open (damaged) is still wiped: its files are overwritten and removed.
+    @Test func aDamagedStoreIsStillWiped() throws {
+        let folder = try TempFolder.make()
+        defer { folder.remove() }
+        try FileManager.default.createDirectory(atPath: folder.store, withIntermediateDirectories: true)
+        let secret = Self.canary()
+        try Data(("not a database " + secret + String(repeating: "x", count: 5000)).utf8)
+            .write(to: URL(fileURLWithPath: folder.store + "/outpost.db"))
+        #expect(!Self.filesContaining(secret, under: folder.path).isEmpty)
+        let wipe = try run(["wipe", "--yes"], folder)
+        #expect(wipe.status == 0, "\(wipe.stderr)")
+        #expect(wipe.stdout.contains("Cannot count the changes not yet shared"))
+        #expect(wipe.stdout.contains("Could not overwrite the keys inside the database"))
+        #expect(!FileManager.default.fileExists(atPath: folder.store))
+        #expect(Self.filesContaining(secret, under: folder.path) == [])
+    }
+
     /// A missing store is the usual "no store" failure (exit 3), and nothing is created.
     @Test func wipeOfAMissingStoreFails() throws {
         let folder = try TempFolder.make()
