@@ -73,7 +73,7 @@ struct SyncController: Sendable {
     /// The device key the request proves for its replica, or nil when it needs none (the token is
     /// bound to that replica already and the request sends no key). A token's first sync, or a
     /// move to another replica, must carry `key` — whose SHA-256 begins with the replica ID — and
-    /// `bind`, that key's signature over `ServerSyncRequest.bindingMessage` for this token: a key
+    /// `bind`, that key's signature over `Store.bindingMessage` for this token: a key
     /// copied from a bundle or the roster binds nothing, and a signature made for another token
     /// is useless here. Else 403 `replica_key_mismatch` or `bad_binding`.
     func checkBinding(_ message: ServerSyncRequest, of device: Device, token: String) throws(APIError) -> [UInt8]? {
@@ -95,7 +95,7 @@ struct SyncController: Sendable {
             )
         }
         guard let proof = message.bind,
-            SignatureCheck.isValid(proof, of: ServerSyncRequest.bindingMessage(replica: replica, token: token), publicKey: key)
+            SignatureCheck.isValid(proof, of: Store.bindingMessage(replica: replica, token: token), publicKey: key)
         else {
             throw APIError.forbidden(
                 "bad_binding",

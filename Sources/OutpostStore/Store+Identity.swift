@@ -6,7 +6,7 @@ extension Store {
     /// The `meta` key listing, space-separated in hex, the replica IDs this store wrote under before.
     static let previousReplicasMeta = "previous_replicas"
     /// Settings that belong to one replica ID and start again under a new one.
-    static let perReplicaSettings = ["server_acked_counter"]
+    static let perReplicaSettings = [serverAckedCounterSetting]
 
     /// The store's identity from `meta`; a store made before signatures gets its key pair now
     /// and continues under the replica ID that key gives (`trust.md`, "Changes made before
@@ -76,15 +76,8 @@ extension Store {
         let key = DeviceKey()
         let newReplica = chosen ?? restoredReplicaNaming?() ?? key.replicaID
         let previous = replica
-        // The highest own counter that ever left this store (`ownCounterSent`, read before the
-        // replica changes), and the server's acknowledgement, which cannot be above it.
-        var sent = UInt64(max(0, try metaInt("server_acked_counter")))
-        if let text = try metaText(Store.ownSentSetting) {
-            let parts = text.split(separator: ":")
-            if parts.count == 2, ReplicaID(hex: String(parts[0])) == previous, let counter = UInt64(parts[1]) {
-                sent = max(sent, counter)
-            }
-        }
+        // What of the old replica's work left this store (read before the replica changes).
+        let sent = UInt64(try ownSentFloorInTransaction())
         try Store.writeIdentity(db, replica: newReplica, key: key, previous: previous, reporter: try metaText("reporter") ?? "")
         setIdentity(replica: newReplica, key: key)
         try loadReplicas()

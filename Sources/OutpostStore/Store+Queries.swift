@@ -180,14 +180,7 @@ extension Store {
         missingFrom summary: SyncSummary, excluding: ReplicaID, afterSeq: Int64 = 0, limit: Int = 1000, maxBytes: Int = 1 << 20
     ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
         try read {
-            var out: [StoredChange] = []
-            var bytes = 0
-            var last = afterSeq
             let skip = replicaIndex[excluding] ?? -1
-            let floor: [Int64: Int64] = Dictionary(
-                uniqueKeysWithValues: replicaIndex.compactMap { id, idx in
-                    summary.entries[id].map { (idx, Int64(clamping: $0.contiguous)) }
-                })
             let statement = try db.cached(
                 """
                 SELECT c.seq, c.replica, c.counter, c.body FROM changes c
@@ -197,20 +190,7 @@ extension Store {
                 ORDER BY c.seq
                 """)
             try statement.bind(.integer(afterSeq), .integer(skip))
-            try statement.scan { row in
-                let seq = row.int(0)
-                let idx = row.int(1)
-                let counter = row.int(2)
-                last = seq
-                if counter <= floor[idx] ?? 0 { return true }
-                let replica = try replicaID(forIndex: idx)
-                if summary.contains(Dot(replica: replica, counter: UInt64(counter))) { return true }
-                let body = row.bytes(3)
-                out.append(StoredChange(seq: seq, replica: replica, counter: UInt64(counter), body: body))
-                bytes += body.count
-                return out.count < limit && bytes < maxBytes
-            }
-            return (out, last)
+            return try collect(statement, missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
         }
     }
 
@@ -243,17 +223,30 @@ extension Store {
     /// server sync, a bundle, a device-to-device sync), as `replica-hex:counter`.
     static let ownSentSetting = "own_sent"
 
+    /// The setting holding the highest own counter the server acknowledged (the server sync's).
+    public static let serverAckedCounterSetting = "server_acked_counter"
+
     /// The highest counter of this store's current replica that ever left it (0 when none did,
     /// or only under an earlier replica). A partner holding a change of this replica beyond it
     /// (and beyond what the server acknowledged) got it from another copy of this store: this
     /// one was restored from an older copy (`trust.md`, "Restored stores").
     public func ownCounterSent() throws(StoreError) -> UInt64 {
-        try read {
-            guard let text = try metaText(Store.ownSentSetting) else { return 0 }
-            let parts = text.split(separator: ":")
-            guard parts.count == 2, ReplicaID(hex: String(parts[0])) == replica, let counter = UInt64(parts[1]) else { return 0 }
-            return counter
-        }
+        try read { try ownCounterSentInTransaction() }
+    }
+
+    /// `ownCounterSent` inside the caller's transaction.
+    func ownCounterSentInTransaction() throws -> UInt64 {
+        guard let text = try metaText(Store.ownSentSetting) else { return 0 }
+        let parts = text.split(separator: ":")
+        guard parts.count == 2, ReplicaID(hex: String(parts[0])) == replica, let counter = UInt64(parts[1]) else { return 0 }
+        return counter
+    }
+
+    /// Own counters up to here reached another replica or may have (inside a transaction): the
+    /// larger of the server's acknowledgement and `ownCounterSent`. Own changes above it never
+    /// left this store.
+    func ownSentFloorInTransaction() throws -> Int64 {
+        max(max(0, try metaInt(Store.serverAckedCounterSetting)), Int64(clamping: try ownCounterSentInTransaction()))
     }
 
     /// Records that own changes up to `counter` of the current replica are leaving this store
@@ -302,7 +295,7 @@ extension Store {
     public func status() throws(StoreError) -> StoreStatus {
         try read {
             let own = try metaInt("counter")
-            let acked = try metaInt("server_acked_counter")
+            let acked = try metaInt(Store.serverAckedCounterSetting)
             let counts =
                 try db.cached(
                     "SELECT count(*), coalesce(sum(applied = 0), 0) FROM changes"

@@ -65,14 +65,7 @@ extension Store {
     public func continueIfPartnerHoldsUnsent(_ partner: SyncSummary) throws(StoreError) -> ReplicaID? {
         try write {
             let old = replica
-            var sent = try metaInt("server_acked_counter")
-            if let text = try metaText(Store.ownSentSetting) {
-                let parts = text.split(separator: ":")
-                if parts.count == 2, ReplicaID(hex: String(parts[0])) == old, let counter = Int64(parts[1]) {
-                    sent = max(sent, counter)
-                }
-            }
-            guard Store.holdsBeyond(partner, replica: old, counter: sent) else { return nil }
+            guard Store.holdsBeyond(partner, replica: old, counter: try ownSentFloorInTransaction()) else { return nil }
             try rotateAfterRestore(reissuingUnsent: true)
             return old
         }

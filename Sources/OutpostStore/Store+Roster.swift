@@ -54,14 +54,33 @@ extension Store {
 
     func rosterEntries() throws -> [RosterEntry] {
         var out: [RosterEntry] = []
-        try db.cached("SELECT replica, key, reporter, status, version, sig FROM roster ORDER BY replica").forEach { row in
-            out.append(
-                RosterEntry(
-                    replica: ReplicaID(bytes: row.bytes(0)), key: row.bytes(1), reporter: row.text(2) ?? "",
-                    status: RosterEntry.Status(rawValue: row.text(3) ?? "") ?? .revoked, version: UInt64(max(0, row.int(4))),
-                    sig: row.isNull(5) ? nil : row.bytes(5)))
-        }
+        try db.cached("SELECT \(Store.rosterColumns) FROM roster ORDER BY replica").forEach { out.append(Store.rosterEntry($0)) }
         return out
+    }
+
+    /// The roster columns `rosterEntry(_:)` reads, in its order.
+    static let rosterColumns = "replica, key, reporter, status, version, sig"
+
+    /// A roster row selected as `rosterColumns`.
+    static func rosterEntry(_ row: Row) -> RosterEntry {
+        RosterEntry(
+            replica: ReplicaID(bytes: row.bytes(0)), key: row.bytes(1), reporter: row.text(2) ?? "",
+            status: RosterEntry.Status(rawValue: row.text(3) ?? "") ?? .revoked, version: UInt64(max(0, row.int(4))),
+            sig: row.isNull(5) ? nil : row.bytes(5))
+    }
+
+    /// Writes an entry over the replica's row (inside a transaction; the caller checked the key).
+    func upsertRosterEntry(_ entry: RosterEntry) throws {
+        try db.cached(
+            """
+            INSERT INTO roster (replica, key, reporter, status, version, sig) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(replica) DO UPDATE SET reporter = excluded.reporter, status = excluded.status,
+              version = excluded.version, sig = excluded.sig
+            """
+        ).bind(
+            .blob(entry.replica.bytes), .blob(entry.key), .text(entry.reporter), .text(entry.status.rawValue),
+            .integer(Int64(clamping: entry.version)), entry.sig.map { SQLValue.blob($0) } ?? .null
+        ).run()
     }
 
     /// The highest roster version this store holds (what it asks the server for more than).
@@ -139,16 +158,7 @@ extension Store {
             let version = Int64(clamping: entry.version)
             guard version > held.version || (allowSameVersion && version == held.version) else { return false }
         }
-        try db.cached(
-            """
-            INSERT INTO roster (replica, key, reporter, status, version, sig) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(replica) DO UPDATE SET reporter = excluded.reporter, status = excluded.status,
-              version = excluded.version, sig = excluded.sig
-            """
-        ).bind(
-            .blob(entry.replica.bytes), .blob(entry.key), .text(entry.reporter), .text(entry.status.rawValue),
-            .integer(Int64(clamping: entry.version)), entry.sig.map { SQLValue.blob($0) } ?? .null
-        ).run()
+        try upsertRosterEntry(entry)
         return true
     }
 

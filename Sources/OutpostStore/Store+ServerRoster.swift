@@ -49,16 +49,7 @@ extension Store {
             let entry = RosterEntry(
                 replica: replica, key: key, reporter: reporter, status: status, version: UInt64(max(0, top)) + 1
             ).signed(by: rosterKey)
-            try db.cached(
-                """
-                INSERT INTO roster (replica, key, reporter, status, version, sig) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(replica) DO UPDATE SET reporter = excluded.reporter, status = excluded.status,
-                  version = excluded.version, sig = excluded.sig
-                """
-            ).bind(
-                .blob(replica.bytes), .blob(key), .text(reporter), .text(status.rawValue),
-                .integer(Int64(clamping: entry.version)), .blob(entry.sig ?? [])
-            ).run()
+            try upsertRosterEntry(entry)
             return entry
         }
     }
@@ -68,14 +59,8 @@ extension Store {
         try read {
             var out: [RosterEntry] = []
             try db.cached(
-                "SELECT replica, key, reporter, status, version, sig FROM roster WHERE version > ? AND sig IS NOT NULL ORDER BY version"
-            ).bind(.integer(Int64(clamping: version))).forEach { row in
-                out.append(
-                    RosterEntry(
-                        replica: ReplicaID(bytes: row.bytes(0)), key: row.bytes(1), reporter: row.text(2) ?? "",
-                        status: RosterEntry.Status(rawValue: row.text(3) ?? "") ?? .revoked,
-                        version: UInt64(max(0, row.int(4))), sig: row.bytes(5)))
-            }
+                "SELECT \(Store.rosterColumns) FROM roster WHERE version > ? AND sig IS NOT NULL ORDER BY version"
+            ).bind(.integer(Int64(clamping: version))).forEach { out.append(Store.rosterEntry($0)) }
             return out
         }
     }
@@ -83,13 +68,8 @@ extension Store {
     /// The entry the server signed for `replica`, nil when it has none.
     public func signedRosterEntry(of replica: ReplicaID) throws(StoreError) -> RosterEntry? {
         try read {
-            try db.cached("SELECT key, reporter, status, version, sig FROM roster WHERE replica = ? AND sig IS NOT NULL")
-                .bind(.blob(replica.bytes)).first { row in
-                    RosterEntry(
-                        replica: replica, key: row.bytes(0), reporter: row.text(1) ?? "",
-                        status: RosterEntry.Status(rawValue: row.text(2) ?? "") ?? .revoked,
-                        version: UInt64(max(0, row.int(3))), sig: row.bytes(4))
-                }
+            try db.cached("SELECT \(Store.rosterColumns) FROM roster WHERE replica = ? AND sig IS NOT NULL")
+                .bind(.blob(replica.bytes)).first { Store.rosterEntry($0) }
         }
     }
 

@@ -49,31 +49,40 @@ extension Store {
         missingFrom summary: SyncSummary, afterSeq: Int64 = 0, limit: Int = 1000, maxBytes: Int = 1 << 20
     ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
         try read {
-            var out: [StoredChange] = []
-            var bytes = 0
-            var last = afterSeq
-            // Per author, the peer already has 1…contiguous: skip those with the index.
-            let floor: [Int64: Int64] = Dictionary(
-                uniqueKeysWithValues: replicaIndex.compactMap { id, idx in
-                    summary.entries[id].map { (idx, Int64($0.contiguous)) }
-                })
             let statement = try db.cached("SELECT seq, replica, counter, body FROM changes WHERE seq > ? ORDER BY seq")
             try statement.bind(.integer(afterSeq))
-            try statement.scan { row in
-                let seq = row.int(0)
-                let idx = row.int(1)
-                let counter = row.int(2)
-                last = seq
-                if counter <= floor[idx] ?? 0 { return true }
-                let replica = try replicaID(forIndex: idx)
-                if summary.contains(Dot(replica: replica, counter: UInt64(counter))) { return true }
-                let body = row.bytes(3)
-                out.append(StoredChange(seq: seq, replica: replica, counter: UInt64(counter), body: body))
-                bytes += body.count
-                return out.count < limit && bytes < maxBytes
-            }
-            return (out, last)
+            return try collect(statement, missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
         }
+    }
+
+    /// Reads the rows of `statement` (seq, replica index, counter, body, in log order) that
+    /// `summary` lacks, at most `limit` and about `maxBytes` (inside a read); the changes and the
+    /// position to continue from.
+    func collect(
+        _ statement: Statement, missingFrom summary: SyncSummary, afterSeq: Int64, limit: Int, maxBytes: Int
+    ) throws -> (changes: [StoredChange], nextSeq: Int64) {
+        var out: [StoredChange] = []
+        var bytes = 0
+        var last = afterSeq
+        // Per author, the peer already has 1…contiguous: skip those with the index.
+        let floor: [Int64: Int64] = Dictionary(
+            uniqueKeysWithValues: replicaIndex.compactMap { id, idx in
+                summary.entries[id].map { (idx, Int64(clamping: $0.contiguous)) }
+            })
+        try statement.scan { row in
+            let seq = row.int(0)
+            let idx = row.int(1)
+            let counter = row.int(2)
+            last = seq
+            if counter <= floor[idx] ?? 0 { return true }
+            let replica = try replicaID(forIndex: idx)
+            if summary.contains(Dot(replica: replica, counter: UInt64(counter))) { return true }
+            let body = row.bytes(3)
+            out.append(StoredChange(seq: seq, replica: replica, counter: UInt64(counter), body: body))
+            bytes += body.count
+            return out.count < limit && bytes < maxBytes
+        }
+        return (out, last)
     }
 
     /// Changes in log order after `afterSeq` (a server's pull cursor), skipping those authored by

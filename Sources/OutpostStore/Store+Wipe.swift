@@ -30,12 +30,7 @@ extension Store {
     /// How many of this store's own changes have not reached any other replica: those above both
     /// the server's acknowledgement and the highest one that left by any road (`ownCounterSent`).
     public func unsharedOwnChangeCount() throws(StoreError) -> Int64 {
-        let sent = Int64(clamping: try ownCounterSent())
-        return try read {
-            let own = try metaInt("counter")
-            let acked = try metaInt("server_acked_counter")
-            return max(0, own - max(acked, sent))
-        }
+        try read { max(0, try metaInt("counter") - (try ownSentFloorInTransaction())) }
     }
 
     /// Overwrites the signing key and the server token with random bytes of the same length in

@@ -70,7 +70,7 @@ public struct ServerSyncClient: Sendable {
     public var token: String?
 
     /// Setting holding the highest own counter the server acknowledged.
-    public static let ackedCounterKey = "server_acked_counter"
+    public static let ackedCounterKey = Store.serverAckedCounterSetting
     /// Setting holding the server log position received.
     public static let pullCursorKey = "server_pull_cursor"
     /// Setting holding the change the pull position points at (`hex:counter`, as the server named it).
@@ -180,17 +180,12 @@ public struct ServerSyncClient: Sendable {
                 try acceptRoster(response, context: &context, report: &report)
                 if let summary = response.summary {
                     let held = summary.entries[context.replica]
-                    // Own changes up to here left this store (by any road) or the server has them
-                    // from it; beyond, they came from another copy of this store.
-                    let sentBefore = max(acked, try store.ownCounterSent())
-                    if let held, held.contiguous > sentBefore || held.extra.contains(where: { $0 > sentBefore }) {
-                        // The server holds changes of this replica that this store never sent: it
-                        // is an older copy of itself, whose next dots were (or would be) used
-                        // twice. Continue under a new replica; the next pass sends the old
-                        // replica's work and pulls the server's, so both versions of a reused
-                        // dot meet and are settled.
-                        report.restoredFrom = report.restoredFrom ?? context.replica
-                        try store.rotateIdentity()
+                    // The server holds changes of this replica that this store never sent: it is
+                    // an older copy of itself, whose next dots were (or would be) used twice.
+                    // It continues under a new replica (re-issuing there what never left it);
+                    // the next pass sends the old replica's work and pulls the server's.
+                    if let old = try store.continueIfPartnerHoldsUnsent(summary) {
+                        report.restoredFrom = report.restoredFrom ?? old
                         return true
                     }
                     // A server restored from an older copy lost own changes it had acknowledged:

@@ -31,7 +31,7 @@ public struct ServerSyncRequest: Hashable, Sendable {
     public var pullAfterDot: Dot?
     /// The device's 32-byte Ed25519 public key (`key`), bound to the token on its first sync.
     public var key: [UInt8]?
-    /// The key's signature over `ServerSyncRequest.bindingMessage` (`bind`), proving possession.
+    /// The key's signature over `Store.bindingMessage` (`bind`), proving possession.
     public var bind: [UInt8]?
     /// The highest roster version the device holds (`roster_after`): the answer carries newer entries.
     public var rosterAfter: UInt64?
@@ -56,15 +56,6 @@ public struct ServerSyncRequest: Hashable, Sendable {
         self.bind = bind
         self.rosterAfter = rosterAfter
         self.wantsSummary = wantsSummary
-    }
-
-    /// The prefix of the bytes a binding signature covers.
-    public static let bindingPrefix = Array("OUTPOST-BIND-1\n".utf8)
-
-    /// What the device's key signs to bind `replica` to `token`: `"OUTPOST-BIND-1\n"` ‖ replica
-    /// bytes ‖ SHA-256 of the token's bytes as sent in the Authorization header.
-    public static func bindingMessage(replica: ReplicaID, token: String) -> [UInt8] {
-        bindingPrefix + replica.bytes + Array(SHA256.hash(data: Array(token.utf8)))
     }
 
     /// Hard limits a server enforces on a request.

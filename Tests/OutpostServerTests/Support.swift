@@ -185,10 +185,10 @@ extension ServerFixture {
 /// The binding proof of a first sync: `key`'s public key and its signature over the binding
 /// message for `replica` and `token`.
 func binding(_ key: DeviceKey, replica: ReplicaID? = nil, token: String) -> (key: [UInt8], bind: [UInt8]) {
-    (key.publicKey, key.signature(for: ServerSyncRequest.bindingMessage(replica: replica ?? key.replicaID, token: token)))
+    (key.publicKey, key.signature(for: Store.bindingMessage(replica: replica ?? key.replicaID, token: token)))
 }
 
 /// The binding proof of `store`'s device for `token` (its key signs, as the client does).
 func binding(of store: Store, token: String) -> (key: [UInt8], bind: [UInt8]) {
-    (store.publicKey, store.key.signature(for: ServerSyncRequest.bindingMessage(replica: store.replica, token: token)))
+    (store.publicKey, store.key.signature(for: Store.bindingMessage(replica: store.replica, token: token)))
 }

@@ -97,7 +97,7 @@ import Testing
         let request = ServerSyncRequest(
             replica: alice.replica, reporter: "alice", changes: changes, pullAfter: 12, pullLimit: 40,
             pullAfterDot: Dot(replica: alice.replica, counter: 987_654), key: key.publicKey,
-            bind: key.signature(for: ServerSyncRequest.bindingMessage(replica: key.replicaID, token: token)),
+            bind: key.signature(for: Store.bindingMessage(replica: key.replicaID, token: token)),
             rosterAfter: 3, wantsSummary: true)
         let body = request.encoded()
         let slow = try ServerSyncRequest.decode(try JSONParser.parse(body))
@@ -105,7 +105,7 @@ import Testing
         #expect(
             slow.bind.map {
                 SignatureCheck.isValid(
-                    $0, of: ServerSyncRequest.bindingMessage(replica: key.replicaID, token: token), publicKey: key.publicKey)
+                    $0, of: Store.bindingMessage(replica: key.replicaID, token: token), publicKey: key.publicKey)
             } == true)
         #expect(slow.rosterAfter == 3 && slow.wantsSummary && slow.pullAfterDot == Dot(replica: alice.replica, counter: 987_654))
         #expect(slow.changes == changes)

@@ -259,19 +259,7 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         // Turn the store back into schema 3: no waits, no waiting count, no index by author.
         do {
             let db = try Database(path: Store.databasePath(in: dir), create: false)
-            try db.execute(
-                """
-                DROP INDEX changes_unverified;
-                ALTER TABLE changes DROP COLUMN verified;
-                ALTER TABLE changes DROP COLUMN delivered_by;
-                DROP TABLE roster;
-                DROP TABLE security_events;
-                DELETE FROM schema_migrations WHERE version = 5;
-                DROP TABLE held_waits;
-                DROP INDEX changes_held_by_author;
-                ALTER TABLE changes DROP COLUMN waiting;
-                DELETE FROM schema_migrations WHERE version = 4;
-                """)
+            try db.execute(backToSchemaThree)
         }
         let migrated = try Store.open(at: dir)
         #expect(try Migrator.currentVersion(migrated.db) == Migrator.latestVersion)

@@ -5,6 +5,21 @@ import Testing
 @testable import OutpostStore
 
 /// A fresh store folder under the temporary directory, removed by the caller.
+/// Undoes schemas 5 and 4 of a store (no roster, verification, held-back waits), as an older
+/// Outpost left it, so the next open migrates it again.
+let backToSchemaThree = """
+    DROP INDEX changes_unverified;
+    ALTER TABLE changes DROP COLUMN verified;
+    ALTER TABLE changes DROP COLUMN delivered_by;
+    DROP TABLE roster;
+    DROP TABLE security_events;
+    DELETE FROM schema_migrations WHERE version = 5;
+    DROP TABLE held_waits;
+    DROP INDEX changes_held_by_author;
+    ALTER TABLE changes DROP COLUMN waiting;
+    DELETE FROM schema_migrations WHERE version = 4;
+    """
+
 func temporaryStoreDirectory() -> String {
     let dir = NSTemporaryDirectory() + "outpost-store-tests-" + UUID().uuidString
     return dir
@@ -252,18 +267,9 @@ func temporaryStoreDirectory() -> String {
         // two indexes, no log.
         do {
             let db = try Database(path: Store.databasePath(in: dirs[0]), create: false)
+            try db.execute(backToSchemaThree)
             try db.execute(
                 """
-                DROP INDEX changes_unverified;
-                ALTER TABLE changes DROP COLUMN verified;
-                ALTER TABLE changes DROP COLUMN delivered_by;
-                DROP TABLE roster;
-                DROP TABLE security_events;
-                DELETE FROM schema_migrations WHERE version = 5;
-                DROP TABLE held_waits;
-                DROP INDEX changes_held_by_author;
-                ALTER TABLE changes DROP COLUMN waiting;
-                DELETE FROM schema_migrations WHERE version = 4;
                 ALTER TABLE records ADD COLUMN visible TEXT NOT NULL DEFAULT '{}';
                 CREATE INDEX changes_by_record ON changes(collection, record);
                 CREATE INDEX records_updated ON records(updated_seq);

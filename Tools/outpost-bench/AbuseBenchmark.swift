@@ -141,7 +141,7 @@ struct Pusher {
             pullLimit: 1)
         message.key = author.key.publicKey
         message.bind = author.key.signature(
-            for: ServerSyncRequest.bindingMessage(replica: author.replica, token: author.token))
+            for: Store.bindingMessage(replica: author.replica, token: author.token))
         let body = message.encoded()
         let request = HTTPRequest(
             method: "POST", url: url + "/v1/sync",
