@@ -18,7 +18,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
@@ -45,7 +45,10 @@ let package = Package(
         .target(name: "OutpostCore"),
         .target(
             name: "OutpostStore",
-            dependencies: ["OutpostCore", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "OutpostCore", "CSQLite", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
             plugins: ["SchemaEmbedder"]),
         .target(
             name: "OutpostSync",
@@ -69,6 +72,7 @@ let package = Package(
             dependencies: [
                 "OutpostStore", "OutpostSync", "OutpostCurl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
 
         .executableTarget(name: "outpost", dependencies: ["OutpostCLI"]),

@@ -19,6 +19,7 @@ import OutpostStore
 /// | 12 | sync: the server refused this device (e.g. changes of another replica) |
 /// | 13 | sync: the server failed or answered something unreadable or too large |
 /// | 14 | sync: the server made no progress (acknowledged nothing new and its position did not move) |
+/// | 15 | the store is locked by its passphrase (run `outpost unlock`, or set `$OUTPOST_PASSPHRASE_FILE`) |
 public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     /// Success.
     case success = 0
@@ -50,6 +51,8 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     case serverError = 13
     /// The sync server kept answering without progress, so the sync stopped instead of looping.
     case noProgress = 14
+    /// The store is encrypted and its key is not at hand: no agent, no passphrase file, no terminal.
+    case passphraseLocked = 15
 
     /// The code for a store failure of `kind`.
     public init(_ kind: StoreError.Kind) {
@@ -61,6 +64,7 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
         case .invalidState: self = .invalidState
         case .schemaTooNew, .storage: self = .storage
         case .alreadyExists: self = .alreadyExists
+        case .encrypted: self = .passphraseLocked
         }
     }
 
@@ -82,5 +86,6 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
          12  sync: the server refused this device (e.g. another replica's changes)
          13  sync: server error, or an unreadable or too large answer
          14  sync: the server made no progress (stopped instead of looping)
+         15  store locked by passphrase (run `outpost unlock`, or set OUTPOST_PASSPHRASE_FILE)
         """
 }

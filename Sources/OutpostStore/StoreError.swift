@@ -28,6 +28,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         case schemaTooNew
         /// SQLite or the file system failed.
         case storage
+        /// The store is encrypted and no key, or the wrong key, was given to open it.
+        case encrypted
     }
 
     /// The kind of failure.
