@@ -97,7 +97,7 @@ public enum Shredder {
     }
 
     /// Syncs a folder, so the removals in it are on disk.
-    private static func syncFolder(_ path: String) {
+    static func syncFolder(_ path: String) {
         let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
