@@ -9,13 +9,20 @@ struct AgentDuration: Hashable, Sendable, CustomStringConvertible {
     /// The length in seconds, 1...`maximumSeconds`.
     let seconds: Int
 
+    /// The default unlock time: 15 minutes.
+    static let fifteenMinutes = AgentDuration(checkedSeconds: 15 * 60)
+
+    private init(checkedSeconds: Int) {
+        seconds = checkedSeconds
+    }
+
     /// A duration of `seconds`, which must be 1...`maximumSeconds`.
     init(seconds: Int) throws(ValidationError) {
         guard seconds > 0 else { throw ValidationError("--for: the unlock time must be more than zero (e.g. 30s, 15m, 2h)") }
         guard seconds <= Self.maximumSeconds else {
             throw ValidationError("--for: the unlock time is at most 24h (got \(seconds) s)")
         }
-        self.seconds = seconds
+        self.init(checkedSeconds: seconds)
     }
 
     /// Parses a number followed by `s`, `m` or `h` (`30s`, `15m`, `2h`).

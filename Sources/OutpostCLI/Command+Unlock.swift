@@ -24,7 +24,7 @@ extension OutpostCommand {
             name: .customLong("for"),
             help: ArgumentHelp("How long to keep the key: 30s, 15m, 2h (at most 24h).", valueName: "duration"),
             transform: { try AgentDuration(parsing: $0) })
-        var duration = try! AgentDuration(seconds: 15 * 60)
+        var duration = AgentDuration.fifteenMinutes
 
         @Option(help: ArgumentHelp("Read the passphrase from the first line of this file.", valueName: "file"))
         var passphraseFile: String?

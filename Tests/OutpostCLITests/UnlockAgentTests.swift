@@ -103,12 +103,15 @@ struct UnlockAgentTests {
         private let finished = DispatchSemaphore(value: 0)
         private var outcome: UnlockAgent.Outcome?
 
+        /// The agent's key buffer, to look at after it stops.
+        let key: UnlockAgent.KeyBuffer
+
         init(_ store: AgentStore, allowedUID: uid_t = getuid(), seconds: Int = 900) throws {
             var ends: [Int32] = [-1, -1]
             try #require(pipe(&ends) == 0)
             stopRead = ends[0]
             stopWrite = ends[1]
-            let key = try UnlockAgent.KeyBuffer()
+            key = try UnlockAgent.KeyBuffer()
             key.bytes.copyBytes(from: store.key)
             let agent = try UnlockAgent(
                 configuration: UnlockAgent.Configuration(
@@ -127,6 +130,11 @@ struct UnlockAgentTests {
         func stop() throws -> UnlockAgent.Outcome {
             var byte: UInt8 = 1
             _ = write(stopWrite, &byte, 1)
+            return try waitForExit()
+        }
+
+        /// Waits (30 s at most, a bound and not a timing check) until the agent stops by itself.
+        func waitForExit() throws -> UnlockAgent.Outcome {
             try #require(finished.wait(timeout: .now() + 30) == .success, "the agent thread did not stop")
             finished.signal()
             return try #require(outcome)
@@ -271,6 +279,33 @@ struct UnlockAgentTests {
         #expect(unlock.status == 1)
         #expect(unlock.stderr.contains("the unlock agent did not start: no keyfile at \(store.keyfilePath)"))
         #expect(!FileManager.default.fileExists(atPath: store.socketPath))
+    }
+
+    /// LOCK zeroes the key in the agent's memory before it answers OK, and removes the socket.
+    @Test func lockZeroesTheKeyBuffer() throws {
+        let store = try AgentStore.make()
+        defer { store.folder.remove() }
+        let agent = try InProcessAgent(store)
+        defer { _ = try? agent.stop() }
+        // Positive control: the buffer holds the key while the agent serves.
+        #expect(Array(agent.key.bytes) == store.key)
+        #expect(AgentClient.lock(storeAt: store.path))
+        #expect(!FileManager.default.fileExists(atPath: store.socketPath))
+        let outcome = try agent.waitForExit()
+        #expect(outcome.reason == .locked)
+        #expect(agent.key.bytes.allSatisfy { $0 == 0 })
+    }
+
+    /// The socket file removed (nobody can reach the agent any more): the agent stops and zeroes the key.
+    @Test func agentStopsWhenItsSocketIsRemoved() throws {
+        let store = try AgentStore.make()
+        defer { store.folder.remove() }
+        let agent = try InProcessAgent(store)
+        defer { _ = try? agent.stop() }
+        #expect(unlink(store.socketPath) == 0)
+        let outcome = try agent.waitForExit()
+        #expect(outcome.reason == .socketLost)
+        #expect(agent.key.bytes.allSatisfy { $0 == 0 })
     }
 
     // MARK: - Who may ask
