@@ -18,9 +18,9 @@ struct AgentDuration: Hashable, Sendable, CustomStringConvertible {
 
     /// A duration of `seconds`, which must be 1...`maximumSeconds`.
     init(seconds: Int) throws(ValidationError) {
-        guard seconds > 0 else { throw ValidationError("--for: the unlock time must be more than zero (e.g. 30s, 15m, 2h)") }
+        guard seconds > 0 else { throw ValidationError("the unlock time must be more than zero (e.g. 30s, 15m, 2h)") }
         guard seconds <= Self.maximumSeconds else {
-            throw ValidationError("--for: the unlock time is at most 24h (got \(seconds) s)")
+            throw ValidationError("the unlock time is at most 24h")
         }
         self.init(checkedSeconds: seconds)
     }
@@ -30,13 +30,13 @@ struct AgentDuration: Hashable, Sendable, CustomStringConvertible {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let unit = trimmed.last, let multiplier = ["s": 1, "m": 60, "h": 3600][unit] else {
             throw ValidationError(
-                "--for: \"\(text)\" is not a duration: write a whole number followed by s, m or h (e.g. 30s, 15m, 2h)")
+                "\"\(text)\" is not a duration: write a whole number followed by s, m or h (e.g. 30s, 15m, 2h)")
         }
         let digits = trimmed.dropLast()
         guard !digits.isEmpty, digits.count <= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let count = Int(digits)
         else {
             throw ValidationError(
-                "--for: \"\(text)\" is not a duration: write a whole number followed by s, m or h (e.g. 30s, 15m, 2h)")
+                "\"\(text)\" is not a duration: write a whole number followed by s, m or h (e.g. 30s, 15m, 2h)")
         }
         try self.init(seconds: count * multiplier)
     }

@@ -40,7 +40,7 @@ extension OutpostCommand {
             do throws(AgentSocket.Failure) { _ = try AgentSocket.address(of: UnlockAgent.socketPath(forStoreAt: path)) } catch {
                 throw CLIError(.invalidInput, error.message)
             }
-            let key = try StoreKeyAccess.dataKeyFromPassphrase(storeAt: path, passphraseFile: passphraseFile)
+            let key = try StoreKeyAccess.dataKeyFromPassphrase(storeAt: shownPath, passphraseFile: passphraseFile)
             try Self.startAgent(storeAt: path, key: key, seconds: duration.seconds)
             Console.out(
                 "Unlocked \(shownPath) for \(duration) (until \(Self.utcClockTime(secondsFromNow: duration.seconds)) UTC); "
@@ -217,7 +217,7 @@ extension OutpostCommand {
             guard path.hasPrefix("/") else { throw CLIError(.usage, "agent: --store must be an absolute path (got \(path))") }
             let lifetime: AgentDuration
             do throws(ValidationError) { lifetime = try AgentDuration(seconds: seconds) } catch {
-                throw CLIError(.usage, error.message)
+                throw CLIError(.usage, "agent: --for \(seconds): " + error.message)
             }
             do throws(AgentSocket.Failure) {
                 try Self.hardenProcess()

@@ -352,6 +352,24 @@ struct UnlockAgentTests {
         #expect(try agent.stop().keysServed == 1)
     }
 
+    /// A client that connects and says nothing holds the agent for the request timeout only: a
+    /// second client still gets its answer (waited for up to 30 s, a bound and not a timing check).
+    @Test func silentClientDoesNotHangTheAgent() throws {
+        let store = try AgentStore.make()
+        defer { store.folder.remove() }
+        let agent = try InProcessAgent(store)
+        defer { _ = try? agent.stop() }
+        let silent = try AgentSocket.connected(to: store.socketPath, timeoutMilliseconds: 2000)
+        let asking = try AgentSocket.connected(to: store.socketPath, timeoutMilliseconds: 2000)
+        let deadline = AgentSocket.Clock.milliseconds() + 30_000
+        #expect(asking.write("STATUS\n", deadline: deadline))
+        let answer = asking.readLine(maxBytes: 32, deadline: deadline)
+        #expect(answer?.hasPrefix("UNLOCKED ") == true, "no answer while a silent client is connected")
+        // The silent client was closed unanswered.
+        #expect(silent.waitForPeerClose(deadline: deadline))
+        withExtendedLifetime(silent) {}
+    }
+
     // MARK: - Stale sockets
 
     /// A socket file nobody listens on (an agent killed with SIGKILL) is removed by the client,
