@@ -47,21 +47,40 @@ struct UnlockAgentTests {
 
     static func bytes(of key: SymmetricKey?) -> [UInt8]? { key?.withUnsafeBytes { Array($0) } }
 
-    /// Starts `outpost agent` directly with `key` on its standard input and waits for `ready`.
-    static func startAgentProcess(_ store: AgentStore, key: [UInt8]? = nil, seconds: Int = 900) throws -> Process {
+    /// Launches `outpost agent` directly with `key` on its standard input; returns it with the
+    /// first line it printed ("ready\n", or "" when it failed) and its standard error.
+    static func launchAgentProcess(
+        _ store: AgentStore, key: [UInt8], seconds: Int = 900
+    ) throws -> (process: Process, firstLine: String, errors: Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try CLIRunner.requireBinary())
         process.arguments = ["agent", "--store", store.path, "--for", String(seconds)]
-        let input = Pipe(), output = Pipe()
+        let input = Pipe(), output = Pipe(), errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
-        input.fileHandleForWriting.write(Data(key ?? store.key))
+        input.fileHandleForWriting.write(Data(key))
         try input.fileHandleForWriting.close()
         let line = output.fileHandleForReading.readData(ofLength: 6)
-        try #require(String(decoding: line, as: UTF8.self) == "ready\n", "the agent did not start")
-        return process
+        return (process, String(decoding: line, as: UTF8.self), errors)
+    }
+
+    /// Starts `outpost agent` directly with `key` (default: the store's) and waits for `ready`.
+    static func startAgentProcess(_ store: AgentStore, key: [UInt8]? = nil, seconds: Int = 900) throws -> Process {
+        let launched = try launchAgentProcess(store, key: key ?? store.key, seconds: seconds)
+        try #require(launched.firstLine == "ready\n", "the agent did not start")
+        return launched.process
+    }
+
+    /// Runs `outpost agent` expecting it to fail; its exit status and standard error.
+    static func failingAgentProcess(_ store: AgentStore, key: [UInt8]) throws -> (status: Int32, stderr: String) {
+        let launched = try launchAgentProcess(store, key: key)
+        defer { stopAgents(store, [launched.process.processIdentifier]) }
+        #expect(launched.firstLine == "")
+        launched.process.waitUntilExit()
+        let stderr = String(decoding: launched.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (launched.process.terminationStatus, stderr)
     }
 
     /// The process id of the agent listening at the store's socket (`SO_PEERCRED` of a connection).
@@ -275,10 +294,38 @@ struct UnlockAgentTests {
         let store = try AgentStore.make()
         defer { store.folder.remove() }
         try FileManager.default.removeItem(atPath: store.keyfilePath)
+        let agent = try Self.failingAgentProcess(store, key: store.key)
+        #expect(agent.status == 1)
+        #expect(agent.stderr.contains("no keyfile at \(store.keyfilePath)"), "\(agent.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: store.socketPath))
+    }
+
+    /// The key on standard input must be exactly 32 bytes: fewer or more is refused (exit 6).
+    @Test(arguments: [0, 5, 31, 33, 64])
+    func agentRefusesAKeyOfTheWrongLength(length: Int) throws {
+        let store = try AgentStore.make()
+        defer { store.folder.remove() }
+        let agent = try Self.failingAgentProcess(store, key: Self.randomBytes(length))
+        #expect(agent.status == 6)
+        #expect(
+            agent.stderr.contains(
+                length < 32
+                    ? "standard input ended after \(length) bytes; the key is 32"
+                    : "standard input holds more than the key's 32 bytes"), "\(agent.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: store.socketPath))
+    }
+
+    /// `outpost unlock` relays why its agent could not start.
+    @Test func unlockSaysWhyTheAgentDidNotStart() throws {
+        let store = try AgentStore.make()
+        defer { store.folder.remove() }
+        #expect(FileManager.default.createFile(atPath: store.socketPath, contents: Data("mine".utf8)))
         let unlock = try CLIRunner.run(["unlock", "--passphrase-file", store.passphraseFile()], store: store.path)
         #expect(unlock.status == 1)
-        #expect(unlock.stderr.contains("the unlock agent did not start: no keyfile at \(store.keyfilePath)"))
-        #expect(!FileManager.default.fileExists(atPath: store.socketPath))
+        #expect(
+            unlock.stderr.contains("the unlock agent did not start: \(store.socketPath) exists and is not a socket"),
+            "\(unlock.stderr)")
+        #expect(FileManager.default.contents(atPath: store.socketPath) == Data("mine".utf8))
     }
 
     /// LOCK zeroes the key in the agent's memory before it answers OK, and removes the socket.
@@ -398,16 +445,17 @@ struct UnlockAgentTests {
         #expect(!FileManager.default.fileExists(atPath: store.socketPath))
     }
 
-    /// Something other than a socket at the socket's path is left alone and named.
+    /// Something other than a socket at the socket's path is left alone (by the client and the agent) and named.
     @Test func nonSocketAtTheSocketPathIsNotRemoved() throws {
         let store = try AgentStore.make()
         defer { store.folder.remove() }
         #expect(FileManager.default.createFile(atPath: store.socketPath, contents: Data("mine".utf8)))
         #expect(AgentClient.dataKey(forStoreAt: store.path) == nil)
         #expect(FileManager.default.contents(atPath: store.socketPath) == Data("mine".utf8))
-        let unlock = try CLIRunner.run(["unlock", "--passphrase-file", store.passphraseFile()], store: store.path)
-        #expect(unlock.status == 1)
-        #expect(unlock.stderr.contains("\(store.socketPath) exists and is not a socket"))
+        let agent = try Self.failingAgentProcess(store, key: store.key)
+        #expect(agent.status == 1)
+        #expect(agent.stderr.contains("\(store.socketPath) exists and is not a socket"), "\(agent.stderr)")
+        #expect(FileManager.default.contents(atPath: store.socketPath) == Data("mine".utf8))
     }
 
     // MARK: - Refused command lines
