@@ -29,6 +29,7 @@ extension Store {
         do {
             let db = try Database(path: path, create: false)
             db.setBusyTimeout(milliseconds: 5_000)
+            try db.keepWALOnClose()
             return try cipherName(db) != nil
         } catch {
             throw StoreError.wrap(error)
@@ -164,11 +165,6 @@ extension Store {
         guard let cipher else { return try row.withBytes(column, body) }
         let opened = try row.withBytes(column) { try cipher.open(UnsafeRawBufferPointer($0), for: try place()) }
         return try opened.withUnsafeBytes { try body($0.bindMemory(to: UInt8.self)) }
-    }
-
-    /// The change whose body is at `column`, stored for `record` under `dot`.
-    func storedChange(_ row: Row, body column: Int32, record: RecordKey, dot: Dot) throws -> Change {
-        try withOpened(row, column, at: .changeBody(record, dot)) { try Change(storedJSONBytes: $0) }
     }
 
     /// The columns `change(fromRow:at:)` reads, in its order.

@@ -42,9 +42,14 @@ public struct StoreCipher: Sendable {
 
     /// Seals the bytes of `out` from `start` on in place (they were just appended there in the clear).
     func sealTail(of out: inout [UInt8], from start: Int, for place: SealedPlace) throws {
-        let plaintext = Array(out[start...])
+        let associatedData = place.associatedData
+        let box = try out.withUnsafeBytes { bytes in
+            try ChaChaPoly.seal(
+                UnsafeRawBufferPointer(rebasing: bytes[start...]), using: key, nonce: ChaChaPoly.Nonce(),
+                authenticating: associatedData)
+        }
         out.removeSubrange(start...)
-        try plaintext.withUnsafeBytes { try seal($0, for: place, to: &out) }
+        out.append(contentsOf: box.combined)
     }
 
     /// The value sealed for `place`; a clear error when it does not open (altered, moved from
