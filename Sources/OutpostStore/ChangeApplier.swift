@@ -159,13 +159,21 @@ final class ChangeApplier {
             for change in changes { try apply(change) }
             return
         }
-        let bodies = EncodingPipeline(items: changes) { change, out in change.write(to: &out) }
+        // An encrypted store's bodies are sealed on the encoder thread too.
+        let cipher = store.cipher
+        let bodies = EncodingPipeline(items: changes) { change, out in
+            guard let cipher else { return change.write(to: &out) }
+            let start = out.count
+            change.write(to: &out)
+            try cipher.sealTail(of: &out, from: start, for: .changeBody(change.record, change.dot))
+        }
         for (i, change) in changes.enumerated() {
             try bodies.withEncoded(at: i) { body in try apply(change, encodedBody: body) }
         }
     }
 
-    /// Applies, holds back or ignores one change (`encodedBody`: its wire JSON, when already encoded).
+    /// Applies, holds back or ignores one change (`encodedBody`: its body as stored, wire JSON
+    /// sealed when the store is encrypted, when already encoded).
     ///
     /// A change whose dot the store already holds for another record or with other content is a
     /// reused dot: when both versions verify under their author's key (`signatureKeys`) the one
@@ -253,6 +261,9 @@ final class ChangeApplier {
         } else {
             scratch.removeAll(keepingCapacity: true)
             change.write(to: &scratch)
+            if let cipher = store.cipher {
+                try cipher.sealTail(of: &scratch, from: 0, for: .changeBody(change.record, change.dot))
+            }
             try statement.bind(.blob(scratch), at: 7)
         }
         try statement.bind(.integer(applied ? 1 : 0), at: 8)
@@ -285,18 +296,23 @@ final class ChangeApplier {
     /// compared as changes before the dot is called reused.
     private func storedTwin(of change: Change, replicaIdx: Int64, encodedBody: UnsafeRawBufferPointer?) throws -> Twin {
         let counter = Int64(change.dot.counter)
+        // A sealed body differs from every other sealing of the same bytes: compare the plaintext.
+        let encodedBody = store.cipher == nil ? encodedBody : nil
         return try db.cached("SELECT seq, applied, collection, record, body FROM changes WHERE replica = ? AND counter = ?")
             .bind(.integer(replicaIdx), .integer(counter)).first { row -> Twin in
                 let seq = row.int(0)
+                let place = SealedPlace.changeBody(RecordKey(collection: row.text(2) ?? "", id: row.text(3) ?? ""), change.dot)
                 // Parsed only when the row is not the same bytes (an exact duplicate costs no parse).
-                let stored = { try? row.withBytes(4) { try Change(storedJSONBytes: $0) } }
+                let stored = { try? self.store.withOpened(row, 4, at: place) { try Change(storedJSONBytes: $0) } }
                 guard (row.text(2) ?? "").utf8.elementsEqual(change.record.collection.utf8),
                     (row.text(3) ?? "").utf8.elementsEqual(change.record.id.utf8)
                 else { return .otherVersion(seq: seq, stored: stored()) }
-                let sameBytes = row.withBytes(4) { bytes -> Bool in
-                    if let encodedBody { return bytes.elementsEqual(encodedBody) }
+                if encodedBody == nil {
                     scratch.removeAll(keepingCapacity: true)
                     change.write(to: &scratch)
+                }
+                let sameBytes = try store.withOpened(row, 4, at: place) { bytes -> Bool in
+                    if let encodedBody { return bytes.elementsEqual(encodedBody) }
                     return bytes.elementsEqual(scratch)
                 }
                 if !sameBytes {
@@ -482,11 +498,8 @@ final class ChangeApplier {
             return (try store.index(of: change.dot.replica, reporter: change.reporter), change)
         }
         guard
-            let held = try db.cached("SELECT seq, replica, body FROM changes WHERE seq = ?").bind(.integer(seq)).first({
-                row -> (Int64, Change) in
-                let change = try row.withBytes(2) { try Change(storedJSONBytes: $0) }
-                return (row.int(1), change)
-            })
+            let held = try db.cached("SELECT replica, \(Store.changeColumns) FROM changes WHERE seq = ?").bind(.integer(seq))
+                .first({ row -> (Int64, Change) in (row.int(0), try store.change(fromRow: row, at: 1)) })
         else { throw StoreError(.storage, "a held-back change waits at log position \(seq), which the log does not hold") }
         store.heldBackBodiesParsed += 1
         return held
@@ -496,10 +509,10 @@ final class ChangeApplier {
     /// held by what it still waits for, or applied when nothing (which releases others in turn).
     func indexHeldBackOfOlderSchema() throws {
         var rows: [(seq: Int64, replicaIdx: Int64, change: Change)] = []
-        try db.cached("SELECT seq, replica, body FROM changes WHERE applied = 0 AND waiting < 0 ORDER BY seq").forEach { row in
-            let change = try row.withBytes(2) { try Change(storedJSONBytes: $0) }
-            rows.append((row.int(0), row.int(1), change))
-        }
+        try db.cached("SELECT seq, replica, \(Store.changeColumns) FROM changes WHERE applied = 0 AND waiting < 0 ORDER BY seq")
+            .forEach { row in
+                rows.append((row.int(0), row.int(1), try store.change(fromRow: row, at: 2)))
+            }
         let setWaiting = try db.cached("UPDATE changes SET waiting = ? WHERE seq = ?")
         for row in rows {
             let record = try load(row.change.record)
@@ -531,7 +544,8 @@ final class ChangeApplier {
             )
             .bind(.text(key.collection), .text(key.id)).first { row -> CachedRecord in
                 CachedRecord(
-                    state: try store.decodeState(row, column: 0), rowid: row.int(5), createdMs: row.int(1), updatedMs: row.int(2),
+                    state: try store.decodeState(row, column: 0, key: key), rowid: row.int(5), createdMs: row.int(1),
+                    updatedMs: row.int(2),
                     updatedSeq: row.int(3), log: row.bytes(4))
             }
         let record = loaded ?? CachedRecord.new()
@@ -573,12 +587,18 @@ final class ChangeApplier {
             if let change = entry.record.fresh { return .creating(change) }
             return .merged(entry.record.state)
         }
-        var states: EncodingPipeline<StateSource>?
+        let cipher = store.cipher
+        var states: EncodingPipeline<(RecordKey, StateSource)>?
         if sources.count >= pipelineThreshold {
             // Every replica a state names was numbered while its changes were applied, so a
             // snapshot of the numbering serves the encoder thread; a miss falls back to this one.
+            // An encrypted store's states are sealed there too.
             let frozen = store.frozenNumbering
-            states = EncodingPipeline(items: sources) { source, out in try source.write(numbering: frozen, to: &out) }
+            states = EncodingPipeline(items: zip(dirty.lazy.map(\.key), sources).map { ($0, $1) }) { item, out in
+                let start = out.count
+                try item.1.write(numbering: frozen, to: &out)
+                if let cipher { try cipher.sealTail(of: &out, from: start, for: .recordState(item.0)) }
+            }
         }
         for (i, (key, record)) in dirty.enumerated() {
             let source = sources[i]
@@ -602,6 +622,7 @@ final class ChangeApplier {
             if !encodedElsewhere {
                 scratch.removeAll(keepingCapacity: true)
                 try source.write(numbering: numbering, to: &scratch)
+                if let cipher { try cipher.sealTail(of: &scratch, from: 0, for: .recordState(key)) }
                 try statement.bind(.blob(scratch), at: 3)
             }
             try statement.bindText(utf8: record.log, at: 4)
@@ -645,7 +666,7 @@ extension Store {
     func index(of replica: ReplicaID, reporter: String?) throws -> Int64 {
         if let idx = replicaIndex[replica] { return idx }
         if let (idx, known) = try db.cached("SELECT idx, reporter FROM replicas WHERE id = ?").bind(.blob(replica.bytes))
-            .first({ ($0.int(0), $0.text(1)) })
+            .first({ ($0.int(0), try Store.openedText($0, 1, for: .replicaReporter(replica), cipher: cipher)) })
         {
             // Added by another connection: cache its reporter too (stored states leave it out).
             replicaIndex[replica] = idx
@@ -654,7 +675,7 @@ extension Store {
             return idx
         }
         try db.cached("INSERT INTO replicas (id, reporter) VALUES (?, ?)")
-            .bind(.blob(replica.bytes), reporter.map(SQLValue.text) ?? .null).run()
+            .bind(.blob(replica.bytes), try Store.storedText(reporter, for: .replicaReporter(replica), cipher: cipher)).run()
         let idx = db.lastInsertRowID
         replicaIndex[replica] = idx
         replicaByIndex[idx] = replica
@@ -676,9 +697,9 @@ extension Store {
         FrozenReplicaNumbering(numbers: replicaIndex, replicas: replicaByIndex, reporters: reporterByIndex)
     }
 
-    /// Decodes a stored record state.
-    func decodeState(_ row: Row, column: Int32) throws -> RecordState {
-        try row.withBytes(column) { try RecordState(binary: $0, numbering: numbering) }
+    /// Decodes the stored state of the record `key`.
+    func decodeState(_ row: Row, column: Int32, key: @autoclosure () -> RecordKey) throws -> RecordState {
+        try withOpened(row, column, at: .recordState(key())) { try RecordState(binary: $0, numbering: numbering) }
     }
 }
 

@@ -11,49 +11,51 @@ extension Store {
     /// The store's identity from `meta`; a store made before signatures gets its key pair now
     /// and continues under the replica ID that key gives (`trust.md`, "Changes made before
     /// signatures"), so its old unsigned work and its new signed work are both kept.
-    static func loadIdentity(_ db: Database, replica: ReplicaID) throws -> (ReplicaID, DeviceKey) {
-        let seed = try db.prepare("SELECT value FROM meta WHERE key = ?").bind(.text(signingKeyMeta)).first { $0.bytes(0) }
-        if let seed { return (replica, try DeviceKey(seed: seed)) }
+    static func loadIdentity(_ db: Database, replica: ReplicaID, cipher: StoreCipher?) throws -> (ReplicaID, DeviceKey) {
+        if let seed = try metaValue(db, signingKeyMeta, cipher: cipher) {
+            guard case .blob(let bytes) = seed else { throw StoreError(.storage, "the store's signing key is damaged") }
+            return (replica, try DeviceKey(seed: bytes))
+        }
         let key = DeviceKey()
         let newReplica = key.replicaID
         try db.transaction {
-            let reporter = try db.prepare("SELECT value FROM meta WHERE key = 'reporter'").first { $0.text(0) } ?? nil
-            try writeIdentity(db, replica: newReplica, key: key, previous: replica, reporter: reporter ?? "")
+            var reporter = ""
+            if case .text(let text)? = try metaValue(db, "reporter", cipher: cipher) { reporter = text }
+            try writeIdentity(db, replica: newReplica, key: key, previous: replica, reporter: reporter, cipher: cipher)
         }
         return (newReplica, key)
     }
 
     /// Writes a new identity into `meta`, `replicas` and the roster (inside a transaction).
-    private static func writeIdentity(_ db: Database, replica: ReplicaID, key: DeviceKey, previous: ReplicaID, reporter: String)
-        throws
-    {
-        let upsert = try db.prepare(
-            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-        let earlier = try db.prepare("SELECT value FROM meta WHERE key = ?").bind(.text(previousReplicasMeta)).first {
-            $0.text(0)
-        }
-        let list = [earlier ?? nil, previous.hex].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
-        try upsert.bind(.text(previousReplicasMeta), .text(list)).run()
+    private static func writeIdentity(
+        _ db: Database, replica: ReplicaID, key: DeviceKey, previous: ReplicaID, reporter: String, cipher: StoreCipher?
+    ) throws {
+        var earlier: String?
+        if case .text(let text)? = try metaValue(db, previousReplicasMeta, cipher: cipher) { earlier = text }
+        let list = [earlier, previous.hex].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " ")
         for (k, v) in [
-            ("replica", SQLValue.blob(replica.bytes)), ("counter", .integer(0)), (signingKeyMeta, .blob(key.seed)),
+            (previousReplicasMeta, SQLValue.text(list)), ("replica", .blob(replica.bytes)), ("counter", .integer(0)),
+            (signingKeyMeta, .blob(key.seed)),
         ] {
-            upsert.reset()
-            try upsert.bind(.text(k), v).run()
+            try setMeta(db, k, v, cipher: cipher)
         }
         for setting in perReplicaSettings {
             try db.prepare("DELETE FROM meta WHERE key = ?").bind(.text(setting)).run()
         }
         try db.prepare("INSERT OR IGNORE INTO replicas (id, reporter) VALUES (?, ?)").bind(
-            .blob(replica.bytes), .text(reporter)
+            .blob(replica.bytes), try storedText(reporter, for: .replicaReporter(replica), cipher: cipher)
         ).run()
-        try trustOwnKey(db, replica: replica, key: key, reporter: reporter)
+        try trustOwnKey(db, replica: replica, key: key, reporter: reporter, cipher: cipher)
     }
 
     /// Puts the store's own key into its roster (trusted without a server signature).
-    static func trustOwnKey(_ db: Database, replica: ReplicaID, key: DeviceKey, reporter: String) throws {
+    static func trustOwnKey(_ db: Database, replica: ReplicaID, key: DeviceKey, reporter: String, cipher: StoreCipher?) throws {
         try db.prepare(
             "INSERT INTO roster (replica, key, reporter, status, version, sig) VALUES (?, ?, ?, 'active', 0, NULL) ON CONFLICT(replica) DO NOTHING"
-        ).bind(.blob(replica.bytes), .blob(key.publicKey), .text(reporter)).run()
+        ).bind(
+            .blob(replica.bytes), .blob(key.publicKey), try storedText(reporter, for: .rosterReporter(replica), cipher: cipher)
+        )
+        .run()
     }
 
     /// The replica IDs this store wrote under before its current one, oldest first.
@@ -78,7 +80,8 @@ extension Store {
         let previous = replica
         // What of the old replica's work left this store (read before the replica changes).
         let sent = UInt64(try ownSentFloorInTransaction())
-        try Store.writeIdentity(db, replica: newReplica, key: key, previous: previous, reporter: try metaText("reporter") ?? "")
+        try Store.writeIdentity(
+            db, replica: newReplica, key: key, previous: previous, reporter: try metaText("reporter") ?? "", cipher: cipher)
         setIdentity(replica: newReplica, key: key)
         try loadReplicas()
         if reissuingUnsent { try reissueUnsent(of: previous, above: sent) }

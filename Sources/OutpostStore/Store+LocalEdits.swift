@@ -297,9 +297,13 @@ extension Store {
             guard let idx = replicaIndex[change.dot.replica] else { continue }
             let encoded = change.encodedJSON()
             let same =
-                try db.cached("SELECT body FROM changes WHERE replica = ? AND counter = ?").bind(
+                try db.cached("SELECT collection, record, body FROM changes WHERE replica = ? AND counter = ?").bind(
                     .integer(idx), .integer(Int64(clamping: change.dot.counter))
-                ).first { row in row.withBytes(0) { $0.elementsEqual(encoded) } } ?? false
+                ).first { row in
+                    let place = SealedPlace.changeBody(
+                        RecordKey(collection: row.text(0) ?? "", id: row.text(1) ?? ""), change.dot)
+                    return try withOpened(row, 2, at: place) { $0.elementsEqual(encoded) }
+                } ?? false
             if same { held.insert(change.dot) }
         }
         return held

@@ -1,21 +1,16 @@
 import OutpostCore
 
 extension Store {
+    /// A `meta` value (opened when the store seals it).
     func metaValue(_ key: String) throws -> SQLValue? {
         try db.cached("SELECT value, typeof(value) FROM meta WHERE key = ?").bind(.text(key)).first { row -> SQLValue in
-            switch row.text(1) {
-            case "integer": return .integer(row.int(0))
-            case "real": return .real(row.double(0))
-            case "text": return .text(row.text(0) ?? "")
-            case "blob": return .blob(row.bytes(0))
-            default: return .null
-            }
+            try Store.metaValue(row, column: 0, key: key, cipher: cipher)
         }
     }
 
+    /// Sets a `meta` value (sealed when the store seals it).
     func setMeta(_ key: String, _ value: SQLValue) throws {
-        try db.cached("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(.text(key), value).run()
+        try Store.setMeta(db, key, value, cipher: cipher)
     }
 
     func metaInt(_ key: String) throws -> Int64 {

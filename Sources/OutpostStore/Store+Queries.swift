@@ -6,7 +6,7 @@ extension Store {
 
     /// An incident from a row of `recordColumns`: its visible values come from the stored state.
     func incident(from row: Row) throws -> IncidentRecord {
-        let state = try decodeState(row, column: 1)
+        let state = try decodeState(row, column: 1, key: RecordKey(id: row.text(0) ?? ""))
         return IncidentRecord(
             id: row.text(0) ?? "", fields: state.visibleFields, deleted: row.int(2) != 0, conflict: row.int(3) != 0,
             createdMs: row.int(4), updatedMs: row.int(5), updatedSeq: row.int(6))
@@ -79,7 +79,7 @@ extension Store {
     public func recordState(id: String) throws(StoreError) -> RecordState? {
         try read {
             try db.cached("SELECT state FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id)).first { row in
-                try decodeState(row, column: 0)
+                try decodeState(row, column: 0, key: RecordKey(id: id))
             }
         }
     }
@@ -106,7 +106,7 @@ extension Store {
         let log =
             try db.cached("SELECT log FROM records WHERE collection = 'incidents' AND id = ?").bind(.text(id))
             .first { $0.text(0) } ?? nil
-        let byDot = try db.cached("SELECT body, verified FROM changes WHERE replica = ? AND counter = ?")
+        let byDot = try db.cached("SELECT \(Store.changeColumns), verified FROM changes WHERE replica = ? AND counter = ?")
         for entry in (log ?? "").split(separator: " ") {
             let parts = entry.split(separator: ".")
             guard parts.count == 2, let idx = Int64(parts[0]), let counter = Int64(parts[1]) else {
@@ -114,17 +114,17 @@ extension Store {
             }
             guard
                 let row = try byDot.bind(.integer(idx), .integer(counter)).first({ row in
-                    (try row.withBytes(0) { try Change(storedJSONBytes: $0) }, Store.verification(row, column: 1))
+                    (try change(fromRow: row, at: 0), Store.verification(row, column: 5))
                 })
             else { throw StoreError(.storage, "incident \(id) lists a change the log does not hold (\(entry))") }
             out.append((HistoryEntry(change: row.0, applied: true), row.1))
         }
         try db.cached(
-            "SELECT body, verified FROM changes WHERE applied = 0 AND collection = 'incidents' AND record = ? ORDER BY seq"
+            "SELECT \(Store.changeColumns), verified FROM changes WHERE applied = 0 AND collection = 'incidents' AND record = ? ORDER BY seq"
         )
         .bind(.text(id)).forEach { row in
-            let change = try row.withBytes(0) { try Change(storedJSONBytes: $0) }
-            out.append((HistoryEntry(change: change, applied: false), Store.verification(row, column: 1)))
+            let change = try change(fromRow: row, at: 0)
+            out.append((HistoryEntry(change: change, applied: false), Store.verification(row, column: 5)))
         }
         return out
     }
@@ -138,7 +138,8 @@ extension Store {
     func rosterNames() throws -> [ReplicaID: String] {
         var out: [ReplicaID: String] = [:]
         try db.cached("SELECT replica, reporter FROM roster").forEach { row in
-            out[ReplicaID(bytes: row.bytes(0))] = row.text(1)
+            let replica = ReplicaID(bytes: row.bytes(0))
+            out[replica] = try Store.openedText(row, 1, for: .rosterReporter(replica), cipher: cipher)
         }
         return out
     }
@@ -165,7 +166,8 @@ extension Store {
             var out = Set<String>()
             let stateOf = try db.cached("SELECT state FROM records WHERE collection = 'incidents' AND id = ?")
             for (id, unverified) in dots {
-                guard let state = try stateOf.bind(.text(id)).first({ try decodeState($0, column: 0) }) else { continue }
+                guard let state = try stateOf.bind(.text(id)).first({ try decodeState($0, column: 0, key: RecordKey(id: id)) })
+                else { continue }
                 if state.fields.values.contains(where: { $0.contains { unverified.contains($0.dot) } }) { out.insert(id) }
             }
             return out
@@ -183,7 +185,7 @@ extension Store {
             let skip = replicaIndex[excluding] ?? -1
             let statement = try db.cached(
                 """
-                SELECT c.seq, c.replica, c.counter, c.body FROM changes c
+                SELECT c.seq, c.collection, c.record, c.replica, c.counter, c.body FROM changes c
                 JOIN replicas r ON r.idx = c.replica JOIN roster ro ON ro.replica = r.id
                 WHERE c.seq > ? AND c.verified = 1 AND c.applied = 1 AND c.replica != ?
                   AND ro.sig IS NOT NULL AND ro.status = 'active'
@@ -206,12 +208,12 @@ extension Store {
             var last = afterSeq
             guard let idx = replicaIndex[author] else { return (out, last) }
             let statement = try db.cached(
-                "SELECT seq, counter, body FROM changes WHERE replica = ? AND seq > ? AND verified = 1 ORDER BY seq")
+                "SELECT seq, \(Store.changeColumns) FROM changes WHERE replica = ? AND seq > ? AND verified = 1 ORDER BY seq")
             try statement.bind(.integer(idx), .integer(afterSeq))
             try statement.scan { row in
                 last = row.int(0)
-                let body = row.bytes(2)
-                out.append(StoredChange(seq: last, replica: author, counter: UInt64(row.int(1)), body: body))
+                let body = try changeBody(fromRow: row, at: 1)
+                out.append(StoredChange(seq: last, replica: author, counter: UInt64(row.int(4)), body: body))
                 bytes += body.count
                 return out.count < limit && bytes < maxBytes
             }
@@ -277,7 +279,7 @@ extension Store {
             var out: [RecordConflicts] = []
             try db.cached("SELECT id, state FROM records WHERE collection = 'incidents' AND conflict = 1 ORDER BY created_ms, id")
                 .forEach { row in
-                    let state = try decodeState(row, column: 1)
+                    let state = try decodeState(row, column: 1, key: RecordKey(id: row.text(0) ?? ""))
                     if state.isDeleted { return }
                     let fields = state.conflicts.sorted { $0.key < $1.key }.map {
                         FieldConflict(field: $0.key, siblings: $0.value)

@@ -35,7 +35,8 @@ extension Store {
         for key in keys.sorted() {
             var rows: [(change: Change, verified: Int64?, deliveredBy: Int64?)] = []
             let read = try db.cached(
-                "SELECT seq, body, verified, delivered_by FROM changes WHERE collection = ? AND record = ? AND seq = ?")
+                "SELECT seq, verified, delivered_by, \(Store.changeColumns) FROM changes WHERE collection = ? AND record = ? AND seq = ?"
+            )
             // Applied changes, in the order the record's log lists them.
             let log =
                 try db.cached("SELECT log FROM records WHERE collection = ? AND id = ?").bind(
@@ -53,8 +54,8 @@ extension Store {
             for seq in seqs {
                 if let row = try read.bind(.text(key.collection), .text(key.id), .integer(seq)).first({
                     (
-                        change: try $0.withBytes(1) { try Change(storedJSONBytes: $0) }, verified: $0.isNull(2) ? nil : $0.int(2),
-                        deliveredBy: $0.isNull(3) ? nil : $0.int(3)
+                        change: try change(fromRow: $0, at: 3), verified: $0.isNull(1) ? nil : $0.int(1),
+                        deliveredBy: $0.isNull(2) ? nil : $0.int(2)
                     )
                 }) {
                     rows.append(row)

@@ -92,10 +92,10 @@ extension Store {
     func reissueUnsent(of old: ReplicaID, above sent: UInt64) throws {
         guard let idx = replicaIndex[old] else { return }
         var rows: [(seq: Int64, change: Change)] = []
-        try db.cached("SELECT seq, body FROM changes WHERE replica = ? AND counter > ? ORDER BY counter").bind(
+        try db.cached("SELECT seq, \(Store.changeColumns) FROM changes WHERE replica = ? AND counter > ? ORDER BY counter").bind(
             .integer(idx), .integer(Int64(clamping: sent))
         ).forEach { row in
-            rows.append((row.int(0), try row.withBytes(1) { try Change(storedJSONBytes: $0) }))
+            rows.append((row.int(0), try change(fromRow: row, at: 1)))
         }
         guard !rows.isEmpty else { return }
         try dropChanges(rows.map(\.seq))
@@ -139,10 +139,12 @@ extension Store {
     /// The discarded versions this store keeps as evidence (inside a transaction).
     private func discardedVersions() throws -> [Change] {
         var out: [Change] = []
-        try db.cached("SELECT value FROM meta WHERE key >= ? AND key < ? ORDER BY key").bind(
+        try db.cached("SELECT key, value, typeof(value) FROM meta WHERE key >= ? AND key < ? ORDER BY key").bind(
             .text(Store.discardedVersionMeta), .text(Store.discardedVersionMeta + "~")
         ).forEach { row in
-            if let change = try? row.withBytes(0, { try Change(storedJSONBytes: $0) }) { out.append(change) }
+            let value = try Store.metaValue(row, column: 1, key: row.text(0) ?? "", cipher: cipher)
+            guard case .blob(let body) = value else { return }
+            if let change = try? body.withUnsafeBufferPointer({ try Change(storedJSONBytes: $0) }) { out.append(change) }
         }
         return out
     }
@@ -150,9 +152,9 @@ extension Store {
     /// The change the log holds under `dot`, if any.
     private func heldChange(at dot: Dot) throws -> Change? {
         guard let idx = replicaIndex[dot.replica] else { return nil }
-        return try db.cached("SELECT body FROM changes WHERE replica = ? AND counter = ?").bind(
+        return try db.cached("SELECT \(Store.changeColumns) FROM changes WHERE replica = ? AND counter = ?").bind(
             .integer(idx), .integer(Int64(clamping: dot.counter))
-        ).first { row in try row.withBytes(0) { try Change(storedJSONBytes: $0) } }
+        ).first { row in try change(fromRow: row, at: 0) }
     }
 
     /// Settles the reused dots an applier met, after its `finish()` (inside the same write
@@ -255,7 +257,9 @@ extension Store {
         else { return true }
         var body: [UInt8] = []
         change.write(to: &body)
-        try db.cached("INSERT INTO meta (key, value) VALUES (?, ?)").bind(.text(dotPrefix + hash), .blob(body)).run()
+        try db.cached("INSERT INTO meta (key, value) VALUES (?, ?)").bind(
+            .text(dotPrefix + hash), try Store.storedMetaValue(.blob(body), key: dotPrefix + hash, cipher: cipher)
+        ).run()
         return true
     }
 
@@ -269,13 +273,13 @@ extension Store {
     /// discarded version that arrives again, from a partner that still holds it, is re-issued once).
     private func reissue(of discarded: Change, by authors: Set<ReplicaID>?) throws -> Dot? {
         var found: Dot?
-        try db.cached("SELECT replica, counter, body FROM changes WHERE collection = ? AND record = ? AND ms = ?").bind(
+        try db.cached("SELECT \(Store.changeColumns) FROM changes WHERE collection = ? AND record = ? AND ms = ?").bind(
             .text(discarded.record.collection), .text(discarded.record.id), .integer(discarded.tag.ms)
         ).scan { row in
-            let author = try replicaID(forIndex: row.int(0))
-            let dot = Dot(replica: author, counter: UInt64(row.int(1)))
+            let author = try replicaID(forIndex: row.int(2))
+            let dot = Dot(replica: author, counter: UInt64(row.int(3)))
             guard authors?.contains(author) ?? true, dot != discarded.dot,
-                let change = try? row.withBytes(2, { try Change(storedJSONBytes: $0) }),
+                let change = try? change(fromRow: row, at: 0),
                 change.tag == discarded.tag, change.writes == discarded.writes
             else { return true }
             found = dot
@@ -302,9 +306,9 @@ extension Store {
         guard !owners.isEmpty else { return }
         var held: [Change] = []
         try db.cached(
-            "SELECT body FROM changes WHERE applied = 0 AND replica IN (\(owners.map(String.init).joined(separator: ","))) ORDER BY seq"
+            "SELECT \(Store.changeColumns) FROM changes WHERE applied = 0 AND replica IN (\(owners.map(String.init).joined(separator: ","))) ORDER BY seq"
         ).forEach { row in
-            if let change = try? row.withBytes(0, { try Change(storedJSONBytes: $0) }) { held.append(change) }
+            if let change = try? change(fromRow: row, at: 0) { held.append(change) }
         }
         guard !held.isEmpty else { return }
         let discarded = try known ?? Dictionary(grouping: try discardedVersions(), by: \.record)

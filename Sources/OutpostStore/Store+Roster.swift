@@ -54,19 +54,21 @@ extension Store {
 
     func rosterEntries() throws -> [RosterEntry] {
         var out: [RosterEntry] = []
-        try db.cached("SELECT \(Store.rosterColumns) FROM roster ORDER BY replica").forEach { out.append(Store.rosterEntry($0)) }
+        try db.cached("SELECT \(Store.rosterColumns) FROM roster ORDER BY replica").forEach { out.append(try rosterEntry($0)) }
         return out
     }
 
     /// The roster columns `rosterEntry(_:)` reads, in its order.
     static let rosterColumns = "replica, key, reporter, status, version, sig"
 
-    /// A roster row selected as `rosterColumns`.
-    static func rosterEntry(_ row: Row) -> RosterEntry {
-        RosterEntry(
-            replica: ReplicaID(bytes: row.bytes(0)), key: row.bytes(1), reporter: row.text(2) ?? "",
+    /// A roster row selected as `rosterColumns` (its reporter and signature opened when sealed).
+    func rosterEntry(_ row: Row) throws -> RosterEntry {
+        let replica = ReplicaID(bytes: row.bytes(0))
+        return RosterEntry(
+            replica: replica, key: row.bytes(1),
+            reporter: try Store.openedText(row, 2, for: .rosterReporter(replica), cipher: cipher) ?? "",
             status: RosterEntry.Status(rawValue: row.text(3) ?? "") ?? .revoked, version: UInt64(max(0, row.int(4))),
-            sig: row.isNull(5) ? nil : row.bytes(5))
+            sig: try Store.openedBytes(row, 5, for: .rosterSignature(replica), cipher: cipher))
     }
 
     /// Writes an entry over the replica's row (inside a transaction; the caller checked the key).
@@ -78,8 +80,11 @@ extension Store {
               version = excluded.version, sig = excluded.sig
             """
         ).bind(
-            .blob(entry.replica.bytes), .blob(entry.key), .text(entry.reporter), .text(entry.status.rawValue),
-            .integer(Int64(clamping: entry.version)), entry.sig.map { SQLValue.blob($0) } ?? .null
+            .blob(entry.replica.bytes), .blob(entry.key),
+            try Store.storedText(entry.reporter, for: .rosterReporter(entry.replica), cipher: cipher),
+            .text(entry.status.rawValue),
+            .integer(Int64(clamping: entry.version)),
+            try Store.storedBytes(entry.sig, for: .rosterSignature(entry.replica), cipher: cipher)
         ).run()
     }
 
@@ -171,9 +176,10 @@ extension Store {
         for author in authors {
             guard let idx = replicaIndex[author], let key = keys[author]?.key else { continue }
             var rows: [(seq: Int64, change: Change)] = []
-            try db.cached("SELECT seq, body FROM changes WHERE replica = ? AND verified IS NULL").bind(.integer(idx)).forEach {
-                row in
-                rows.append((row.int(0), try row.withBytes(1) { try Change(storedJSONBytes: $0) }))
+            try db.cached("SELECT seq, \(Store.changeColumns) FROM changes WHERE replica = ? AND verified IS NULL").bind(
+                .integer(idx)
+            ).forEach { row in
+                rows.append((row.int(0), try change(fromRow: row, at: 1)))
             }
             let results = SignatureCheck.check(rows.map(\.change)) { _ in key }
             let mark = try db.cached("UPDATE changes SET verified = 1 WHERE seq = ?")

@@ -60,7 +60,7 @@ extension Store {
             var out: [RosterEntry] = []
             try db.cached(
                 "SELECT \(Store.rosterColumns) FROM roster WHERE version > ? AND sig IS NOT NULL ORDER BY version"
-            ).bind(.integer(Int64(clamping: version))).forEach { out.append(Store.rosterEntry($0)) }
+            ).bind(.integer(Int64(clamping: version))).forEach { out.append(try rosterEntry($0)) }
             return out
         }
     }
@@ -69,7 +69,7 @@ extension Store {
     public func signedRosterEntry(of replica: ReplicaID) throws(StoreError) -> RosterEntry? {
         try read {
             try db.cached("SELECT \(Store.rosterColumns) FROM roster WHERE replica = ? AND sig IS NOT NULL")
-                .bind(.blob(replica.bytes)).first { Store.rosterEntry($0) }
+                .bind(.blob(replica.bytes)).first { try rosterEntry($0) }
         }
     }
 

@@ -49,13 +49,14 @@ extension Store {
         missingFrom summary: SyncSummary, afterSeq: Int64 = 0, limit: Int = 1000, maxBytes: Int = 1 << 20
     ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
         try read {
-            let statement = try db.cached("SELECT seq, replica, counter, body FROM changes WHERE seq > ? ORDER BY seq")
+            let statement = try db.cached(
+                "SELECT seq, collection, record, replica, counter, body FROM changes WHERE seq > ? ORDER BY seq")
             try statement.bind(.integer(afterSeq))
             return try collect(statement, missingFrom: summary, afterSeq: afterSeq, limit: limit, maxBytes: maxBytes)
         }
     }
 
-    /// Reads the rows of `statement` (seq, replica index, counter, body, in log order) that
+    /// Reads the rows of `statement` (seq, then `changeColumns`, in log order) that
     /// `summary` lacks, at most `limit` and about `maxBytes` (inside a read); the changes and the
     /// position to continue from.
     func collect(
@@ -71,13 +72,13 @@ extension Store {
             })
         try statement.scan { row in
             let seq = row.int(0)
-            let idx = row.int(1)
-            let counter = row.int(2)
+            let idx = row.int(3)
+            let counter = row.int(4)
             last = seq
             if counter <= floor[idx] ?? 0 { return true }
             let replica = try replicaID(forIndex: idx)
             if summary.contains(Dot(replica: replica, counter: UInt64(counter))) { return true }
-            let body = row.bytes(3)
+            let body = try changeBody(fromRow: row, at: 1)
             out.append(StoredChange(seq: seq, replica: replica, counter: UInt64(counter), body: body))
             bytes += body.count
             return out.count < limit && bytes < maxBytes
@@ -99,19 +100,19 @@ extension Store {
             var last = afterSeq
             let skip = excluding.flatMap { replicaIndex[$0] } ?? -1
             let statement = try db.cached(
-                "SELECT seq, replica, counter, body, applied, ms FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
+                "SELECT seq, applied, ms, \(Store.changeColumns) FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
             try statement.bind(.integer(afterSeq), .integer(Int64(limit)))
             try statement.scan { row in
                 let seq = row.int(0)
                 last = seq
-                let idx = row.int(1)
-                if idx == skip || row.int(4) == 0 { return true }
+                let idx = row.int(5)
+                if idx == skip || row.int(1) == 0 { return true }
                 // An out-of-range change an older version stored is kept and shown here, but not
                 // relayed: every device would refuse the whole answer that carried it.
-                if !Change.msRange.contains(row.int(5)) || !Change.counterRange.contains(row.int(2)) { return true }
-                let body = row.bytes(3)
+                if !Change.msRange.contains(row.int(2)) || !Change.counterRange.contains(row.int(6)) { return true }
+                let body = try changeBody(fromRow: row, at: 3)
                 out.append(
-                    StoredChange(seq: seq, replica: try replicaID(forIndex: idx), counter: UInt64(row.int(2)), body: body))
+                    StoredChange(seq: seq, replica: try replicaID(forIndex: idx), counter: UInt64(row.int(6)), body: body))
                 bytes += body.count
                 return bytes < maxBytes
             }
@@ -127,11 +128,11 @@ extension Store {
             var bytes = 0
             guard let idx = replicaIndex[replica] else { return [] }
             let statement = try db.cached(
-                "SELECT seq, counter, body FROM changes WHERE replica = ? AND counter > ? ORDER BY counter LIMIT ?")
+                "SELECT seq, \(Store.changeColumns) FROM changes WHERE replica = ? AND counter > ? ORDER BY counter LIMIT ?")
             try statement.bind(.integer(idx), .integer(Int64(afterCounter)), .integer(Int64(limit)))
             try statement.scan { row in
-                let body = row.bytes(2)
-                out.append(StoredChange(seq: row.int(0), replica: replica, counter: UInt64(row.int(1)), body: body))
+                let body = try changeBody(fromRow: row, at: 1)
+                out.append(StoredChange(seq: row.int(0), replica: replica, counter: UInt64(row.int(4)), body: body))
                 bytes += body.count
                 return bytes < maxBytes
             }
@@ -158,7 +159,8 @@ extension Store {
         try read {
             var out: [ReplicaID: String] = [:]
             try db.cached("SELECT id, reporter FROM replicas WHERE reporter IS NOT NULL").forEach { row in
-                out[ReplicaID(bytes: row.bytes(0))] = row.text(1)
+                let replica = ReplicaID(bytes: row.bytes(0))
+                out[replica] = try Store.openedText(row, 1, for: .replicaReporter(replica), cipher: cipher)
             }
             return out
         }

@@ -41,6 +41,8 @@ public final class Store: @unchecked Sendable {
     }
     /// The store folder.
     public let directory: String
+    /// The cipher sealing this store's content; nil for a plaintext store (`Store+Sealing`).
+    let cipher: StoreCipher?
 
     /// Replica id → local index, cached (the replicas table only grows).
     var replicaIndex: [ReplicaID: Int64] = [:]
@@ -61,9 +63,10 @@ public final class Store: @unchecked Sendable {
     /// Source of wall-clock milliseconds (uncorrected); tests and replays may replace it.
     public var systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
-    private init(db: Database, directory: String, replica: ReplicaID, key: DeviceKey) {
+    private init(db: Database, directory: String, replica: ReplicaID, key: DeviceKey, cipher: StoreCipher?) {
         self.db = db
         self.directory = directory
+        self.cipher = cipher
         self.currentIdentity = (replica, key)
     }
 
@@ -80,9 +83,11 @@ public final class Store: @unchecked Sendable {
     /// Creates a new store in a folder; fails and changes nothing when one exists.
     ///
     /// The store makes its Ed25519 key pair; its replica ID is the key's (`ReplicaID.derived`)
-    /// unless `replica` names another (scenario replicas keep their names).
+    /// unless `replica` names another (scenario replicas keep their names). With a `cipher` the
+    /// store is encrypted: its content is sealed under the cipher's key (`Store+Sealing`).
     public static func create(
-        at directory: String, reporter: String, replica: ReplicaID? = nil, settings: [String: String] = [:]
+        at directory: String, reporter: String, replica: ReplicaID? = nil, settings: [String: String] = [:],
+        cipher: StoreCipher? = nil
     ) throws(StoreError) -> Store {
         do {
             try FileManager.default.createDirectory(
@@ -90,12 +95,14 @@ public final class Store: @unchecked Sendable {
         } catch {
             throw StoreError(.storage, "cannot create the store folder \(directory): \(error.localizedDescription)")
         }
-        return try create(databasePath: databasePath(in: directory), reporter: reporter, replica: replica, settings: settings)
+        return try create(
+            databasePath: databasePath(in: directory), reporter: reporter, replica: replica, settings: settings, cipher: cipher)
     }
 
     /// Creates a new store database file at `path`; fails and changes nothing when one exists.
     public static func create(
-        databasePath path: String, reporter: String, replica chosenReplica: ReplicaID? = nil, settings: [String: String] = [:]
+        databasePath path: String, reporter: String, replica chosenReplica: ReplicaID? = nil, settings: [String: String] = [:],
+        cipher: StoreCipher? = nil
     ) throws(StoreError) -> Store {
         let trimmed = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         guard Change.isValidReporterName(trimmed) else {
@@ -129,11 +136,15 @@ public final class Store: @unchecked Sendable {
                 // The file's identity (the link into place below keeps the inode), so a copy of the
                 // store elsewhere knows it is a copy (`trust.md`, "Restored stores").
                 if let identity = fileIdentity(ofDatabaseAt: temporary) { meta[fileIdentityKey] = .text(identity) }
+                if let cipher {
+                    meta[cipherMeta] = .text(StoreCipher.formatName)
+                    meta[keyCheckMeta] = .blob(try cipher.sealed(keyCheckValue, for: .meta(keyCheckMeta)))
+                }
                 let insert = try db.cached("INSERT INTO meta (key, value) VALUES (?, ?)")
-                for (k, v) in meta { try insert.bind(.text(k), v).run() }
+                for (k, v) in meta { try insert.bind(.text(k), try storedMetaValue(v, key: k, cipher: cipher)).run() }
                 try db.cached("INSERT INTO replicas (idx, id, reporter) VALUES (1, ?, ?)")
-                    .bind(.blob(replica.bytes), .text(trimmed)).run()
-                try Store.trustOwnKey(db, replica: replica, key: key, reporter: trimmed)
+                    .bind(.blob(replica.bytes), try storedText(trimmed, for: .replicaReporter(replica), cipher: cipher)).run()
+                try Store.trustOwnKey(db, replica: replica, key: key, reporter: trimmed, cipher: cipher)
             }
             try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         } catch {
@@ -146,19 +157,21 @@ public final class Store: @unchecked Sendable {
             throw StoreError(.alreadyExists, "a store already exists at \(path); nothing was changed")
         }
         removeDatabaseFiles(temporary)
-        return try open(databasePath: path)
+        return try open(databasePath: path, cipher: cipher)
     }
 
-    /// Opens an existing store folder; fails with a clear message when it is missing or too new.
-    public static func open(at directory: String) throws(StoreError) -> Store {
+    /// Opens an existing store folder; fails with a clear message when it is missing or too new,
+    /// or encrypted and `cipher` is nil or holds another key (`.encrypted`). A plaintext store
+    /// opens as plaintext whatever `cipher` is.
+    public static func open(at directory: String, cipher: StoreCipher? = nil) throws(StoreError) -> Store {
         guard FileManager.default.fileExists(atPath: databasePath(in: directory)) else {
             throw StoreError(.missing, "no Outpost store at \(directory) (run `outpost init --reporter NAME` first)")
         }
-        return try open(databasePath: databasePath(in: directory))
+        return try open(databasePath: databasePath(in: directory), cipher: cipher)
     }
 
-    /// Opens an existing store database file.
-    public static func open(databasePath path: String) throws(StoreError) -> Store {
+    /// Opens an existing store database file (see `open(at:cipher:)`).
+    public static func open(databasePath path: String, cipher given: StoreCipher? = nil) throws(StoreError) -> Store {
         let directory = (path as NSString).deletingLastPathComponent
         guard FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.missing, "no Outpost database at \(path)")
@@ -170,12 +183,14 @@ public final class Store: @unchecked Sendable {
             if version > Migrator.latestVersion {
                 throw SchemaTooNewError(found: version, known: Migrator.latestVersion)
             }
+            // Before anything is changed: an encrypted store opens only with its key.
+            let cipher = try checkedCipher(db, given: given, directory: directory)
             if version < Migrator.latestVersion { try Migrator.migrate(db, nowMs: Int64(Date().timeIntervalSince1970 * 1000)) }
             guard let replicaBytes = try db.prepare("SELECT value FROM meta WHERE key = 'replica'").first({ $0.bytes(0) }),
                 !replicaBytes.isEmpty
             else { throw StoreError(.storage, "the store at \(directory) has no replica id; it is damaged") }
-            let (replica, key) = try Store.loadIdentity(db, replica: ReplicaID(bytes: replicaBytes))
-            let store = Store(db: db, directory: directory, replica: replica, key: key)
+            let (replica, key) = try Store.loadIdentity(db, replica: ReplicaID(bytes: replicaBytes), cipher: cipher)
+            let store = Store(db: db, directory: directory, replica: replica, key: key, cipher: cipher)
             try store.loadReplicas()
             try store.continueUnderANewReplicaIfCopied()
             try store.indexHeldBackOfOlderSchema()
@@ -229,7 +244,8 @@ public final class Store: @unchecked Sendable {
                 replicaIndex[id] = idx
                 replicaByIndex[idx] = id
             }
-            reporterByIndex[idx] = row.text(2)
+            reporterByIndex[idx] = try Store.openedText(
+                row, 2, for: .replicaReporter(replicaByIndex[idx] ?? ReplicaID(bytes: row.bytes(1))), cipher: cipher)
         }
     }
 

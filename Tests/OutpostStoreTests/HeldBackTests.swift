@@ -31,9 +31,12 @@ private func heldRows(_ store: Store) throws -> (held: Int64, waits: Int64) {
 }
 
 /// A store in a fresh folder, removed when the test ends (`defer` the returned cleanup).
-private func freshStore(_ reporter: String, replica: ReplicaID = .random()) throws -> (Store, () -> Void) {
+/// With `encrypted`, the store seals its content (the same behaviour is expected either way).
+private func freshStore(_ reporter: String, replica: ReplicaID = .random(), encrypted: Bool = false) throws -> (
+    Store, () -> Void
+) {
     let dir = temporaryStoreDirectory()
-    let store = try Store.create(at: dir, reporter: reporter, replica: replica)
+    let store = try Store.create(at: dir, reporter: reporter, replica: replica, cipher: TestCipher.cipher(encrypted))
     return (store, { try? FileManager.default.removeItem(atPath: dir) })
 }
 
@@ -42,10 +45,10 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
     let mallory = ReplicaID(bytes: Array("mallory".utf8))
     let ghost = ReplicaID(bytes: Array("ghost".utf8))
 
-    @Test func aReversedChainOfAThousandInOneBatchAppliesFully() throws {
-        let (store, cleanup) = try freshStore("bob")
+    @Test(arguments: [false, true]) func aReversedChainOfAThousandInOneBatchAppliesFully(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("bob", encrypted: encrypted)
         defer { cleanup() }
-        let (inOrder, cleanupOrder) = try freshStore("carol")
+        let (inOrder, cleanupOrder) = try freshStore("carol", encrypted: encrypted)
         defer { cleanupOrder() }
         let changes = chain(alice, id: "r1", count: 1000)
         let report = try store.applyRemote(changes.reversed())
@@ -65,8 +68,8 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(try store.summary().entries[alice]?.contiguous == 1000)
     }
 
-    @Test func heldChangesReleasedByALaterBatchAreEachParsedOnce() throws {
-        let (store, cleanup) = try freshStore("bob")
+    @Test(arguments: [false, true]) func heldChangesReleasedByALaterBatchAreEachParsedOnce(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("bob", encrypted: encrypted)
         defer { cleanup() }
         let changes = chain(alice, id: "r1", count: 1000)
         let held = try store.applyRemote(changes.dropFirst().reversed())
@@ -86,8 +89,8 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(after.changes.map(\.counter) == Array(1...1000))
     }
 
-    @Test func tenThousandHeldForeverChangesDoNotSlowLaterEdits() throws {
-        let (store, cleanup) = try freshStore("bob")
+    @Test(arguments: [false, true]) func tenThousandHeldForeverChangesDoNotSlowLaterEdits(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("bob", encrypted: encrypted)
         defer { cleanup() }
         try store.applyRemote([change(alice, 1, id: "r1", writes: ["title": "Target"])])
         // 10,000 changes (the default bound exactly) wait for a ghost's change that never comes.
@@ -114,8 +117,8 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(try heldRows(store) == (10_000, 10_000))
     }
 
-    @Test func theHeldBackBoundRefusesTheWholeBatch() throws {
-        let (store, cleanup) = try freshStore("bob")
+    @Test(arguments: [false, true]) func theHeldBackBoundRefusesTheWholeBatch(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("bob", encrypted: encrypted)
         defer { cleanup() }
         let limits = HeldBackLimits(changesPerAuthor: 3, missingDepsPerAuthor: 5)
         try store.applyRemote(
@@ -134,7 +137,7 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(try store.lastSeq() == before)
         #expect(try store.incident(id: "fine") == nil)
         // Too many missing dependencies in one change is refused the same way.
-        let (other, cleanupOther) = try freshStore("carol")
+        let (other, cleanupOther) = try freshStore("carol", encrypted: encrypted)
         defer { cleanupOther() }
         let wide = Dictionary(uniqueKeysWithValues: (0..<6).map { (ReplicaID(bytes: [UInt8($0)]), UInt64(1)) })
         #expect {
@@ -148,8 +151,8 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(try heldRows(store).held == 3)
     }
 
-    @Test func releasedChangesFreeTheirAuthorsBound() throws {
-        let (store, cleanup) = try freshStore("bob")
+    @Test(arguments: [false, true]) func releasedChangesFreeTheirAuthorsBound(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("bob", encrypted: encrypted)
         defer { cleanup() }
         let limits = HeldBackLimits(changesPerAuthor: 2, missingDepsPerAuthor: 2)
         let c = chain(alice, id: "r1", count: 7)
@@ -166,8 +169,8 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(try heldRows(store) == (0, 0))
     }
 
-    @Test func aDotReusedForAnotherRecordIsRefusedAndNothingStored() throws {
-        let (store, cleanup) = try freshStore("server")
+    @Test(arguments: [false, true]) func aDotReusedForAnotherRecordIsRefusedAndNothingStored(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("server", encrypted: encrypted)
         defer { cleanup() }
         let x = change(mallory, 1, id: "X", writes: ["title": "X"])
         let y = change(mallory, 1, id: "Y", writes: ["title": "Y"])
@@ -187,15 +190,15 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(try store.history(id: "X").map(\.change) == [x])
         #expect(try store.changes(afterSeq: 0).changes.map(\.body) == [try bodyOf(x)])
         // In one batch, the second of the two is refused and the first is not kept either.
-        let (fresh, cleanupFresh) = try freshStore("server")
+        let (fresh, cleanupFresh) = try freshStore("server", encrypted: encrypted)
         defer { cleanupFresh() }
         #expect { try fresh.applyRemote([x, y]) } throws: { ($0 as? StoreError)?.kind == .reusedDot }
         #expect(try fresh.lastSeq() == 0)
         #expect(try fresh.incident(id: "X") == nil)
     }
 
-    @Test func aDotReusedWithOtherContentForTheSameRecordIsRefused() throws {
-        let (store, cleanup) = try freshStore("server")
+    @Test(arguments: [false, true]) func aDotReusedWithOtherContentForTheSameRecordIsRefused(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("server", encrypted: encrypted)
         defer { cleanup() }
         let x = change(mallory, 1, id: "X", writes: ["title": "First"])
         try store.applyRemote([x])
@@ -205,8 +208,8 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
         #expect(try store.incident(id: "X")?.fields["title"] == "First")
     }
 
-    @Test func exactDuplicatesStayIdempotent() throws {
-        let (store, cleanup) = try freshStore("bob")
+    @Test(arguments: [false, true]) func exactDuplicatesStayIdempotent(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("bob", encrypted: encrypted)
         defer { cleanup() }
         let first = change(alice, 1, id: "r1", writes: ["title": "T"])
         let held = change(alice, 3, id: "r1", deps: [alice: 2], writes: ["killed": 3])
@@ -223,8 +226,8 @@ private func freshStore(_ reporter: String, replica: ReplicaID = .random()) thro
     }
 
     /// The old code marked the held row of A:2 for X applied when A:2 came again for Y.
-    @Test func aHeldRowIsNeverMarkedAppliedWithoutBeingApplied() throws {
-        let (store, cleanup) = try freshStore("server")
+    @Test(arguments: [false, true]) func aHeldRowIsNeverMarkedAppliedWithoutBeingApplied(encrypted: Bool) throws {
+        let (store, cleanup) = try freshStore("server", encrypted: encrypted)
         defer { cleanup() }
         let heldX = change(mallory, 2, id: "X", deps: [mallory: 1], writes: ["killed": 2])
         try store.applyRemote([heldX])

@@ -17,10 +17,13 @@ import Testing
         let backupDir = reusedDotDirectory()
         var alice: Store?
         let bob: Store
+        /// Alice's cipher: with one, her store (the one restored) seals its content; Bob's never does.
+        let aliceCipher: StoreCipher?
 
-        init(aliceSeed: UInt8) throws {
+        init(aliceSeed: UInt8, encrypted: Bool = false) throws {
+            aliceCipher = TestCipher.cipher(encrypted)
             let key = try DeviceKey(seed: Array(repeating: aliceSeed, count: 32))
-            let alice = try Store.create(at: aliceDir, reporter: "alice", replica: key.replicaID)
+            let alice = try Store.create(at: aliceDir, reporter: "alice", replica: key.replicaID, cipher: aliceCipher)
             try alice.write {
                 try alice.setMeta(Store.signingKeyMeta, .blob(key.seed))
                 try alice.db.prepare("UPDATE roster SET key = ? WHERE replica = ?").bind(
@@ -51,7 +54,7 @@ import Testing
             where FileManager.default.fileExists(atPath: from) {
                 try FileManager.default.copyItem(atPath: from, toPath: to)
             }
-            alice = try Store.open(at: aliceDir)
+            alice = try Store.open(at: aliceDir, cipher: aliceCipher)
         }
 
         /// Writes the backup over Alice's store files in place (the same files, so nothing in
@@ -73,7 +76,7 @@ import Testing
                 try handle.write(contentsOf: data)
                 try handle.close()
             }
-            alice = try Store.open(at: aliceDir)
+            alice = try Store.open(at: aliceDir, cipher: aliceCipher)
             return (before, inode(Store.databasePath(in: aliceDir)))
         }
     }
@@ -156,11 +159,11 @@ import Testing
     /// counters with other content. Met by a road that resends them (either side first), the
     /// versions meet, every write of both phases is kept and no dot has two versions. Over the
     /// seeds, each dot's kept version is sometimes the first phase's, sometimes the second's.
-    @Test func aRestoredStoreEditedAgainLosesNothing() throws {
+    @Test(arguments: [false, true]) func aRestoredStoreEditedAgainLosesNothing(encrypted: Bool) throws {
         var secondPhaseKept: [Dot: Set<Bool>] = [:]
         for seed: UInt8 in 1...4 {
             for bobFirst in [false, true] {
-                for (dot, kept) in try Self.editedAgain(seed: seed, bobFirst: bobFirst) {
+                for (dot, kept) in try Self.editedAgain(seed: seed, bobFirst: bobFirst, encrypted: encrypted) {
                     secondPhaseKept[Dot(replica: ReplicaID(bytes: []), counter: dot.counter), default: []].insert(kept)
                 }
             }
@@ -171,8 +174,8 @@ import Testing
 
     /// One run of `aRestoredStoreEditedAgainLosesNothing`; per reused dot, whether the second
     /// phase's version was kept.
-    static func editedAgain(seed: UInt8, bobFirst: Bool) throws -> [Dot: Bool] {
-        let pair = try Pair(aliceSeed: seed)
+    static func editedAgain(seed: UInt8, bobFirst: Bool, encrypted: Bool = false) throws -> [Dot: Bool] {
+        let pair = try Pair(aliceSeed: seed, encrypted: encrypted)
         var alice = try #require(pair.alice)
         let original = alice.replica
         let ms: Int64 = 1_780_000_000_000
@@ -228,10 +231,10 @@ import Testing
     /// Each phase made a new record and edited it twice under the same three dots: whichever
     /// versions are kept, the records and every edit on them arrive at both sides (edits made
     /// over a version that lost to one for another record are re-issued, chains of them too).
-    @Test func editsOverARecordWhoseDotWasReusedArrive() throws {
+    @Test(arguments: [false, true]) func editsOverARecordWhoseDotWasReusedArrive(encrypted: Bool) throws {
         var outcomes = Set<[Bool]>()
         for seed: UInt8 in 1...8 {
-            let kept = try Self.newRecordsAgain(seed: seed)
+            let kept = try Self.newRecordsAgain(seed: seed, encrypted: encrypted)
             outcomes.insert(kept.keys.sorted { $0.counter < $1.counter }.map { kept[$0]! })
         }
         // The seeds cover the chain: the first dot kept from phase one, the next two from phase
@@ -241,8 +244,8 @@ import Testing
     }
 
     /// One run of `editsOverARecordWhoseDotWasReusedArrive`.
-    static func newRecordsAgain(seed: UInt8) throws -> [Dot: Bool] {
-        let pair = try Pair(aliceSeed: seed)
+    static func newRecordsAgain(seed: UInt8, encrypted: Bool = false) throws -> [Dot: Bool] {
+        let pair = try Pair(aliceSeed: seed, encrypted: encrypted)
         var alice = try #require(pair.alice)
         let ms: Int64 = 1_780_000_000_000
         try alice.create(id: "r1", fields: ["title": .string("Roadblock")], wallMs: ms)
@@ -294,10 +297,10 @@ import Testing
     /// The restored copy's counter is below what the partner holds of it: the partner's summary
     /// shows it, and it rotates before it sends anything. The phases made other records under
     /// the same dots (a dot reused for another record); edits on those records still arrive.
-    @Test func aPartnerSummaryBeyondTheCounterRotatesBeforeSending() throws {
+    @Test(arguments: [false, true]) func aPartnerSummaryBeyondTheCounterRotatesBeforeSending(encrypted: Bool) throws {
         var secondPhaseKept: [UInt64: Set<Bool>] = [:]
         for seed: UInt8 in 1...4 {
-            for (dot, kept) in try Self.rotatedBeforeSending(seed: seed) {
+            for (dot, kept) in try Self.rotatedBeforeSending(seed: seed, encrypted: encrypted) {
                 secondPhaseKept[dot.counter, default: []].insert(kept)
             }
         }
@@ -306,8 +309,8 @@ import Testing
     }
 
     /// One run of `aPartnerSummaryBeyondTheCounterRotatesBeforeSending`.
-    static func rotatedBeforeSending(seed: UInt8) throws -> [Dot: Bool] {
-        let pair = try Pair(aliceSeed: seed)
+    static func rotatedBeforeSending(seed: UInt8, encrypted: Bool = false) throws -> [Dot: Bool] {
+        let pair = try Pair(aliceSeed: seed, encrypted: encrypted)
         var alice = try #require(pair.alice)
         let original = alice.replica
         let ms: Int64 = 1_780_000_000_000

@@ -28,10 +28,11 @@ import Testing
         return sha256(a).lexicographicallyPrecedes(sha256(b)) ? (a, b) : (b, a)
     }
 
-    /// A store that knows `author` (and the test's other keys) through its roster.
-    static func knowingStore(_ keys: [DeviceKey] = [author]) throws -> (Store, String) {
+    /// A store that knows `author` (and the test's other keys) through its roster; with
+    /// `encrypted`, one that seals its content (the same behaviour is expected either way).
+    static func knowingStore(_ keys: [DeviceKey] = [author], encrypted: Bool = false) throws -> (Store, String) {
         let dir = reusedDotDirectory()
-        let store = try Store.create(at: dir, reporter: "reader")
+        let store = try Store.create(at: dir, reporter: "reader", cipher: TestCipher.cipher(encrypted))
         try store.trust(
             keys.map { RosterEntry(replica: $0.replicaID, key: $0.publicKey, reporter: "carol", status: .active, version: 1) })
         return (store, dir)
@@ -44,12 +45,12 @@ import Testing
         }.map { try $0.change() }
     }
 
-    @Test func bothOrdersKeepTheLowerHash() throws {
+    @Test(arguments: [false, true]) func bothOrdersKeepTheLowerHash(encrypted: Bool) throws {
         let (lower, higher) = Self.versionsByHash()
         #expect(lower.dot == higher.dot)
         #expect(lower.canonicalBytes() != higher.canonicalBytes())
         for order in [[lower, higher], [higher, lower]] {
-            let (store, dir) = try Self.knowingStore()
+            let (store, dir) = try Self.knowingStore(encrypted: encrypted)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let first = try store.applyRemote([order[0]])
             #expect(first.applied == 1)
@@ -74,10 +75,10 @@ import Testing
         }
     }
 
-    @Test func bothVersionsInOneBatchKeepTheLowerHash() throws {
+    @Test(arguments: [false, true]) func bothVersionsInOneBatchKeepTheLowerHash(encrypted: Bool) throws {
         let (lower, higher) = Self.versionsByHash()
         for batch in [[lower, higher], [higher, lower], [higher, higher, lower, higher]] {
-            let (store, dir) = try Self.knowingStore()
+            let (store, dir) = try Self.knowingStore(encrypted: encrypted)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let report = try store.applyRemote(batch)
             #expect(report.reusedDots.allSatisfy { $0.kept == lower && $0.discarded == higher })
@@ -88,7 +89,7 @@ import Testing
 
     /// Positive control: the choice follows SHA-256, not arrival, byte order of the bodies or the
     /// title. Over many pairs the lower hash is sometimes the first version, sometimes the second.
-    @Test func theChoiceIsBySHA256() throws {
+    @Test(arguments: [false, true]) func theChoiceIsBySHA256(encrypted: Bool) throws {
         var keptFirst = 0
         var keptSecond = 0
         for i in 0..<12 {
@@ -96,7 +97,7 @@ import Testing
             let b = Self.version("Other title \(i)")
             let expected = Self.sha256(a).lexicographicallyPrecedes(Self.sha256(b)) ? a : b
             #expect(ReusedDot.precedes(expected.canonicalBytes(), (expected == a ? b : a).canonicalBytes()))
-            let (store, dir) = try Self.knowingStore()
+            let (store, dir) = try Self.knowingStore(encrypted: encrypted)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             _ = try store.applyRemote([a])
             let report = try store.applyRemote([b])
@@ -107,11 +108,11 @@ import Testing
         #expect(keptFirst > 0 && keptSecond > 0)
     }
 
-    @Test func aDotReusedForAnotherRecordFollowsTheSameRule() throws {
+    @Test(arguments: [false, true]) func aDotReusedForAnotherRecordFollowsTheSameRule(encrypted: Bool) throws {
         let (lower, higher) = Self.versionsByHash(ids: ("r1", "r2"))
         #expect(lower.record != higher.record)
         for order in [[lower, higher], [higher, lower]] {
-            let (store, dir) = try Self.knowingStore()
+            let (store, dir) = try Self.knowingStore(encrypted: encrypted)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             _ = try store.applyRemote([order[0]])
             let report = try store.applyRemote([order[1]])
@@ -124,7 +125,7 @@ import Testing
         }
     }
 
-    @Test func changesThatDependOnAReplacedVersionWaitForTheWinner() throws {
+    @Test(arguments: [false, true]) func changesThatDependOnAReplacedVersionWaitForTheWinner(encrypted: Bool) throws {
         let (lower, higher) = Self.versionsByHash()
         // A later change of the same author on r1, made after (1): it follows whichever version is kept.
         var deps = VersionVector()
@@ -133,7 +134,7 @@ import Testing
             Change(
                 dot: Dot(replica: Self.author.replicaID, counter: 2), record: RecordKey(id: "r1"), deps: deps,
                 tag: HLCTag(ms: 1_780_000_000_100, seq: 0), writes: ["injured": .int(4)], reporter: "carol"))
-        let (store, dir) = try Self.knowingStore()
+        let (store, dir) = try Self.knowingStore(encrypted: encrypted)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         _ = try store.applyRemote([higher, next])
         let report = try store.applyRemote([lower])
@@ -147,10 +148,10 @@ import Testing
 
     /// A store that holds the discarded version settles the dot from another store's evidence,
     /// which a summary alone cannot show (both hold the dot).
-    @Test func evidenceSettlesAStoreHoldingTheDiscardedVersion() throws {
+    @Test(arguments: [false, true]) func evidenceSettlesAStoreHoldingTheDiscardedVersion(encrypted: Bool) throws {
         let (lower, higher) = Self.versionsByHash()
-        let (settled, settledDir) = try Self.knowingStore()
-        let (stale, staleDir) = try Self.knowingStore()
+        let (settled, settledDir) = try Self.knowingStore(encrypted: encrypted)
+        let (stale, staleDir) = try Self.knowingStore(encrypted: encrypted)
         defer { for dir in [settledDir, staleDir] { try? FileManager.default.removeItem(atPath: dir) } }
         _ = try settled.applyRemote([higher, lower])
         _ = try stale.applyRemote([higher])
@@ -165,10 +166,10 @@ import Testing
 
     /// An author signing many versions of one dot cannot fill a store: a few discarded versions
     /// per dot are kept as evidence, every one is still settled by the same rule.
-    @Test func discardedVersionsKeptAsEvidenceAreBounded() throws {
+    @Test(arguments: [false, true]) func discardedVersionsKeptAsEvidenceAreBounded(encrypted: Bool) throws {
         let versions = (0..<12).map { Self.version("Version \($0)") }
         let lowest = versions.min { Self.sha256($0).lexicographicallyPrecedes(Self.sha256($1)) }!
-        let (store, dir) = try Self.knowingStore()
+        let (store, dir) = try Self.knowingStore(encrypted: encrypted)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for version in versions { _ = try store.applyRemote([version]) }
         #expect(try Self.stored(store, at: lowest.dot) == [lowest])
@@ -181,10 +182,10 @@ import Testing
     /// A revoked author's second version of a dot never replaces the held one, even with the
     /// lower hash (a stolen key cannot rewrite its owner's past once revoked); an active author's
     /// does (the positive control).
-    @Test func aRevokedAuthorCannotReplaceAHeldVersion() throws {
+    @Test(arguments: [false, true]) func aRevokedAuthorCannotReplaceAHeldVersion(encrypted: Bool) throws {
         let (lower, higher) = Self.versionsByHash()
         for status in [RosterEntry.Status.revoked, .active] {
-            let (store, dir) = try Self.knowingStore()
+            let (store, dir) = try Self.knowingStore(encrypted: encrypted)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             _ = try store.applyRemote([higher])
             try store.trust([
@@ -199,12 +200,12 @@ import Testing
     }
 
     /// Versions that do not both verify keep the old refusal of the whole batch.
-    @Test func unverifiableVersionsAreStillRefused() throws {
+    @Test(arguments: [false, true]) func unverifiableVersionsAreStillRefused(encrypted: Bool) throws {
         let (lower, higher) = Self.versionsByHash()
         // The author is not in this store's roster: both versions are unverifiable.
         let dir = reusedDotDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try Store.create(at: dir, reporter: "reader")
+        let store = try Store.create(at: dir, reporter: "reader", cipher: TestCipher.cipher(encrypted))
         #expect(try store.applyRemote([higher]).unverified == 1)
         let other = Self.version("Something else", id: "r9", counter: 5)
         #expect(throws: StoreError.self) { try store.applyRemote([other, lower]) }
@@ -216,7 +217,7 @@ import Testing
         #expect(try store.incident(id: "r9") == nil)  // nothing of the refused batch was stored
 
         // A known author, but the second version's signature is broken: refused for its signature.
-        let (known, knownDir) = try Self.knowingStore()
+        let (known, knownDir) = try Self.knowingStore(encrypted: encrypted)
         defer { try? FileManager.default.removeItem(atPath: knownDir) }
         _ = try known.applyRemote([higher])
         var tampered = lower
@@ -228,10 +229,10 @@ import Testing
     }
 
     /// The author holding two versions of its own dot rotates and re-issues the discarded one.
-    @Test func theAuthorReissuesTheDiscardedVersionUnderANewReplica() throws {
+    @Test(arguments: [false, true]) func theAuthorReissuesTheDiscardedVersionUnderANewReplica(encrypted: Bool) throws {
         let dir = reusedDotDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try Store.create(at: dir, reporter: "alice")
+        let store = try Store.create(at: dir, reporter: "alice", cipher: TestCipher.cipher(encrypted))
         let old = store.replica
         let mine = try store.create(id: "r1", fields: ["title": .string("Mine"), "killed": .int(2)], wallMs: 1_780_000_000_000)
         // The same dot in another version, signed by this store's key (as its restored copy would have).
@@ -272,11 +273,11 @@ import Testing
 extension ReusedDotTests {
     /// Two re-issues on one record: the later covers the earlier, as every local edit covers the
     /// author's earlier ones, so a store that receives them in reverse order keeps both.
-    @Test func reissuesOnOneRecordArriveInAnyOrder() throws {
+    @Test(arguments: [false, true]) func reissuesOnOneRecordArriveInAnyOrder(encrypted: Bool) throws {
         let dir = reusedDotDirectory()
         let otherDir = reusedDotDirectory()
         defer { for d in [dir, otherDir] { try? FileManager.default.removeItem(atPath: d) } }
-        let store = try Store.create(at: dir, reporter: "alice")
+        let store = try Store.create(at: dir, reporter: "alice", cipher: TestCipher.cipher(encrypted))
         let old = store.replica
         let oldKey = store.publicKey
         let ms: Int64 = 1_780_000_000_000
@@ -304,7 +305,7 @@ extension ReusedDotTests {
         #expect(second.deps[store.replica] == 1)
 
         // Another store gets the old ID's changes, then the re-issues newest first.
-        let other = try Store.create(at: otherDir, reporter: "bob")
+        let other = try Store.create(at: otherDir, reporter: "bob", cipher: TestCipher.cipher(encrypted))
         try other.trust([RosterEntry(replica: old, key: oldKey, reporter: "alice", status: .active, version: 1)])
         let oldOnes = all.filter { $0.dot.replica == old }
         let newOnes = all.filter { $0.dot.replica == store.replica }.sorted { $0.dot.counter > $1.dot.counter }

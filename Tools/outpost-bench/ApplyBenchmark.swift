@@ -13,7 +13,7 @@ enum ApplyBenchmark {
     /// apply` does: check and decode the file, then apply it in one transaction), into a second
     /// store made like the first.
     static func bundleEndToEnd(
-        _ remote: [Change], incidents: Int, origin: ReplicaID, roster: [RosterEntry], in dir: String
+        _ remote: [Change], incidents: Int, origin: ReplicaID, roster: [RosterEntry], in dir: String, cipher: StoreCipher?
     ) throws {
         let lines = remote.enumerated().map {
             StoredChange(
@@ -21,7 +21,7 @@ enum ApplyBenchmark {
                 body: $0.element.encodedJSON())
         }
         let file = try BundleFile.encode(changes: lines, replica: ReplicaID.random(), reporter: "courier", createdMs: 0)
-        let receiver = try Store.create(at: dir + "-receiver", reporter: "server", replica: origin)
+        let receiver = try Store.create(at: dir + "-receiver", reporter: "server", replica: origin, cipher: cipher)
         defer { try? FileManager.default.removeItem(atPath: dir + "-receiver") }
         _ = try receiver.importIncidents(incidentInputs(incidents), wallMs: 1_767_225_600_000)
         try receiver.trust(roster)
@@ -55,11 +55,14 @@ enum ApplyBenchmark {
     }
 
     static func run(
-        incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = SyncSession.defaultBatchLimit
+        incidents: Int = 100_000, changes: Int = 100_000, replicas: Int = 50, batch: Int = SyncSession.defaultBatchLimit,
+        encrypted: Bool = false
     ) throws {
         let dir = NSTemporaryDirectory() + "outpost-bench-apply-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let store = try Store.create(at: dir, reporter: "server")
+        let cipher = encrypted ? try StoreCipher(key: StoreCipher.randomKey()) : nil
+        let store = try Store.create(at: dir, reporter: "server", cipher: cipher)
+        if encrypted { print("apply: the receiving stores are encrypted") }
 
         print("apply: importing \(incidents) incidents into the receiving store…")
         var generator = SplitMix64(seed: 42)
@@ -128,7 +131,7 @@ enum ApplyBenchmark {
                 report.applied, report.heldBack, report.duplicates,
                 report.conflictedRecords))
         if batch >= remote.count {
-            try bundleEndToEnd(remote, incidents: incidents, origin: store.replica, roster: roster, in: dir)
+            try bundleEndToEnd(remote, incidents: incidents, origin: store.replica, roster: roster, in: dir, cipher: cipher)
         }
 
         let senderDir = dir + "-bundle"

@@ -2,11 +2,12 @@ import Foundation
 import OutpostCLI
 import OutpostStore
 
-/// `outpost-bench import [--rows 100000] [--format ndjson|csv]`: incidents/second through the CLI's import path.
+/// `outpost-bench import [--rows 100000] [--format ndjson|csv] [--encrypted]`: incidents/second through the CLI's
+/// import path (with `--encrypted`, into a store sealed by a random data key).
 enum ImportBenchmark: Benchmark {
     static let name = "import"
     static let usage =
-        "[--rows 100000] [--format ndjson|csv] [--keep DIR]  import a file through IncidentImporter + Store.importIncidents"
+        "[--rows 100000] [--format ndjson|csv] [--encrypted] [--keep DIR]  import a file through IncidentImporter + Store.importIncidents"
 
     static func run(_ arguments: BenchArguments) throws {
         let rows = try arguments.int("rows", 100_000)
@@ -27,7 +28,9 @@ enum ImportBenchmark: Benchmark {
         print("generated \(rows) incidents, \(bytes.count / 1_000_000) MB of \(format.rawValue.uppercased())")
         // Write the file out now, so that its write-back does not compete with the import's own writes.
         sync()
-        let store = try Store.create(at: folder + "/store", reporter: "bench")
+        let encrypted = arguments.string("encrypted") != nil
+        let store = try Store.create(
+            at: folder + "/store", reporter: "bench", cipher: encrypted ? try StoreCipher(key: StoreCipher.randomKey()) : nil)
 
         let start = Bench.now()
         let cpuStart = Bench.cpuSeconds()
@@ -50,7 +53,8 @@ enum ImportBenchmark: Benchmark {
                 readDone - start, parseDone - readDone, end - parseDone, total, parseCPU, cpu - parseCPU))
         print(
             String(
-                format: "import (%@): %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second",
-                format.rawValue.uppercased(), Double(rows) / total, cpu, Double(rows) / cpu))
+                format: "import (%@%@): %.0f incidents/s (wall); CPU %.3f s = %.0f incidents per CPU-second",
+                format.rawValue.uppercased(), encrypted ? ", encrypted store" : "", Double(rows) / total, cpu,
+                Double(rows) / cpu))
     }
 }

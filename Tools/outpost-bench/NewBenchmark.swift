@@ -1,9 +1,13 @@
 import Foundation
 
-/// `outpost-bench new [--runs 50] [--outpost PATH]`: wall time of `outpost new` as a whole process.
+/// `outpost-bench new [--runs 50] [--outpost PATH] [--encrypted]`: wall time of `outpost new` as a whole process.
+///
+/// With `--encrypted` the store is made with a passphrase (`init --passphrase-file`) and unlocked
+/// (`outpost unlock`, the agent holds the key) before the runs, and locked after them: each `new`
+/// then takes the data key from the agent, as a reporter's unlocked store does.
 enum NewBenchmark: Benchmark {
     static let name = "new"
-    static let usage = "[--runs 50] [--outpost PATH]  time `outpost new` processes (median, p95)"
+    static let usage = "[--runs 50] [--outpost PATH] [--encrypted]  time `outpost new` processes (median, p95)"
 
     static func run(_ arguments: BenchArguments) throws {
         let runs = try arguments.int("runs", 50)
@@ -14,7 +18,18 @@ enum NewBenchmark: Benchmark {
         let folder = try Bench.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let store = folder + "/store"
-        _ = try spawn(binary, ["--store", store, "init", "--reporter", "bench"])
+        let encrypted = arguments.string("encrypted") != nil
+        if encrypted {
+            let passphrase = folder + "/passphrase"
+            guard FileManager.default.createFile(atPath: passphrase, contents: Data("bench passphrase\n".utf8)) else {
+                throw BenchError("cannot write \(passphrase)")
+            }
+            _ = try spawn(binary, ["--store", store, "init", "--reporter", "bench", "--passphrase-file", passphrase])
+            _ = try spawn(binary, ["--store", store, "unlock", "--for", "15m", "--passphrase-file", passphrase])
+        } else {
+            _ = try spawn(binary, ["--store", store, "init", "--reporter", "bench"])
+        }
+        defer { if encrypted { _ = try? spawn(binary, ["--store", store, "lock"]) } }
         var times: [Double] = []
         for i in 0..<runs {
             let args = [
@@ -25,7 +40,7 @@ enum NewBenchmark: Benchmark {
             times.append(try spawn(binary, args) * 1000)
         }
         let sorted = times.sorted()
-        print("binary: \(binary)")
+        print("binary: \(binary)\(encrypted ? " (encrypted store, unlocked)" : "")")
         print(
             String(
                 format: "new: %d runs, median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms",
