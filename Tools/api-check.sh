@@ -73,6 +73,9 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "version $SCHEMATH
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/outpost-api-check.XXXXXX")"
+# Reporter stores are encrypted: their passphrase comes from a file, at a low scrypt cost (tests only).
+printf 'trial passphrase 1\n' >"$WORK/passphrase"
+export OUTPOST_PASSPHRASE_FILE="$WORK/passphrase" OUTPOST_KDF_LOG2N_FOR_TESTS=10
 SERVER_PID=""
 cleanup() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then

@@ -112,6 +112,9 @@ SERVER="$BIN_DIR/outpost-server"
 
 # --- processes and folders
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/outpost-crash.XXXXXX")
+# Reporter stores are encrypted: their passphrase comes from a file, at a low scrypt cost (tests only).
+printf 'trial passphrase 1\n' >"$WORK/passphrase"
+export OUTPOST_PASSPHRASE_FILE="$WORK/passphrase" OUTPOST_KDF_LOG2N_FOR_TESTS=10
 PIDS=()
 FAILED_DIRS=()
 

@@ -19,6 +19,10 @@ keep=false
 [[ "${1:-}" == "--keep" ]] && keep=true
 server_pid=""
 cleanup() {
+  # The unlock agents forget their keys (they would anyway when their time runs out).
+  for who in alice bob carol; do
+    [[ -d "$work/$who" ]] && OUTPOST_STORE="$work/$who" "$outpost" lock >/dev/null 2>&1 || true
+  done
   if [[ -n "$server_pid" ]]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   if $keep; then echo "(kept $work)"; else rm -rf "$work"; fi
 }
@@ -43,10 +47,15 @@ done
 curl -fsS "$url/healthz" >/dev/null
 echo "   listening on $url"
 
+echo "== each reporter makes an encrypted store, then unlocks it for this session"
+# A field device asks for the passphrase on its terminal; a script hands it over in a file.
+for who in alice bob carol; do printf '%s keeps the Gao notes safe\n' "$who" >"$work/$who.passphrase"; done
 alice=(env OUTPOST_STORE="$work/alice" "$outpost")
 bob=(env OUTPOST_STORE="$work/bob" "$outpost")
-"${alice[@]}" init --reporter alice --server "$url" --token "$alice_token"
-"${bob[@]}" init --reporter bob --server "$url" --token "$bob_token"
+"${alice[@]}" init --reporter alice --server "$url" --token "$alice_token" --passphrase-file "$work/alice.passphrase"
+"${bob[@]}" init --reporter bob --server "$url" --token "$bob_token" --passphrase-file "$work/bob.passphrase"
+"${alice[@]}" unlock --for 10m --passphrase-file "$work/alice.passphrase"
+"${bob[@]}" unlock --for 10m --passphrase-file "$work/bob.passphrase"
 
 echo "== alice records offline, then syncs"
 market="$("${alice[@]}" new --title "Market attack, Gao" --event-type violence_against_civilians \
@@ -72,7 +81,8 @@ echo "== alice sees the conflict (nothing was lost) and resolves it"
 
 echo "== carol never reaches the server: enrolled by her device's key, she hands alice a bundle"
 carol=(env OUTPOST_STORE="$work/carol" "$outpost")
-"${carol[@]}" init --reporter carol
+"${carol[@]}" init --reporter carol --passphrase-file "$work/carol.passphrase"
+"${carol[@]}" unlock --for 10m --passphrase-file "$work/carol.passphrase"
 carol_replica="$("${carol[@]}" identity --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["replica"])')"
 carol_key="$("${carol[@]}" identity --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
 "$server" enroll --db "$db" --reporter carol --replica "$carol_replica" --key "$carol_key" >"$work/carol.enroll"
@@ -89,6 +99,14 @@ curl -fsS -H "Authorization: Bearer $analyst_token" "$url/v1/incidents/$checkpoi
 echo "== what each reporter holds"
 "${alice[@]}" list
 "${bob[@]}" list
+
+echo "== alice locks her store: without the passphrase it opens no more (exit 15)"
+"${alice[@]}" lock
+status=0
+"${alice[@]}" list </dev/null >/dev/null 2>"$work/locked.err" || status=$?
+echo "   outpost list on the locked store: exit $status, $(cat "$work/locked.err")"
+[[ $status -eq 15 ]]
+echo "   and nothing of it reads as text: $(grep -c "Market attack" "$work"/alice/* 2>/dev/null | tr '\n' ' ')"
 
 echo "== the aggregated reports, as the analyst desk reads them"
 curl -fsS -H "Authorization: Bearer $analyst_token" "$url/v1/incidents" | python3 -m json.tool | head -n 60

@@ -1,11 +1,19 @@
 import ArgumentParser
+import OutpostCore
 import OutpostStore
 
 extension OutpostCommand {
-    /// `outpost init --reporter NAME [--server URL --token T]`: creates the store.
+    /// `outpost init --reporter NAME [--server URL --token T] [--passphrase-file F]`: creates the
+    /// store, encrypted under a passphrase.
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create a new store (fails, changing nothing, when one exists).")
+            abstract: "Create a new encrypted store (fails, changing nothing, when one exists).",
+            discussion: """
+                The store's contents are encrypted with a random key, which a passphrase protects \
+                (scrypt, N = 2^17). On a terminal it is asked twice, without echo; elsewhere it comes \
+                from --passphrase-file F or $OUTPOST_PASSPHRASE_FILE (the file's first line). \
+                At least 8 characters. Nobody can recover a forgotten passphrase.
+                """)
 
         @OptionGroup var storeOptions: StoreOptions
 
@@ -18,6 +26,12 @@ extension OutpostCommand {
         // Unconditional: a token may start with "-" (URL-safe base64).
         @Option(parsing: .unconditional, help: ArgumentHelp("The sync server's access token.", valueName: "token"))
         var token: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "A file whose first line is the new store's passphrase (else $OUTPOST_PASSPHRASE_FILE, else asked).",
+                valueName: "file"))
+        var passphraseFile: String?
 
         func validate() throws {
             if token != nil && server == nil { throw ValidationError("--token needs --server") }
@@ -35,9 +49,20 @@ extension OutpostCommand {
                 settings["server_url"] = server
             }
             if let token { settings["server_token"] = token }
+            guard Change.isValidReporterName(reporter.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw CLIError(.invalidInput, Change.reporterNameRule)
+            }
+            if Store.exists(at: path) {
+                throw CLIError(.alreadyExists, "a store already exists at \(path); nothing was changed")
+            }
+            let passphrase = try PassphraseReader.newPassphrase(
+                file: passphraseFile, flag: "--passphrase-file", purpose: "passphrase")
+            let store = OpenedStores.shared.register(
+                try StoreKeyAccess.createStore(at: path, reporter: reporter, passphrase: passphrase, settings: settings).store)
             do {
-                let store = OpenedStores.shared.register(try Store.create(at: path, reporter: reporter, settings: settings))
-                return "Created an Outpost store at \(path) (replica \(store.replica.hex), reporter \(try store.reporter)).\n"
+                return
+                    "Created an encrypted Outpost store at \(path) (replica \(store.replica.hex), reporter \(try store.reporter)).\n"
+                    + "Commands ask for its passphrase; `outpost unlock` keeps it open for 15 minutes, `outpost lock` closes it.\n"
             } catch {
                 throw CLIError.from(error)
             }

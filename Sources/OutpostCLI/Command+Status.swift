@@ -9,7 +9,8 @@ extension OutpostCommand {
             abstract: "Show the store's replica id, reporter, incidents and changes not yet synced.",
             discussion: """
                 --json prints {"replica", "reporter", "incidents", "conflicts", "unsynced_changes", \
-                "own_changes", "held_back_changes", "total_changes", "server"}.
+                "own_changes", "held_back_changes", "total_changes", "server", "encrypted", \
+                "kdf_log2n", "unlocked_seconds"} (the last two null when they do not apply).
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
@@ -25,8 +26,45 @@ extension OutpostCommand {
         func output(for store: Store) throws(CLIError) -> String {
             let status: StoreStatus
             do { status = try store.status() } catch { throw CLIError.from(error) }
-            if json { return status.json.serialized() + "\n" }
-            return HumanFormat.status(status, path: store.directory)
+            let protection = Protection(storeAt: store.directory)
+            if json {
+                guard case .object(var members) = status.json else { return status.json.serialized() + "\n" }
+                members["encrypted"] = .bool(protection.encrypted)
+                members["kdf_log2n"] = protection.log2N.map { .int(Int64($0)) } ?? .null
+                members["unlocked_seconds"] = protection.unlockedSeconds.map { .int(Int64($0)) } ?? .null
+                return JSONValue.object(members).serialized() + "\n"
+            }
+            return HumanFormat.status(status, path: store.directory) + protection.text
+        }
+
+        /// How the store is protected, for `status`.
+        struct Protection {
+            var encrypted: Bool
+            var log2N: UInt8?
+            var unlockedSeconds: Int?
+
+            init(storeAt path: String) {
+                let keyfile = try? Keyfile.read(inStore: path)
+                encrypted = keyfile != nil
+                log2N = keyfile?.log2N
+                unlockedSeconds = encrypted ? AgentClient.status(storeAt: path) : nil
+            }
+
+            var text: String {
+                guard encrypted, let log2N else {
+                    return "encryption        none (a store made before Outpost encrypted stores; its contents are plaintext)\n"
+                }
+                var text = "encryption        on (ChaChaPoly; key wrapped by scrypt N = 2^\(log2N)"
+                if log2N < Keyfile.standardLog2N { text += ", below the standard 2^\(Keyfile.standardLog2N): a test setting" }
+                text += ")\n"
+                if let unlockedSeconds {
+                    text +=
+                        "unlocked          for \(unlockedSeconds / 60)m \(unlockedSeconds % 60)s more (`outpost lock` ends it)\n"
+                } else {
+                    text += "unlocked          no (each command asks for the passphrase; `outpost unlock` keeps it open)\n"
+                }
+                return text
+            }
         }
     }
 }

@@ -10,8 +10,10 @@ extension OutpostCommand {
             discussion: """
                 Says how many of this store's own changes have not reached any other replica, and \
                 asks you to type "wipe" on a terminal (--yes skips that; without a terminal --yes is \
-                required). Then overwrites the signing key and server token, and overwrites every \
-                file of the store with random bytes, syncs and removes it, and removes the folder. \
+                required). No passphrase is needed. Then forgets the key in the unlock agent, \
+                destroys the keyfile (overwritten with random bytes, synced, removed), so nothing of \
+                the store decrypts any more, even with the passphrase; then overwrites every file \
+                of the store with random bytes, syncs and removes it, and removes the folder. \
                 Files in the folder that are not the store's are left in place and named.
                 """)
 
@@ -33,7 +35,13 @@ extension OutpostCommand {
         /// What a wipe loses; a store that cannot be opened (damaged, held by another process) is
         /// still wiped, so that is said instead of a count.
         func unsharedText(at path: String) -> String {
-            do { return Wipe.unsharedText(try Store.open(at: path).unsharedOwnChangeCount()) } catch {
+            // Never asks for the passphrase: a reporter under pressure wipes without it.
+            let encrypted = Keyfile.exists(inStore: path)
+            let cipher = StoreKeyAccess.cipherWithoutAsking(forStoreAt: path)
+            if encrypted && cipher == nil {
+                return "The store is locked, so the changes not yet shared cannot be counted; wiping destroys any there are.\n"
+            }
+            do { return Wipe.unsharedText(try Store.open(at: path, cipher: cipher).unsharedOwnChangeCount()) } catch {
                 return "Cannot count the changes not yet shared (\(error.message)); wiping destroys them all.\n"
             }
         }
@@ -64,14 +72,22 @@ extension OutpostCommand {
                 // The keys first; when the database cannot be written (damaged, held by another
                 // process), overwriting its file below destroys them with everything else.
                 var text: String
-                do {
-                    let keys = try Store.open(at: path).destroyKeyMaterial()
+                let wasUnlocked = AgentClient.lock(storeAt: path)
+                if try Keyfile.destroy(inStore: path) {
                     text =
-                        keys.contains("server_token")
-                        ? "Overwrote the signing key and the server token with random bytes.\n"
-                        : "Overwrote the signing key with random bytes.\n"
-                } catch {
-                    text = "Could not overwrite the keys inside the database (\(error.message)); the files go with them.\n"
+                        (wasUnlocked ? "Made the unlock agent forget the key.\n" : "")
+                        + "Overwrote with random bytes, synced and removed the keyfile: nothing of the store decrypts any more.\n"
+                } else {
+                    // A plaintext store of an older Outpost: its keys are rows of the database.
+                    do {
+                        let keys = try Store.open(at: path).destroyKeyMaterial()
+                        text =
+                            keys.contains("server_token")
+                            ? "Overwrote the signing key and the server token with random bytes.\n"
+                            : "Overwrote the signing key with random bytes.\n"
+                    } catch {
+                        text = "Could not overwrite the keys inside the database (\(error.message)); the files go with them.\n"
+                    }
                 }
                 let report = try Shredder.shredStore(in: path)
                 text +=

@@ -86,6 +86,6 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
          12  sync: the server refused this device (e.g. another replica's changes)
          13  sync: server error, or an unreadable or too large answer
          14  sync: the server made no progress (stopped instead of looping)
-         15  store locked by passphrase (run `outpost unlock`, or set OUTPOST_PASSPHRASE_FILE)
+         15  store locked by its passphrase (run `outpost unlock`)
         """
 }

@@ -30,10 +30,11 @@ public struct StoreOptions: ParsableArguments {
         return raw
     }
 
-    /// Opens the store, failing with exit 3 when there is none; its WAL is checkpointed and
-    /// truncated when the command ends (`OpenedStores`).
+    /// Opens the store, failing with exit 3 when there is none and 15 when it is locked by its
+    /// passphrase (`StoreKeyAccess`); its WAL is checkpointed and truncated when the command ends
+    /// (`OpenedStores`).
     public func openStore() throws(CLIError) -> Store {
-        do { return OpenedStores.shared.register(try Store.open(at: resolvedPath())) } catch { throw CLIError(error) }
+        OpenedStores.shared.register(try StoreKeyAccess.openStore(at: resolvedPath()))
     }
 }
 

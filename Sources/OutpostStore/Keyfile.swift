@@ -130,15 +130,22 @@ public struct Keyfile: Sendable, Hashable {
         throw Failure(.wrongPassphrase, "wrong passphrase")
     }
 
-    /// The same data key under `newPassphrase` with a new salt (at `log2N`); the duress slot is
-    /// cleared (set it again). Rows are not rewritten: only the wrapping changes.
+    /// The same data key under `newPassphrase`. At the same cost the header (salt) and the duress
+    /// slot stay as they are; at another cost both are new (set the duress passphrase again).
+    /// Rows are not rewritten: only the wrapping changes.
     public func rewrapped(
         oldPassphrase: String, newPassphrase: String, reporter: String, log2N: UInt8 = standardLog2N
     ) throws(Failure) -> Keyfile {
         guard case .dataKey(let key) = try unlock(passphrase: oldPassphrase) else {
             throw Failure(.wrongPassphrase, "wrong passphrase")
         }
-        return try Keyfile.create(passphrase: newPassphrase, reporter: reporter, dataKey: key, log2N: log2N)
+        guard log2N == self.log2N else {
+            return try Keyfile.create(passphrase: newPassphrase, reporter: reporter, dataKey: key, log2N: log2N)
+        }
+        let kek = try Keyfile.derive(newPassphrase, header: header)
+        var copy = self
+        copy.slots[0] = try Keyfile.seal(kind: 1, key: key, reporter: reporter, kek: kek, header: header, index: 0)
+        return copy
     }
 
     /// This keyfile with `duressPassphrase` in slot 1; `passphrase` must open the data key, and the
@@ -155,6 +162,13 @@ public struct Keyfile: Sendable, Hashable {
         let marker = SymmetricKey(size: .bits256)
         var copy = self
         copy.slots[1] = try Keyfile.seal(kind: 2, key: marker, reporter: reporter, kek: kek, header: header, index: 1)
+        return copy
+    }
+
+    /// This keyfile with slot 1 random again: no duress passphrase (and the file cannot tell).
+    public func withoutDuress() -> Keyfile {
+        var copy = self
+        copy.slots[1] = Shredder.randomBytes(Keyfile.slotSize)
         return copy
     }
 

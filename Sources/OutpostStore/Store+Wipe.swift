@@ -59,6 +59,6 @@ extension Store {
     /// Whether a file in a store folder belongs to the store: its database and the files SQLite
     /// and `create` make beside it (`-wal`, `-shm`, `-journal`, `.init-PID`).
     public static func isStoreFile(named name: String) -> Bool {
-        name.hasPrefix(fileName)
+        name.hasPrefix(fileName) || name.hasPrefix(Keyfile.fileName) || name == "outpost.agent"
     }
 }

@@ -62,6 +62,7 @@ struct EndToEndTests {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: Binaries.outpost)
             process.arguments = ["--store", store(name), "sync"] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(TestPassphrase.environment) { $1 }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = stderr
             try process.run()

@@ -31,6 +31,7 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
+    for (k, v) in TestPassphrase.environment { env[k] = v }
     for (k, v) in environment { env[k] = v }
     process.environment = env
     let out = Pipe()

@@ -78,6 +78,7 @@ enum CLIRunner {
         process.arguments = (store.map { ["--store", $0] } ?? []) + arguments
         var env = ProcessInfo.processInfo.environment
         env["OUTPOST_STORE"] = nil
+        for (k, v) in TestPassphrase.environment { env[k] = v }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         process.standardOutput = FileHandle(forWritingAtPath: outPath)

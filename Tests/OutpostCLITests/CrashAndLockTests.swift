@@ -61,6 +61,7 @@ struct CrashAndLockTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["--store", folder.store, "import", file]
+        process.environment = ProcessInfo.processInfo.environment.merging(TestPassphrase.environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import OutpostCore
 import OutpostStore
@@ -18,12 +19,20 @@ struct TrustCLITests {
         try JSONParser.parse(Array(try ok(arguments, store: store).utf8))
     }
 
+    /// The encrypted store at `path`, opened with the test passphrase.
+    private func openStore(_ path: String) throws -> Store {
+        guard case .dataKey(let key) = try Keyfile.read(inStore: path).unlock(passphrase: TestPassphrase.text) else {
+            throw StoreError(.encrypted, "the test passphrase did not open \(path)")
+        }
+        return try Store.open(at: path, cipher: StoreCipher(key: key))
+    }
+
     /// A bundle of every change in the store at `path`, with `roster` in its header; `alter`
     /// changes the stored body of change `index` first (an attacker recomputes the checksum).
     private func bundle(
         of path: String, roster: [RosterEntry], altering index: Int? = nil, _ alter: (inout [UInt8]) -> Void = { _ in }
     ) throws -> [UInt8] {
-        let store = try Store.open(at: path)
+        let store = try openStore(path)
         var stored = try store.changes(missingFrom: SyncSummary(), afterSeq: 0, limit: Int.max, maxBytes: Int.max).changes
         if let index { alter(&stored[index].body) }
         return try BundleFile.encode(
@@ -32,7 +41,7 @@ struct TrustCLITests {
 
     /// The roster entry a server with `rosterKey` signs for the store at `path`.
     private func entry(for path: String, reporter: String, rosterKey: DeviceKey) throws -> RosterEntry {
-        let store = try Store.open(at: path)
+        let store = try openStore(path)
         return RosterEntry(replica: store.replica, key: store.publicKey, reporter: reporter, status: .active, version: 1)
             .signed(by: rosterKey)
     }
@@ -136,7 +145,7 @@ struct TrustCLITests {
         }
         let intact = folder.path + "/intact.bundle", altered = folder.path + "/altered.bundle"
         _ = FileManager.default.createFile(atPath: intact, contents: Data(try bundle(of: b, roster: roster)))
-        let dot = try #require(try Store.open(at: b).changes(missingFrom: SyncSummary(), afterSeq: 0, limit: 10).changes.last)
+        let dot = try #require(try openStore(b).changes(missingFrom: SyncSummary(), afterSeq: 0, limit: 10).changes.last)
         _ = FileManager.default.createFile(
             atPath: altered,
             contents: Data(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Glibc
+import OutpostStore
 import Testing
 
 @testable import OutpostCLI
@@ -28,15 +29,17 @@ struct UnlockAgentTests {
             try FileManager.default.createDirectory(
                 atPath: folder.store, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let store = AgentStore(folder: folder, key: randomBytes(32))
-            // The agent only checks that the keyfile stays the same file; its content is the lead's format.
-            #expect(FileManager.default.createFile(atPath: store.keyfilePath, contents: Data(randomBytes(618))))
+            // A real keyfile wrapping the key under the test passphrase (the agent itself only
+            // checks that the keyfile stays the same file).
+            try Keyfile.create(
+                passphrase: TestPassphrase.text, reporter: "agent", dataKey: SymmetricKey(data: store.key), log2N: 10
+            ).write(inStore: store.path)
             return store
         }
 
-        /// The key as the TEMPORARY `StoreKeyAccess` reads it (64 hex characters in the passphrase file).
-        /// With the lead's StoreKeyAccess, this becomes a real keyfile and passphrase.
+        /// A file holding the passphrase that opens the store's keyfile.
         func passphraseFile() -> String {
-            folder.write("key.hex", key.map { String(format: "%02x", $0) }.joined() + "\n")
+            folder.write("passphrase", TestPassphrase.text + "\n")
         }
     }
 

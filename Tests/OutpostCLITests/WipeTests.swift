@@ -1,4 +1,5 @@
 import Foundation
+import OutpostStore
 import Testing
 
 /// `outpost wipe`, `secure_delete` and the WAL truncated when a command ends (issue 13), run
@@ -35,6 +36,13 @@ struct WipeTests {
         try #require(r.status == 0, "init failed: \(r.stderr)")
     }
 
+    /// A plaintext store as Outpost made them before encryption (no keyfile): there the search's
+    /// positive controls can see values, so these tests prove what secure_delete, the WAL
+    /// truncation and the shredding do on their own. (`EncryptedStoreCLITests` wipes encrypted ones.)
+    private func initPlaintextStore(_ folder: TempFolder) throws {
+        _ = try Store.create(at: folder.store, reporter: "alice").checkpointAndTruncate()
+    }
+
     private func newIncident(_ folder: TempFolder, narrative: String = "Shelling at dawn") throws -> String {
         let r = try run(
             [
@@ -51,7 +59,7 @@ struct WipeTests {
     @Test func replacedTokenLeavesNothingInTheWAL() throws {
         let folder = try TempFolder.make()
         defer { folder.remove() }
-        try initStore(folder)
+        try initPlaintextStore(folder)
         let secret = Self.canary()
         let set = try run(["config", "--token", secret], folder)
         try #require(set.status == 0, "\(set.stderr)")
@@ -69,7 +77,7 @@ struct WipeTests {
     @Test func wipeLeavesNothingBehind() throws {
         let folder = try TempFolder.make()
         defer { folder.remove() }
-        try initStore(folder)
+        try initPlaintextStore(folder)
         let secret = Self.canary()
         let id = try newIncident(folder, narrative: "Witness \(secret) saw the convoy")
         #expect(try run(["edit", id, "--narrative", "Witness saw the convoy"], folder).status == 0)
@@ -97,7 +105,7 @@ struct WipeTests {
         #expect(try run(["config", "--token", "device-token"], folder).status == 0)
         let wipe = try run(["wipe", "--yes"], folder)
         #expect(wipe.status == 0, "\(wipe.stderr)")
-        #expect(wipe.stdout.contains("Overwrote the signing key and the server token"))
+        #expect(wipe.stdout.contains("removed the keyfile: nothing of the store decrypts any more"), "\(wipe.stdout)")
         #expect(wipe.stdout.contains("notes.txt"))
         #expect(FileManager.default.contents(atPath: other) == Data("my own notes".utf8))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.store) == ["notes.txt"])

@@ -161,6 +161,7 @@ enum OutpostBinary {
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["OUTPOST_STORE"] = nil
+        for (k, v) in TestPassphrase.environment { environment[k] = v }
         process.environment = environment
         let errors = Pipe()
         process.standardError = errors

@@ -79,7 +79,11 @@ import Testing
             oldPassphrase: "old passphrase", newPassphrase: "new passphrase", reporter: "amina", log2N: cost)
         #expect(dataKey(try new.unlock(passphrase: "new passphrase")) == keyBytes(key))
         #expect(isWrongPassphrase { _ = try new.unlock(passphrase: "old passphrase") })
-        #expect(new.header != old.header, "a new salt")
+        #expect(new.header == old.header && new.bytes != old.bytes, "the same salt and cost, a new slot")
+        let costlier = try old.rewrapped(
+            oldPassphrase: "old passphrase", newPassphrase: "new passphrase", reporter: "amina", log2N: cost + 1)
+        #expect(costlier.log2N == cost + 1 && costlier.header != old.header)
+        #expect(dataKey(try costlier.unlock(passphrase: "new passphrase")) == keyBytes(key))
         #expect(
             isWrongPassphrase {
                 _ = try old.rewrapped(oldPassphrase: "wrong", newPassphrase: "x", reporter: "amina", log2N: cost)
@@ -100,6 +104,14 @@ import Testing
         }
         #expect(reporter == "Amina Touré")
         #expect(isWrongPassphrase { _ = try plain.unlock(passphrase: "duress passphrase") }, "positive control: unset before")
+        // A passphrase change at the same cost keeps the duress passphrase armed.
+        let changed = try armed.rewrapped(
+            oldPassphrase: "real passphrase", newPassphrase: "changed passphrase", reporter: "Amina Touré", log2N: cost)
+        #expect(dataKey(try changed.unlock(passphrase: "changed passphrase")) == keyBytes(key))
+        guard case .duress = try changed.unlock(passphrase: "duress passphrase") else {
+            Issue.record("a passphrase change disarmed the duress passphrase")
+            return
+        }
         #expect(isWrongPassphrase { _ = try armed.unlock(passphrase: "neither") })
         #expect(throws: Keyfile.Failure.self) {
             try plain.withDuress(passphrase: "real passphrase", duressPassphrase: "real passphrase", reporter: "a")
