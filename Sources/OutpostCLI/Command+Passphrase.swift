@@ -15,8 +15,8 @@ extension OutpostCommand {
                 discussion: """
                     The current passphrase comes from --passphrase-file, else $OUTPOST_PASSPHRASE_FILE, \
                     else the terminal; the new one from --new-passphrase-file, else the terminal (twice). \
-                    Afterwards the old passphrase opens nothing. The unlock agent, if running, keeps the key \
-                    until it is locked or its time runs out.
+                    Afterwards the old passphrase opens nothing. The keyfile is replaced, so a running \
+                    unlock agent forgets the key: unlock again with the new passphrase.
                     """)
 
             @OptionGroup var storeOptions: StoreOptions

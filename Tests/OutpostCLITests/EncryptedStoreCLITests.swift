@@ -137,15 +137,26 @@ import Testing
         defer { folder.remove() }
         _ = try ok(["init", "--reporter", "alice"], folder)
         _ = try ok(["new", "--title", "Convoy ambushed"], folder)
-        let keyCopy = try Data(contentsOf: URL(fileURLWithPath: folder.store + "/outpost.key"))
+        // A copy of the database taken before the wipe (as a worn flash block may keep one).
+        let databaseCopy = try Data(contentsOf: URL(fileURLWithPath: folder.store + "/outpost.db"))
+        // Positive control: with its keyfile, such a copy opens with the passphrase.
+        let control = try TempFolder.make()
+        defer { control.remove() }
+        try FileManager.default.createDirectory(atPath: control.store, withIntermediateDirectories: true)
+        try databaseCopy.write(to: URL(fileURLWithPath: control.store + "/outpost.db"))
+        try FileManager.default.copyItem(atPath: folder.store + "/outpost.key", toPath: control.store + "/outpost.key")
+        #expect(try ok(["list"], control).contains("Convoy ambushed"))
+
         let wiped = try run(["wipe", "--yes"], folder, passphraseFile: "")
         #expect(wiped.status == 0, "\(wiped.stderr)")
         #expect(wiped.stdout.contains("keyfile"))
         #expect(!FileManager.default.fileExists(atPath: folder.store), "the folder is gone")
-        // Even a saved copy of the keyfile opens nothing now: the store it wrapped a key for is gone.
+        // After the wipe the keyfile is gone, so the same copy opens with nothing, passphrase or not.
         try FileManager.default.createDirectory(atPath: folder.store, withIntermediateDirectories: true)
-        try keyCopy.write(to: URL(fileURLWithPath: folder.store + "/outpost.key"))
-        #expect(try run(["list"], folder).status == 3)
+        try databaseCopy.write(to: URL(fileURLWithPath: folder.store + "/outpost.db"))
+        let reopened = try run(["list"], folder)
+        #expect(reopened.status == 15, "\(reopened.stderr)")
+        #expect(reopened.stdout.isEmpty)
     }
 }
 
