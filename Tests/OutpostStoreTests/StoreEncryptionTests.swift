@@ -237,6 +237,14 @@ enum TestCipher {
         #expect(try Store.open(at: dir).incident(id: id)?.fields["killed"] == 1)
     }
 
+    /// Nonces drawn in bulk are never handed out twice (across many refills of the buffer).
+    @Test func batchedNoncesAreAllDifferent() throws {
+        let source = NonceSource()
+        var seen = Set<[UInt8]>()
+        for _ in 0..<10_000 { seen.insert(Array(try source.next().withUnsafeBytes { Array($0) })) }
+        #expect(seen.count == 10_000)
+    }
+
     @Test func aKeyIsThirtyTwoBytes() {
         #expect { try StoreCipher(key: SymmetricKey(size: .bits128)) } throws: { ($0 as? StoreError)?.kind == .invalidValue }
         #expect(StoreCipher.randomKey().bitCount == 256)
