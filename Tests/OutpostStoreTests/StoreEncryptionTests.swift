@@ -335,6 +335,21 @@ enum TestCipher {
         #expect(Self.failsAsTampered { _ = try Store.open(at: dir, cipher: TestCipher.cipher(true)) })
     }
 
+    /// An encrypted store whose `cipher` row was removed is not taken for a plaintext one (it
+    /// would then take new content in the clear).
+    @Test func anEncryptedStoreStrippedOfItsCipherNameIsRefused() throws {
+        let (store, dir, _, _) = try Self.twoIncidents(encrypted: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try store.db.execute("DELETE FROM meta WHERE key = 'cipher'")
+        for cipher in [nil, TestCipher.cipher(true)] {
+            #expect {
+                try Store.open(at: dir, cipher: cipher)
+            } throws: { error in
+                (error as? StoreError)?.kind == .encrypted && (error as? StoreError)?.message.contains("tampered") == true
+            }
+        }
+    }
+
     @Test func aSigningKeyMovedIntoTheKeyCheckFailsAsTheWrongKey() throws {
         let (store, dir, _, _) = try Self.twoIncidents(encrypted: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
