@@ -161,11 +161,12 @@ final class ChangeApplier {
         }
         // An encrypted store's bodies are sealed on the encoder thread too.
         let cipher = store.cipher
+        let nonces = NonceSource()
         let bodies = EncodingPipeline(items: changes) { change, out in
             guard let cipher else { return change.write(to: &out) }
             let start = out.count
             change.write(to: &out)
-            try cipher.sealTail(of: &out, from: start, for: .changeBody(change.record, change.dot))
+            try cipher.sealTail(of: &out, from: start, for: .changeBody(change.record, change.dot), nonces: nonces)
         }
         for (i, change) in changes.enumerated() {
             try bodies.withEncoded(at: i) { body in try apply(change, encodedBody: body) }
@@ -594,10 +595,11 @@ final class ChangeApplier {
             // snapshot of the numbering serves the encoder thread; a miss falls back to this one.
             // An encrypted store's states are sealed there too.
             let frozen = store.frozenNumbering
+            let nonces = NonceSource()
             states = EncodingPipeline(items: zip(dirty.lazy.map(\.key), sources).map { ($0, $1) }) { item, out in
                 let start = out.count
                 try item.1.write(numbering: frozen, to: &out)
-                if let cipher { try cipher.sealTail(of: &out, from: start, for: .recordState(item.0)) }
+                if let cipher { try cipher.sealTail(of: &out, from: start, for: .recordState(item.0), nonces: nonces) }
             }
         }
         for (i, (key, record)) in dirty.enumerated() {

@@ -46,7 +46,17 @@ extension Store {
     /// The cipher an existing store opens with: nil for a plaintext store (whatever `given` is);
     /// for an encrypted one `given`, once its key opened `key_check`, else a `.encrypted` error.
     static func checkedCipher(_ db: Database, given: StoreCipher?, directory: String) throws -> StoreCipher? {
-        guard let name = try cipherName(db) else { return nil }
+        guard let name = try cipherName(db) else {
+            // A store that checks a key but names no cipher had its `cipher` row removed: opened as
+            // plaintext, it would take new content in the clear.
+            if try db.prepare("SELECT 1 FROM meta WHERE key = ?").bind(.text(keyCheckMeta)).first({ _ in true }) == true {
+                throw StoreError(
+                    .encrypted,
+                    "the store at \(directory) is damaged or was tampered with: it holds a key check but names no cipher; it was not opened"
+                )
+            }
+            return nil
+        }
         guard name == StoreCipher.formatName else {
             throw StoreError(
                 .encrypted,

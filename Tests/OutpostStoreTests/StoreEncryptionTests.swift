@@ -237,6 +237,14 @@ enum TestCipher {
         #expect(try Store.open(at: dir).incident(id: id)?.fields["killed"] == 1)
     }
 
+    /// Nonces drawn in bulk are never handed out twice (across many refills of the buffer).
+    @Test func batchedNoncesAreAllDifferent() throws {
+        let source = NonceSource()
+        var seen = Set<[UInt8]>()
+        for _ in 0..<10_000 { seen.insert(Array(try source.next().withUnsafeBytes { Array($0) })) }
+        #expect(seen.count == 10_000)
+    }
+
     @Test func aKeyIsThirtyTwoBytes() {
         #expect { try StoreCipher(key: SymmetricKey(size: .bits128)) } throws: { ($0 as? StoreError)?.kind == .invalidValue }
         #expect(StoreCipher.randomKey().bitCount == 256)
@@ -325,6 +333,21 @@ enum TestCipher {
         ])
         try store.db.execute("UPDATE replicas SET reporter = (SELECT reporter FROM replicas WHERE idx = 1) WHERE idx = 2")
         #expect(Self.failsAsTampered { _ = try Store.open(at: dir, cipher: TestCipher.cipher(true)) })
+    }
+
+    /// An encrypted store whose `cipher` row was removed is not taken for a plaintext one (it
+    /// would then take new content in the clear).
+    @Test func anEncryptedStoreStrippedOfItsCipherNameIsRefused() throws {
+        let (store, dir, _, _) = try Self.twoIncidents(encrypted: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try store.db.execute("DELETE FROM meta WHERE key = 'cipher'")
+        for cipher in [nil, TestCipher.cipher(true)] {
+            #expect {
+                try Store.open(at: dir, cipher: cipher)
+            } throws: { error in
+                (error as? StoreError)?.kind == .encrypted && (error as? StoreError)?.message.contains("tampered") == true
+            }
+        }
     }
 
     @Test func aSigningKeyMovedIntoTheKeyCheckFailsAsTheWrongKey() throws {

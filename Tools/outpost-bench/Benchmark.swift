@@ -10,7 +10,7 @@ protocol Benchmark {
     static func run(_ arguments: BenchArguments) throws
 }
 
-/// `--name value` options of a benchmark.
+/// `--name value` options of a benchmark; `--name` alone (last, or before another option) is a flag.
 struct BenchArguments {
     private var values: [String: String] = [:]
 
@@ -21,7 +21,7 @@ struct BenchArguments {
             if key.hasPrefix("--"), let eq = key.firstIndex(of: "=") {
                 values[String(key[key.index(key.startIndex, offsetBy: 2)..<eq])] = String(key[key.index(after: eq)...])
                 i += 1
-            } else if key.hasPrefix("--"), i + 1 < arguments.count {
+            } else if key.hasPrefix("--"), i + 1 < arguments.count, !arguments[i + 1].hasPrefix("--") {
                 values[String(key.dropFirst(2))] = arguments[i + 1]
                 i += 2
             } else {

@@ -1,16 +1,24 @@
 import Foundation
+import OutpostStore
 
-/// `outpost-bench new [--runs 50] [--outpost PATH] [--encrypted]`: wall time of `outpost new` as a whole process.
+/// `outpost-bench new [--runs 50] [--outpost PATH] [--encrypted] [--in-process]`: wall time of
+/// `outpost new` as a whole process.
 ///
 /// With `--encrypted` the store is made with a passphrase (`init --passphrase-file`) and unlocked
 /// (`outpost unlock`, the agent holds the key) before the runs, and locked after them: each `new`
 /// then takes the data key from the agent, as a reporter's unlocked store does.
+/// With `--in-process`, only the store's part of one `new` is timed, in this process: open the
+/// store (with the key when `--encrypted`), record an incident, truncate the WAL, close.
 enum NewBenchmark: Benchmark {
     static let name = "new"
-    static let usage = "[--runs 50] [--outpost PATH] [--encrypted]  time `outpost new` processes (median, p95)"
+    static let usage =
+        "[--runs 50] [--outpost PATH] [--encrypted] [--in-process]  time `outpost new` processes (median, p95)"
 
     static func run(_ arguments: BenchArguments) throws {
         let runs = try arguments.int("runs", 50)
+        if arguments.string("in-process") != nil {
+            return try runInProcess(runs: runs, encrypted: arguments.string("encrypted") != nil)
+        }
         let binary = arguments.string("outpost") ?? siblingBinary("outpost")
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw BenchError("no outpost binary at \(binary); build it or pass --outpost PATH")
@@ -45,6 +53,35 @@ enum NewBenchmark: Benchmark {
             String(
                 format: "new: %d runs, median %.1f ms, p95 %.1f ms, min %.1f ms, max %.1f ms",
                 runs, Bench.quantile(sorted, 0.5), Bench.quantile(sorted, 0.95), sorted.first ?? 0, sorted.last ?? 0))
+    }
+
+    /// The store's part of `outpost new`, `runs` times in this process.
+    static func runInProcess(runs: Int, encrypted: Bool) throws {
+        let folder = try Bench.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let store = folder + "/store"
+        let cipher = encrypted ? try StoreCipher(key: StoreCipher.randomKey()) : nil
+        _ = try Store.create(at: store, reporter: "bench", cipher: cipher)
+        var times: [Double] = []
+        for i in 0..<runs {
+            let start = Bench.now()
+            do {
+                let opened = try Store.open(at: store, cipher: cipher)
+                try opened.create(fields: [
+                    "title": .string("Shelling near the market #\(i)"), "event_type": "explosion_remote_violence",
+                    "occurred_at": "2024-05-01T06:30:00Z", "lat": -1.6812345, "lon": 29.2212345, "killed": 3,
+                    "narrative": "Residents reported shelling at dawn; several houses were damaged.",
+                ])
+                try opened.checkpointAndTruncate()
+            }
+            times.append((Bench.now() - start) * 1000)
+        }
+        let sorted = times.sorted()
+        print(
+            String(
+                format: "new (store part, in process%@): %d runs, median %.2f ms, p95 %.2f ms, min %.2f ms, max %.2f ms",
+                encrypted ? ", encrypted store" : "", runs, Bench.quantile(sorted, 0.5), Bench.quantile(sorted, 0.95),
+                sorted.first ?? 0, sorted.last ?? 0))
     }
 
     /// A binary in the same folder as this executable.

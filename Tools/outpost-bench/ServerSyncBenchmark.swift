@@ -4,19 +4,21 @@ import Foundation
 ///
 /// Reporter A imports `incidents` incidents and pushes them with `outpost sync`; reporter B
 /// then pulls them all. Both are real processes, as is the server (`outpost-server serve`).
+/// With `--encrypted` both stores are made with a passphrase and unlocked (`outpost unlock`)
+/// for the runs, then locked.
 enum ServerSyncBenchmark: Benchmark {
     static let name = "sync"
     static let usage =
-        "[--incidents 100000] [--batch 1000] [--keep DIR]  push/pull rates through a real server, bytes on the wire, peak memory, CPU time"
+        "[--incidents 100000] [--batch 1000] [--encrypted] [--keep DIR]  push/pull rates through a real server, bytes on the wire, peak memory, CPU time"
 
     static func run(_ arguments: BenchArguments) throws {
         try run(
             incidents: try arguments.int("incidents", 100_000), batch: try arguments.int("batch", 1000),
-            keep: arguments.string("keep"))
+            keep: arguments.string("keep"), encrypted: arguments.string("encrypted") != nil)
     }
 
     /// Runs the benchmark; with `keep`, works in that folder and leaves it behind (for profiling).
-    static func run(incidents: Int, batch: Int, keep: String? = nil) throws {
+    static func run(incidents: Int, batch: Int, keep: String? = nil, encrypted: Bool = false) throws {
         let outpost = NewBenchmark.siblingBinary("outpost")
         let server = NewBenchmark.siblingBinary("outpost-server")
         for path in [outpost, server] where !FileManager.default.isExecutableFile(atPath: path) {
@@ -59,10 +61,27 @@ enum ServerSyncBenchmark: Benchmark {
 
         let storeA = dir + "/alice"
         let storeB = dir + "/bob"
+        let passphrase = dir + "/passphrase"
+        var keyOptions: [String] = []
+        if encrypted {
+            guard FileManager.default.createFile(atPath: passphrase, contents: Data("bench passphrase\n".utf8)) else {
+                throw BenchError("cannot write \(passphrase)")
+            }
+            keyOptions = ["--passphrase-file", passphrase]
+        }
         _ = try ChildProcess.check(
-            outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA])
+            outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA] + keyOptions)
         _ = try ChildProcess.check(
-            outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB])
+            outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB] + keyOptions)
+        if encrypted {
+            for store in [storeA, storeB] {
+                _ = try ChildProcess.check(outpost, ["--store", store, "unlock", "--for", "1h"] + keyOptions)
+            }
+            print("sync: both stores encrypted, unlocked")
+        }
+        defer {
+            if encrypted { for store in [storeA, storeB] { _ = try? ChildProcess.check(outpost, ["--store", store, "lock"]) } }
+        }
 
         let file = dir + "/incidents.ndjson"
         var generator = IncidentGenerator()
