@@ -12,7 +12,17 @@ enum StoreKeyAccess {
             throw CLIError(.storeMissing, "no Outpost store at \(path) (run `outpost init --reporter NAME` first)")
         }
         let cipher = try self.cipher(forStoreAt: path)
-        do { return try Store.open(at: path, cipher: cipher) } catch { throw CLIError(error) }
+        let store: Store
+        do { store = try Store.open(at: path, cipher: cipher) } catch { throw CLIError(error) }
+        // A keyfile beside a plaintext database: the database was swapped for one someone made, and
+        // what the reporter records next would be written in the clear. Refuse it.
+        if cipher != nil && !store.isEncrypted {
+            throw CLIError(
+                .storage,
+                "the store at \(path) has a keyfile but its database is not encrypted: the database was replaced; nothing was written (move it aside and investigate)"
+            )
+        }
+        return store
     }
 
     /// The store's cipher, or nil when it has no keyfile (a plaintext store of an older Outpost).

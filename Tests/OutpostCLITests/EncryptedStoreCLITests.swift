@@ -1,4 +1,5 @@
 import Foundation
+import OutpostStore
 import Testing
 
 /// Issue 13 through the real binary: passphrases from files, locked stores, wrong and changed
@@ -94,6 +95,25 @@ import Testing
         }
         try pristine.write(to: URL(fileURLWithPath: path))
         _ = try ok(["list"], folder)  // the positive control
+    }
+
+    /// A plaintext database put in place of the encrypted one (beside its keyfile) is refused, so
+    /// nothing the reporter records next is written in the clear; the encrypted one is the control.
+    @Test func aPlaintextDatabaseSwappedInBesideTheKeyfileIsRefused() throws {
+        let folder = try TempFolder.make()
+        defer { folder.remove() }
+        _ = try ok(["init", "--reporter", "alice"], folder)
+        _ = try ok(["list"], folder)
+        let planted = try TempFolder.make()
+        defer { planted.remove() }
+        _ = try Store.create(at: planted.store, reporter: "alice").checkpointAndTruncate()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: folder.store + "/outpost.db" + suffix) }
+        try FileManager.default.copyItem(atPath: planted.store + "/outpost.db", toPath: folder.store + "/outpost.db")
+        let r = try run(["new", "--title", "Written in the clear?"], folder)
+        #expect(r.status == 8, "\(r.stderr)")
+        #expect(r.stderr.contains("has a keyfile but its database is not encrypted"))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: folder.store + "/outpost.db"))
+        #expect(bytes.range(of: Data("Written in the clear?".utf8)) == nil)
     }
 
     @Test func afterAPassphraseChangeOnlyTheNewOneOpensTheSameData() throws {

@@ -35,7 +35,8 @@ enum NewBenchmark: Benchmark {
             _ = try spawn(binary, ["--store", store, "init", "--reporter", "bench", "--passphrase-file", passphrase])
             _ = try spawn(binary, ["--store", store, "unlock", "--for", "15m", "--passphrase-file", passphrase])
         } else {
-            _ = try spawn(binary, ["--store", store, "init", "--reporter", "bench"])
+            // The baseline: a plaintext store as Outpost made them before encryption (no keyfile).
+            _ = try Store.create(at: store, reporter: "bench").checkpointAndTruncate()
         }
         defer { if encrypted { _ = try? spawn(binary, ["--store", store, "lock"]) } }
         var times: [Double] = []

@@ -1,4 +1,5 @@
 import Foundation
+import OutpostStore
 
 /// Push and pull rates through a real server on loopback, bytes on the wire, peak memory.
 ///
@@ -69,10 +70,18 @@ enum ServerSyncBenchmark: Benchmark {
             }
             keyOptions = ["--passphrase-file", passphrase]
         }
-        _ = try ChildProcess.check(
-            outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA] + keyOptions)
-        _ = try ChildProcess.check(
-            outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB] + keyOptions)
+        if encrypted {
+            _ = try ChildProcess.check(
+                outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA] + keyOptions)
+            _ = try ChildProcess.check(
+                outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB] + keyOptions)
+        } else {
+            // The baseline: plaintext stores as Outpost made them before encryption (no keyfile).
+            for (store, name, token) in [(storeA, "alice", tokenA), (storeB, "bob", tokenB)] {
+                _ = try Store.create(at: store, reporter: name, settings: ["server_url": url, "server_token": token])
+                    .checkpointAndTruncate()
+            }
+        }
         if encrypted {
             for store in [storeA, storeB] {
                 _ = try ChildProcess.check(outpost, ["--store", store, "unlock", "--for", "1h"] + keyOptions)
