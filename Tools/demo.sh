@@ -106,7 +106,10 @@ status=0
 "${alice[@]}" list </dev/null >/dev/null 2>"$work/locked.err" || status=$?
 echo "   outpost list on the locked store: exit $status, $(cat "$work/locked.err")"
 [[ $status -eq 15 ]]
-echo "   and nothing of it reads as text: $(grep -c "Market attack" "$work"/alice/* 2>/dev/null | tr '\n' ' ')"
+hits="$(grep -l -a "Market attack" "$work"/alice/* 2>/dev/null | wc -l || true)"
+echo "   files of alice's store holding \"Market attack\" as text: $hits of $(ls "$work/alice" | wc -l)" \
+  "(the server's database, which is not encrypted: $(grep -l -a "Market attack" "$db"* 2>/dev/null | wc -l || true))"
+[[ $hits -eq 0 ]]
 
 echo "== the aggregated reports, as the analyst desk reads them"
 curl -fsS -H "Authorization: Bearer $analyst_token" "$url/v1/incidents" | python3 -m json.tool | head -n 60
