@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "OutpostSyncTests", dependencies: ["OutpostSync"],
             resources: [.copy("Scenarios"), .copy("MalformedScenarios")]),
-        .testTarget(name: "OutpostCurlTests", dependencies: ["OutpostCurl"]),
+        .testTarget(name: "OutpostCurlTests", dependencies: ["OutpostCurl", "OutpostTestSupport"]),
         .testTarget(
             name: "OutpostServerTests",
             dependencies: [
@@ -105,8 +105,10 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "OutpostCLITests", dependencies: ["OutpostCLI"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["OutpostSync"]),
+        .testTarget(name: "OutpostCLITests", dependencies: ["OutpostCLI", "OutpostTestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["OutpostSync", "OutpostTestSupport"]),
+        // What the test targets that run the `outpost` binary share (its test passphrase).
+        .target(name: "OutpostTestSupport", path: "Tests/OutpostTestSupport"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import OutpostCore
+import OutpostTestSupport
 import Testing
 
 /// Real `outpost-server` and `outpost` processes on 127.0.0.1: reporters and the server, end to end.

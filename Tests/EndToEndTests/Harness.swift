@@ -1,4 +1,5 @@
 import Foundation
+import OutpostTestSupport
 
 /// Paths of the built executables, found next to the test bundle (`swift build --build-tests` builds them).
 enum Binaries {

@@ -1,5 +1,6 @@
 import Foundation
 import OutpostCore
+import OutpostTestSupport
 import Testing
 
 /// A locked store and a `kill -9` in the middle of a large import, against the real binary.

@@ -3,6 +3,7 @@ import Foundation
 import OutpostCore
 import OutpostStore
 import OutpostSync
+import OutpostTestSupport
 import Testing
 
 /// `identity`, `roster`, `config --roster-key`, `history --json` and verification in `bundle

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Glibc
 import OutpostStore
+import OutpostTestSupport
 import Testing
 
 @testable import OutpostCLI

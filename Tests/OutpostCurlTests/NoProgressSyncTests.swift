@@ -2,6 +2,7 @@ import Foundation
 import OutpostCore
 import OutpostStore
 import OutpostSync
+import OutpostTestSupport
 import Testing
 
 @testable import OutpostCurl
