@@ -152,6 +152,25 @@ import Testing
         #expect(!storeBytesContain(oldReplica ?? "-", folder))
     }
 
+    /// Given to `outpost unlock`, the duress passphrase wipes too, and the agent then holds the
+    /// fresh store's key.
+    @Test func theDuressPassphraseGivenToUnlockWipesAndUnlocksAFreshStore() throws {
+        let folder = try TempFolder.make()
+        defer { folder.remove() }
+        _ = try ok(["init", "--reporter", "Amina"], folder)
+        _ = try ok(["new", "--title", "Witness list, Tessit"], folder)
+        let duress = folder.write("duress", "the checkpoint passphrase\n")
+        _ = try ok(["duress", "set", "--duress-passphrase-file", duress], folder)
+        let unlocked = try run(["unlock", "--for", "1m", "--passphrase-file", duress], folder)
+        defer { _ = try? run(["lock"], folder) }
+        #expect(unlocked.status == 0 && unlocked.stdout.contains("Unlocked"), "\(unlocked.stderr)")
+        // The agent answers now, with no passphrase anywhere.
+        let listed = try run(["list", "--json"], folder, passphraseFile: "")
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        #expect(!storeBytesContain("Witness list, Tessit", folder))
+    }
+
     @Test func aLockedStoreIsWipedWithoutItsPassphraseAndNothingDecryptsAfter() throws {
         let folder = try TempFolder.make()
         defer { folder.remove() }
