@@ -52,7 +52,7 @@ extension OutpostCommand {
 
             var text: String {
                 guard encrypted, let log2N else {
-                    return "encryption        none (a store made before Outpost encrypted stores; its contents are plaintext)\n"
+                    return "encryption        none (a store made before Outpost encrypted stores: `outpost encrypt` seals it)\n"
                 }
                 var text = "encryption        on (ChaChaPoly; key wrapped by scrypt N = 2^\(log2N)"
                 if log2N < Keyfile.standardLog2N { text += ", below the standard 2^\(Keyfile.standardLog2N): a test setting" }

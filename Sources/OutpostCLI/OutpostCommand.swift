@@ -22,7 +22,7 @@ public struct OutpostCommand: ParsableCommand {
     static let subcommandTypes: [any ParsableCommand.Type] = [
         Init.self, New.self, Edit.self, Delete.self, Restore.self, List.self, Show.self, History.self, Status.self,
         Import.self, Export.self, Conflicts.self, Resolve.self, Bundle.self, Config.self, Sync.self, Identity.self,
-        Roster.self, Wipe.self, Unlock.self, Lock.self, Passphrase.self, Duress.self, Agent.self,
+        Roster.self, Wipe.self, Unlock.self, Lock.self, Passphrase.self, Duress.self, Encrypt.self, Agent.self,
     ]
 
     /// The shared store option, accepted before the subcommand too (`outpost --store DIR list`).

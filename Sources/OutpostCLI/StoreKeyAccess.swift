@@ -19,7 +19,7 @@ enum StoreKeyAccess {
         if cipher != nil && !store.isEncrypted {
             throw CLIError(
                 .storage,
-                "the store at \(path) has a keyfile but its database is not encrypted: the database was replaced; nothing was written (move it aside and investigate)"
+                "the store at \(path) has a keyfile but its database is not encrypted: if `outpost encrypt` was interrupted, run it again; otherwise the database was replaced, so nothing was written (move it aside and investigate)"
             )
         }
         return store

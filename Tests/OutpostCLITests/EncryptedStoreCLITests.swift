@@ -1,5 +1,6 @@
 import Foundation
 import OutpostStore
+import OutpostTestSupport
 import Testing
 
 /// Issue 13 through the real binary: passphrases from files, locked stores, wrong and changed
@@ -114,6 +115,36 @@ import Testing
         #expect(r.stderr.contains("has a keyfile but its database is not encrypted"))
         let bytes = try Data(contentsOf: URL(fileURLWithPath: folder.store + "/outpost.db"))
         #expect(bytes.range(of: Data("Written in the clear?".utf8)) == nil)
+    }
+
+    /// A store made before encryption is sealed in place by `outpost encrypt`: same replica, same
+    /// reports, nothing left in the clear, locked without the passphrase; an interrupted run (the
+    /// keyfile made, the store not yet sealed) finishes when run again.
+    @Test func encryptSealsAnOlderPlaintextStoreInPlace() throws {
+        for interrupted in [false, true] {
+            let folder = try TempFolder.make()
+            defer { folder.remove() }
+            let replica = try Store.create(at: folder.store, reporter: "alice").replica.hex
+            let id = try ok(["new", "--title", "Written before encryption"], folder).trimmingCharacters(
+                in: .whitespacesAndNewlines)
+            #expect(storeBytesContain("Written before encryption", folder), "positive control: plaintext")
+            #expect(try ok(["status"], folder).contains("outpost encrypt"))
+            if interrupted {
+                // As if `encrypt` had stopped right after writing the keyfile.
+                try Keyfile.create(
+                    passphrase: TestPassphrase.text, reporter: "alice", dataKey: StoreCipher.randomKey(), log2N: 10
+                ).write(inStore: folder.store)
+                let refused = try run(["list"], folder)
+                #expect(refused.status == 8 && refused.stderr.contains("outpost encrypt"), "\(refused.stderr)")
+            }
+            let encrypted = try ok(["encrypt"], folder)
+            #expect(encrypted.contains("Encrypted the store"), "\(encrypted)")
+            #expect(!storeBytesContain("Written before encryption", folder))
+            #expect(try ok(["show", id], folder).contains("Written before encryption"))
+            #expect(try JSONParserShim.object(try ok(["identity", "--json"], folder))["replica"] as? String == replica)
+            #expect(try run(["list"], folder, passphraseFile: "").status == 15)
+            #expect(try run(["encrypt"], folder).status == 7, "already encrypted")
+        }
     }
 
     @Test func afterAPassphraseChangeOnlyTheNewOneOpensTheSameData() throws {
