@@ -94,6 +94,12 @@ public struct CurlServerLink: ServerLink {
             }
         case .invalidURL, .invalidRequest:
             return ServerLinkError(.rejected, error.message)
+        case .pinMismatch:
+            return ServerLinkError(
+                .pinMismatch,
+                "the server's TLS key does not match the pinned key (\(error.message)); nothing was sent. "
+                    + "Check the server URL, and that the pin (`outpost config --pin`) is the one "
+                    + "`outpost-server cert` printed for the certificate this server serves")
         case .responseTooLarge:
             return ServerLinkError(.invalidResponse, "the server's answer was refused: \(error.message)")
         default:
