@@ -113,6 +113,7 @@ struct TLSEndToEndTests {
         try ok("carol", ["init", "--reporter", "carol", "--server", server.url, "--token=" + tokens[0]])
         let unpinned = try outpost("carol", ["sync", "--attempts", "1"])
         #expect(unpinned.status != 0 && unpinned.status != 16, "\(unpinned.status): \(unpinned.stderr)")
+        #expect(unpinned.stderr.contains("self-signed") && unpinned.stderr.contains("--pin"), "\(unpinned.stderr)")
 
         // http:// to a name other than loopback is refused, even one that would resolve here;
         // the same URL passes the check on purpose. Nothing connects to it.
@@ -123,5 +124,31 @@ struct TLSEndToEndTests {
         #expect(http.stderr.contains("outpost.test") && http.stderr.contains("--allow-insecure-http"), "\(http.stderr)")
         #expect(!FileManager.default.fileExists(atPath: folder.sub("dave")))
         try ok("dave", ["init", "--reporter", "dave", "--server", insecure, "--allow-insecure-http"])
+    }
+
+    @Test func serveRefusesHalfOrMismatchedTLSSettingsByName() throws {
+        let pin = try serverOK(["cert", "--out", folder.sub("a")])
+        #expect(SPKIPinForm.matches(pin), "cert prints the pin alone on stdout: \(pin)")
+        _ = try serverOK(["cert", "--out", folder.sub("b")])
+        let again = try run(Binaries.server, ["cert", "--out", folder.sub("a")])
+        #expect(again.status != 0 && again.stderr.contains("already exists"), "\(again.stderr)")
+        let db = folder.sub("server.db")
+        let half = try run(Binaries.server, ["serve", "--db", db, "--port", "0", "--tls-cert", folder.sub("a/cert.pem")])
+        #expect(half.status != 0 && half.stderr.contains("--tls-key"), "\(half.stderr)")
+        let mismatched = try run(
+            Binaries.server,
+            ["serve", "--db", db, "--port", "0", "--tls-cert", folder.sub("a/cert.pem"), "--tls-key", folder.sub("b/key.pem")])
+        #expect(mismatched.status != 0 && mismatched.stderr.contains("does not belong"), "\(mismatched.stderr)")
+        let missing = try run(
+            Binaries.server,
+            ["serve", "--db", db, "--port", "0", "--tls-cert", folder.sub("none.pem"), "--tls-key", folder.sub("b/key.pem")])
+        #expect(missing.status != 0 && missing.stderr.contains("none.pem"), "\(missing.stderr)")
+    }
+}
+
+/// The shape of a pin line: `sha256//` and 44 base64 characters.
+enum SPKIPinForm {
+    static func matches(_ text: String) -> Bool {
+        text.hasPrefix("sha256//") && text.utf8.count == 52 && Data(base64Encoded: String(text.dropFirst(8)))?.count == 32
     }
 }
