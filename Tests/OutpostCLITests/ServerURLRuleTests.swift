@@ -1,5 +1,8 @@
 import Foundation
+import OutpostTestSupport
 import Testing
+
+@testable import OutpostCLI
 
 /// `--pin` and the http:// rule of `init` and `config`, on the real binary (no connection is made).
 @Suite("server URL rule and pin")
@@ -56,6 +59,20 @@ struct ServerURLRuleTests {
         // Moving to https:// and back to http:// needs the flag again.
         try ok(["config", "--server", "https://outpost.test"], store: folder.store)
         #expect(try CLIRunner.run(["config", "--server", "http://outpost.test"], store: folder.store).status == 6)
+    }
+
+    @Test func syncChecksTheStoredURLAgain() throws {
+        let folder = try TempFolder.make()
+        defer { folder.remove() }
+        // A store configured before the rule: an http:// URL to a name, and no choice recorded.
+        _ = try StoreKeyAccess.createStore(
+            at: folder.store, reporter: "alice", passphrase: TestPassphrase.text,
+            settings: ["server_url": "http://outpost.test:9", "server_token": "t"])
+        let refused = try CLIRunner.run(["sync", "--attempts", "1"], store: folder.store)
+        #expect(refused.status == 6, "\(refused.stderr)")
+        #expect(refused.stderr.contains("outpost.test") && refused.stderr.contains("--allow-insecure-http"), "\(refused.stderr)")
+        // The choice made for the stored URL.
+        try ok(["config", "--allow-insecure-http"], store: folder.store)
     }
 
     @Test func pinsMustHaveCurlsForm() throws {
