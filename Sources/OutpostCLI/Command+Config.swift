@@ -14,7 +14,9 @@ extension OutpostCommand {
                 host but loopback (localhost, 127.0.0.0/8, ::1) unless --allow-insecure-http is given; \
                 the store keeps that choice until the next --server.
 
-                --roster-key pins the server's roster key (`outpost-server enroll` prints it) on a device                 enrolled by its key that will not sync before it leaves, so it can verify the roster                 entries peers and bundles bring. A pinned key is never replaced.
+                --roster-key pins the server's roster key (`outpost-server enroll` prints it) on a device \
+                enrolled by its key that will not sync before it leaves, so it can verify the roster \
+                entries peers and bundles bring. A pinned key is never replaced.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions

@@ -151,7 +151,7 @@ struct Cert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a self-signed certificate and key for `serve --tls-cert/--tls-key`; print its pin.",
         discussion: """
-            Writes cert.pem and key.pem (mode 0600) into --out, never over an existing file. The \
+            Writes cert.pem and key.pem (the private key, mode 0600) into --out, never over an existing file. The \
             certificate names localhost, 127.0.0.1 and ::1, and each --host (the names devices use to \
             reach the server). Prints the key's pin (sha256//…) on standard output: give it to each \
             device with `outpost config --pin PIN`.
