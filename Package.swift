@@ -111,8 +111,6 @@ let package = Package(
             dependencies: [
                 "OutpostServer", "OutpostCurl",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(name: "OutpostCLITests", dependencies: ["OutpostCLI", "OutpostTestSupport"]),
