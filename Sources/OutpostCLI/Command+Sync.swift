@@ -80,7 +80,7 @@ struct SyncRunner: Sendable {
         guard let token = try store.setting("server_token") else {
             throw CLIError(.invalidInput, "no token configured: run `outpost config --token TOKEN`")
         }
-        let pin = try store.setting(ServerURL.pinKey)
+        let pin = try store.setting(ServerURL.pinKey).map { pin throws(CLIError) in try ServerURL.checkedPin(pin) }
         // Checked again here: a store configured before the rule, or edited by hand, must not send in clear.
         _ = try ServerURL.checked(
             server, allowInsecureHTTP: try store.setting(ServerURL.allowInsecureHTTPKey) == "1", pinned: pin != nil)

@@ -37,6 +37,11 @@ final class CurlEasyHandle {
         if let problem = Self.validate(request) {
             return .failure(kind: .invalidRequest, message: "\(label): \(problem)", curlCode: nil)
         }
+        // A pin turns CA verification off (`configure`): one that is not a real pin must never get that far.
+        if let pin = options.pinnedPublicKey, !SPKIPins.isValid(pin) {
+            return .failure(
+                kind: .invalidRequest, message: "\(label): the pinned key is not usable: \(SPKIPins.rule)", curlCode: nil)
+        }
         if cancellation.isCancelled {
             return .failure(kind: .cancelled, message: "\(label): cancelled", curlCode: nil)
         }

@@ -147,6 +147,12 @@ struct TLSServerTests {
             let unpinned = await Self.failure(try Self.client(pin: nil), url)
             #expect(unpinned?.kind == .tls)
             #expect(unpinned?.curlCode == 60)
+            // Pins that are not pins never reach libcurl (which, measured, fails closed on them too:
+            // error 90), so they never stand beside VERIFYPEER off; they are named as unusable.
+            for notAPin in ["", ";", "sha256//", "sha256//" + String(pin.dropFirst(9)), "/etc/ssl/certs/ca-certificates.crt"] {
+                let refused = await Self.failure(try Self.client(pin: notAPin), url)
+                #expect(refused?.kind == .invalidRequest, "\(notAPin.debugDescription): \(String(describing: refused))")
+            }
             // Plain HTTP to a TLS port gets no answer it can read.
             #expect(await Self.failure(try Self.client(pin: nil), "http://127.0.0.1:\(port)/healthz") != nil)
         }
