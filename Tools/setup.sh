@@ -2,7 +2,7 @@
 # Installs the system packages Outpost builds against, when they are missing.
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
-needed=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libsodium-dev pkg-config curl)
+needed=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libsodium-dev pkg-config curl openssl)
 missing=()
 for pkg in "${needed[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

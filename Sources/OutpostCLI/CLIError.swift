@@ -33,6 +33,7 @@ public struct CLIError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unauthorized: code = .tokenRejected
         case .forbidden: code = .forbidden
         case .rejected, .serverError, .invalidResponse: code = .serverError
+        case .pinMismatch: code = .pinMismatch
         }
         self.init(code, error.message)
     }

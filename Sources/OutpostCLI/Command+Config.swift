@@ -8,13 +8,27 @@ extension OutpostCommand {
         static let configuration = CommandConfiguration(
             abstract: "Change the sync server URL or token (the token is kept only in the store, mode 0600).",
             discussion: """
-                --roster-key pins the server's roster key (`outpost-server enroll` prints it) on a device                 enrolled by its key that will not sync before it leaves, so it can verify the roster                 entries peers and bundles bring. A pinned key is never replaced.
+                --pin sha256//… (printed by `outpost-server cert`; several joined by ;) pins the server's \
+                TLS key: sync then refuses any other key (exit 16) and needs no CA; without a pin the \
+                server's certificate must chain to a trusted CA (or --ca-file). http:// is refused for any \
+                host but loopback (localhost, 127.0.0.0/8, ::1) unless --allow-insecure-http is given; \
+                the store keeps that choice until the next --server.
+
+                --roster-key pins the server's roster key (`outpost-server enroll` prints it) on a device \
+                enrolled by its key that will not sync before it leaves, so it can verify the roster \
+                entries peers and bundles bring. A pinned key is never replaced.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
 
-        @Option(help: ArgumentHelp("The sync server's URL (http:// or https://).", valueName: "url"))
+        @Option(help: ArgumentHelp("The sync server's URL (https://; http:// only to loopback).", valueName: "url"))
         var server: String?
+
+        @Option(help: ArgumentHelp("The server's TLS key pin, sha256//… as `outpost-server cert` prints it.", valueName: "pin"))
+        var pin: String?
+
+        @Flag(help: "Allow a plain http:// server URL to a host other than loopback (reports cross the network in clear).")
+        var allowInsecureHttp = false
 
         // Unconditional: a token may start with "-" (URL-safe base64).
         @Option(
@@ -34,8 +48,8 @@ extension OutpostCommand {
         var rosterKey: String?
 
         func validate() throws {
-            if server == nil && token == nil && caFile == nil && rosterKey == nil {
-                throw ValidationError("give --server, --token, --ca-file or --roster-key")
+            if server == nil && token == nil && caFile == nil && rosterKey == nil && pin == nil && !allowInsecureHttp {
+                throw ValidationError("give --server, --token, --pin, --ca-file, --roster-key or --allow-insecure-http")
             }
         }
 
@@ -43,16 +57,40 @@ extension OutpostCommand {
             Console.out(try apply(to: storeOptions.openStore()))
         }
 
+        /// Whether the store allows its http:// server URL to a host other than loopback.
+        private func allowInsecureHttpStored(_ store: Store) throws(CLIError) -> Bool {
+            do { return try store.setting(ServerURL.allowInsecureHTTPKey) == "1" } catch { throw CLIError(error) }
+        }
+
         /// Saves the settings and returns the confirmation text.
         func apply(to store: Store) throws(CLIError) -> String {
             var values: [String: String?] = [:]
+            let storedURL: String?
+            let storedPin: String?
+            do {
+                storedURL = try store.setting("server_url")
+                storedPin = try store.setting(ServerURL.pinKey)
+            } catch {
+                throw CLIError(error)
+            }
+            if let pin { values[ServerURL.pinKey] = try ServerURL.checkedPin(pin) }
+            let pinned = (pin ?? storedPin) != nil
             if let server {
-                _ = try ServerURL.checked(server)
+                _ = try ServerURL.checked(server, allowInsecureHTTP: allowInsecureHttp, pinned: pinned)
                 values["server_url"] = server
+                // The choice belongs to the URL it was made for: a new --server without the flag clears it.
+                let insecure: String? = allowInsecureHttp ? "1" : nil
+                values[ServerURL.allowInsecureHTTPKey] = .some(insecure)
                 // A different server has a different log: start pulling from its beginning.
                 if (try? store.setting("server_url")) != server {
                     values["server_changed"] = "1"
                 }
+            } else if let storedURL, allowInsecureHttp || pin != nil {
+                let allowed = try allowInsecureHttpStored(store) || allowInsecureHttp
+                _ = try ServerURL.checked(storedURL, allowInsecureHTTP: allowed, pinned: pinned)
+                if allowInsecureHttp { values[ServerURL.allowInsecureHTTPKey] = "1" }
+            } else if allowInsecureHttp {
+                throw CLIError(.invalidInput, "--allow-insecure-http: no server URL is set; give it with --server")
             }
             if let token {
                 guard !token.isEmpty, !token.contains(where: { $0.isWhitespace }) else {

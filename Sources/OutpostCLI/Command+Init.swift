@@ -3,7 +3,8 @@ import OutpostCore
 import OutpostStore
 
 extension OutpostCommand {
-    /// `outpost init --reporter NAME [--server URL --token T] [--passphrase-file F]`: creates the
+    /// `outpost init --reporter NAME [--server URL --token T [--pin P] [--allow-insecure-http]]
+    /// [--passphrase-file F]`: creates the
     /// store, encrypted under a passphrase.
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -13,6 +14,11 @@ extension OutpostCommand {
                 (scrypt, N = 2^17). On a terminal it is asked twice, without echo; elsewhere it comes \
                 from --passphrase-file F or $OUTPOST_PASSPHRASE_FILE (the file's first line). \
                 At least 8 characters. Nobody can recover a forgotten passphrase.
+
+                --pin sha256//… (printed by `outpost-server cert`) pins the server's TLS key: sync then \
+                refuses any other key (exit 16) and needs no CA. http:// is refused for any host but \
+                loopback (localhost, 127.0.0.0/8, ::1) unless --allow-insecure-http is given; the store \
+                keeps that choice for its server URL.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
@@ -20,8 +26,14 @@ extension OutpostCommand {
         @Option(help: ArgumentHelp("Your name, recorded with every change you make (1–100 characters).", valueName: "name"))
         var reporter: String
 
-        @Option(help: ArgumentHelp("The sync server's URL (http:// or https://).", valueName: "url"))
+        @Option(help: ArgumentHelp("The sync server's URL (https://; http:// only to loopback).", valueName: "url"))
         var server: String?
+
+        @Option(help: ArgumentHelp("The server's TLS key pin, sha256//… as `outpost-server cert` prints it.", valueName: "pin"))
+        var pin: String?
+
+        @Flag(help: "Allow a plain http:// server URL to a host other than loopback (reports cross the network in clear).")
+        var allowInsecureHttp = false
 
         // Unconditional: a token may start with "-" (URL-safe base64).
         @Option(parsing: .unconditional, help: ArgumentHelp("The sync server's access token.", valueName: "token"))
@@ -35,6 +47,8 @@ extension OutpostCommand {
 
         func validate() throws {
             if token != nil && server == nil { throw ValidationError("--token needs --server") }
+            if pin != nil && server == nil { throw ValidationError("--pin needs --server") }
+            if allowInsecureHttp && server == nil { throw ValidationError("--allow-insecure-http needs --server") }
         }
 
         func run() throws {
@@ -44,9 +58,11 @@ extension OutpostCommand {
         /// Creates the store at `path` and returns the confirmation text.
         func create(at path: String) throws(CLIError) -> String {
             var settings: [String: String] = [:]
+            if let pin { settings[ServerURL.pinKey] = try ServerURL.checkedPin(pin) }
             if let server {
-                _ = try ServerURL.checked(server)
+                _ = try ServerURL.checked(server, allowInsecureHTTP: allowInsecureHttp, pinned: pin != nil)
                 settings["server_url"] = server
+                if allowInsecureHttp { settings[ServerURL.allowInsecureHTTPKey] = "1" }
             }
             if let token { settings["server_token"] = token }
             guard Change.isValidReporterName(reporter.trimmingCharacters(in: .whitespacesAndNewlines)) else {

@@ -22,7 +22,9 @@ extension OutpostCommand {
                 Works in batches, each saved as it arrives: a sync that fails or is killed loses \
                 nothing, and the next one picks up where it stopped. Exit codes: 10 server \
                 unreachable, 11 token rejected, 12 refused, 13 server error, 14 the server made no \
-                progress (it kept answering without acknowledging anything or moving); 7 the server's \
+                progress (it kept answering without acknowledging anything or moving); 16 the server's \
+                TLS key does not match the pinned one (`outpost config --pin`); 6 an http:// URL to a \
+                host other than loopback without --allow-insecure-http; 7 the server's \
                 roster key is not the one this device pinned (another server, or an impostor); store \
                 problems as for every command. The first sync pins the server's roster key and binds this \
                 device's key to the token; each sync also sends the server the verified work of other \
@@ -78,9 +80,14 @@ struct SyncRunner: Sendable {
         guard let token = try store.setting("server_token") else {
             throw CLIError(.invalidInput, "no token configured: run `outpost config --token TOKEN`")
         }
+        let pin = try store.setting(ServerURL.pinKey).map { pin throws(CLIError) in try ServerURL.checkedPin(pin) }
+        // Checked again here: a store configured before the rule, or edited by hand, must not send in clear.
+        _ = try ServerURL.checked(
+            server, allowInsecureHTTP: try store.setting(ServerURL.allowInsecureHTTPKey) == "1", pinned: pin != nil)
         var options = CurlOptions()
         options.connectTimeout = .seconds(connectTimeout)
         options.caFile = try store.setting("server_ca_file")
+        options.pinnedPublicKey = pin
         var policy = RetryPolicy.standard
         policy.maxAttempts = attempts
         let link = try CurlServerLink(serverURL: server, token: token, options: options, retryPolicy: policy)

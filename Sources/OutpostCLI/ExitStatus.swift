@@ -20,6 +20,7 @@ import OutpostStore
 /// | 13 | sync: the server failed or answered something unreadable or too large |
 /// | 14 | sync: the server made no progress (acknowledged nothing new and its position did not move) |
 /// | 15 | the store is locked by its passphrase (run `outpost unlock`, or set `$OUTPOST_PASSPHRASE_FILE`) |
+/// | 16 | sync: the server's TLS key does not match the pinned key |
 public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     /// Success.
     case success = 0
@@ -53,6 +54,8 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
     case noProgress = 14
     /// The store is encrypted and its key is not at hand: no agent, no passphrase file, no terminal.
     case passphraseLocked = 15
+    /// The sync server's TLS key is not the key pinned with `--pin`.
+    case pinMismatch = 16
 
     /// The code for a store failure of `kind`.
     public init(_ kind: StoreError.Kind) {
@@ -87,5 +90,6 @@ public enum OutpostExitCode: Int32, Sendable, CaseIterable {
          13  sync: server error, or an unreadable or too large answer
          14  sync: the server made no progress (stopped instead of looping)
          15  store locked by its passphrase (run `outpost unlock`)
+         16  sync: the server's TLS key does not match the pinned key
         """
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OutpostCurl
 import OutpostStore
 
 /// The `--store DIR` option every command shares.
@@ -38,13 +39,41 @@ public struct StoreOptions: ParsableArguments {
     }
 }
 
-/// The sync server URL rule `init` and `config` share.
+/// The sync server URL rule `init`, `config` and `sync` share.
 enum ServerURL {
-    /// The URL when it is http:// or https:// with a host; else an error naming the problem (exit 6).
-    static func checked(_ url: String) throws(CLIError) -> String {
-        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8 else {
-            throw CLIError(.invalidInput, "server: must be an http:// or https:// URL (got \"\(url)\")")
+    /// The store setting that allows plain `http://` to a host other than loopback (`"1"`);
+    /// `init` and `config --server` set it from `--allow-insecure-http` for the URL they store.
+    static let allowInsecureHTTPKey = "server_allow_insecure_http"
+
+    /// The store setting that holds the server's pinned TLS key(s) (`SPKIPins`).
+    static let pinKey = "server_pin"
+
+    /// The URL when it is http:// or https:// with a host, and http:// only to loopback
+    /// (localhost, 127.0.0.0/8, ::1) unless `allowInsecureHTTP`, and never http:// with a pin
+    /// (`pinned`), which only TLS can check; else an error naming the problem (exit 6).
+    static func checked(_ url: String, allowInsecureHTTP: Bool, pinned: Bool = false) throws(CLIError) -> String {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), url.count > 8,
+            let parts = URLHost.parts(of: url), !parts.host.isEmpty
+        else {
+            throw CLIError(.invalidInput, "server: must be an http:// or https:// URL with a host (got \"\(url)\")")
+        }
+        if parts.scheme == "http" && pinned {
+            throw CLIError(
+                .invalidInput, "server: a TLS key is pinned (--pin) but \(url) is plain http://; use the server's https:// URL")
+        }
+        if parts.scheme == "http" && !URLHost.isLoopback(parts.host) && !allowInsecureHTTP {
+            throw CLIError(
+                .invalidInput,
+                "server: http:// to \(parts.host) would send the token and reports in clear text; use https:// "
+                    + "(`outpost-server serve --tls-cert`, pinned with --pin), or give --allow-insecure-http "
+                    + "to `outpost init` or `outpost config --server` on purpose")
         }
         return url
+    }
+
+    /// `pin` when it has the form `SPKIPins` describes; else an error (exit 6).
+    static func checkedPin(_ pin: String) throws(CLIError) -> String {
+        guard SPKIPins.isValid(pin) else { throw CLIError(.invalidInput, "--pin: \(SPKIPins.rule) (got \"\(pin)\")") }
+        return pin
     }
 }

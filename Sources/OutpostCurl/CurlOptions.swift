@@ -15,6 +15,10 @@ public struct CurlOptions: Sendable, Hashable {
     public var caFile: String?
     /// Verify the server certificate and host name (on by default; turn off only for tests).
     public var verifyTLS: Bool
+    /// The server's pinned public key(s), `sha256//<base64>` joined by `;` (CURLOPT_PINNEDPUBLICKEY):
+    /// a server whose key is not one of them is refused (`TransportError.Kind.pinMismatch`), and
+    /// a pinned server needs no CA (`SPKIPins`).
+    public var pinnedPublicKey: String?
     /// Value of the `User-Agent` header.
     public var userAgent: String
     /// Follow 3xx redirects (at most 5); off by default.
@@ -40,6 +44,7 @@ public struct CurlOptions: Sendable, Hashable {
         lowSpeedTime: Duration = .seconds(30),
         caFile: String? = nil,
         verifyTLS: Bool = true,
+        pinnedPublicKey: String? = nil,
         userAgent: String = "Outpost (libcurl)",
         followRedirects: Bool = false,
         proxy: String? = nil,
@@ -53,6 +58,7 @@ public struct CurlOptions: Sendable, Hashable {
         self.lowSpeedTime = lowSpeedTime
         self.caFile = caFile
         self.verifyTLS = verifyTLS
+        self.pinnedPublicKey = pinnedPublicKey
         self.userAgent = userAgent
         self.followRedirects = followRedirects
         self.proxy = proxy

@@ -94,6 +94,19 @@ public struct CurlServerLink: ServerLink {
             }
         case .invalidURL, .invalidRequest:
             return ServerLinkError(.rejected, error.message)
+        case .pinMismatch:
+            return ServerLinkError(
+                .pinMismatch,
+                "the server's TLS key does not match the pinned key (\(error.message)); nothing was sent. "
+                    + "Check the server URL, and that the pin (`outpost config --pin`) is the one "
+                    + "`outpost-server cert` printed for the certificate this server serves")
+        case .tls:
+            return ServerLinkError(
+                .unreachable,
+                "the server's TLS certificate or handshake was refused: \(error.message). A server with a "
+                    + "self-signed certificate needs its pin (`outpost config --pin`, as `outpost-server cert` "
+                    + "printed it), one with a private CA needs `outpost config --ca-file`; the URL's host must "
+                    + "be a name the certificate holds (`outpost-server cert --host`)")
         case .responseTooLarge:
             return ServerLinkError(.invalidResponse, "the server's answer was refused: \(error.message)")
         default:

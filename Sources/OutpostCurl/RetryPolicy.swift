@@ -46,7 +46,7 @@ public struct RetryPolicy: Sendable, Hashable {
             return true
         case .httpStatus(let status):
             return status == 429 || (500...599).contains(status)
-        case .tls, .invalidURL, .invalidRequest, .protocolError, .responseTooLarge, .cancelled, .other:
+        case .tls, .pinMismatch, .invalidURL, .invalidRequest, .protocolError, .responseTooLarge, .cancelled, .other:
             return false
         }
     }

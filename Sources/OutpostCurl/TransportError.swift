@@ -10,6 +10,8 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         case timedOut
         /// TLS handshake or certificate verification failed (not retried).
         case tls
+        /// The server's public key is not the pinned one (CURLE_SSL_PINNEDPUBKEYNOTMATCH, not retried).
+        case pinMismatch
         /// The server answered with this status code, 400 or above.
         case httpStatus(Int)
         /// The URL is malformed or not http/https (not retried).

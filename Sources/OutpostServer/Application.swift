@@ -1,5 +1,7 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import OutpostCore
@@ -47,6 +49,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     /// Request limits.
     public var limits = ServerLimits()
+    /// The certificate and key to serve HTTPS with; nil serves plain HTTP.
+    public var tls: ServerTLS?
     /// Called once the server listens, with the bound host and port.
     public var onListening: (@Sendable (String, Int) -> Void)?
     /// The clock the rate limits refill by, ms (tests move it by hand).
@@ -112,10 +116,12 @@ public func buildApplication(
         rateLimitClock: configuration.rateLimitClock)
     let onListening = configuration.onListening
     let idle = max(configuration.limits.idleTimeout, configuration.limits.bodyTimeout * 2).components
+    let http = HTTPServerBuilder.http1(
+        configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000)))
+    let server = try configuration.tls.map { try HTTPServerBuilder.tls(http, tlsConfiguration: $0.configuration) } ?? http
     return Application(
         router: router,
-        server: .http1(
-            configuration: .init(idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "outpost-server"),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port

@@ -12,13 +12,18 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 
 /// The work behind `outpost-server` subcommands; the executable only parses arguments.
 public enum ServerCommands {
-    /// `serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and stops.
-    public static func serve(databasePath: String, host: String, port: Int, limits: ServerLimits = ServerLimits()) async throws {
+    /// `serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and stops; with
+    /// `tls`, over HTTPS.
+    public static func serve(
+        databasePath: String, host: String, port: Int, limits: ServerLimits = ServerLimits(), tls: ServerTLS? = nil
+    ) async throws {
         var configuration = ServerConfiguration(databasePath: databasePath, host: host, port: port)
         configuration.limits = limits
+        configuration.tls = tls
+        let scheme = tls == nil ? "http" : "https"
         configuration.onListening = { host, port in
             let shown = host.contains(":") ? "[\(host)]" : host
-            FileHandle.standardOutput.write(Data("outpost-server listening on http://\(shown):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("outpost-server listening on \(scheme)://\(shown):\(port)\n".utf8))
         }
         let app = try buildApplication(configuration: configuration)
         do {

@@ -14,6 +14,8 @@ public struct ServerLinkError: Error, Hashable, Sendable, CustomStringConvertibl
         case serverError
         /// The answer could not be read.
         case invalidResponse
+        /// The server's TLS key is not the key this device pinned.
+        case pinMismatch
     }
 
     /// What kind of failure.

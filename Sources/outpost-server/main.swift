@@ -9,11 +9,17 @@ struct OutpostServerCommand: AsyncParsableCommand {
         commandName: "outpost-server",
         abstract: "The Outpost sync server.",
         version: outpostVersion,
-        subcommands: [Serve.self, Enroll.self, Revoke.self, Export.self, Backup.self])
+        subcommands: [Serve.self, Enroll.self, Revoke.self, Export.self, Backup.self, Cert.self])
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the sync API until SIGTERM or SIGINT.")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the sync API until SIGTERM or SIGINT.",
+        discussion: """
+            With --tls-cert and --tls-key (PEM files; `outpost-server cert` makes a self-signed pair \
+            and prints its pin) it serves HTTPS, TLS 1.2 at least and 1.3 preferred; devices pin the \
+            key with `outpost config --pin`.
+            """)
     @Option(help: "The SQLite database (created when missing).") var db = "./outpost-server.db"
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = 8080
@@ -27,8 +33,17 @@ struct Serve: AsyncParsableCommand {
     var tokenBurst = ServerLimits().tokenBurst
     @Option(help: "Requests per second a token is allowed back after its burst.")
     var tokenRequestsPerSecond = ServerLimits().tokenRequestsPerSecond
+    @Option(help: ArgumentHelp("PEM certificate (chain, leaf first) to serve HTTPS with, with --tls-key.", valueName: "file"))
+    var tlsCert: String?
+    @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
 
     func validate() throws {
+        guard (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError(
+                tlsCert == nil
+                    ? "--tls-key needs --tls-cert (give both or neither)" : "--tls-cert needs --tls-key (give both or neither)")
+        }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
         guard (1...3600).contains(bodyTimeout) else { throw ValidationError("--body-timeout must be 1–3600 seconds") }
         guard authFailureBurst >= 1, tokenBurst >= 1 else {
@@ -48,7 +63,8 @@ struct Serve: AsyncParsableCommand {
         limits.authFailuresPerMinute = authFailuresPerMinute
         limits.tokenBurst = tokenBurst
         limits.tokenRequestsPerSecond = tokenRequestsPerSecond
-        try await ServerCommands.serve(databasePath: db, host: host, port: port, limits: limits)
+        let tls = try tlsCert.flatMap { cert in try tlsKey.map { try ServerTLS(certificatePath: cert, keyPath: $0) } }
+        try await ServerCommands.serve(databasePath: db, host: host, port: port, limits: limits, tls: tls)
     }
 }
 
@@ -128,5 +144,29 @@ struct Backup: ParsableCommand {
     func run() throws {
         let bytes = try ServerCommands.backup(databasePath: db, outputPath: out)
         print("backed up \(db) to \(out) (\(bytes) bytes)")
+    }
+}
+
+struct Cert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a self-signed certificate and key for `serve --tls-cert/--tls-key`; print its pin.",
+        discussion: """
+            Writes cert.pem and key.pem (the private key, mode 0600) into --out, never over an existing file. The \
+            certificate names localhost, 127.0.0.1 and ::1, and each --host (the names devices use to \
+            reach the server). Prints the key's pin (sha256//…) on standard output: give it to each \
+            device with `outpost config --pin PIN`.
+            """)
+    @Option(help: ArgumentHelp("The folder to write cert.pem and key.pem into (made when missing).", valueName: "dir"))
+    var out: String
+    @Option(help: ArgumentHelp("Another DNS name or IP address devices reach the server by (repeatable).", valueName: "name"))
+    var host: [String] = []
+
+    func run() throws {
+        let made = try SelfSignedCertificate.make(directory: out, hosts: host)
+        FileHandle.standardError.write(
+            Data(
+                "wrote \(made.certificatePath) and \(made.keyPath) (mode 0600); devices pin the key with `outpost config --pin \(made.pin)`\n"
+                    .utf8))
+        print(made.pin)
     }
 }

@@ -6,20 +6,22 @@ import OutpostStore
 /// Reporter A imports `incidents` incidents and pushes them with `outpost sync`; reporter B
 /// then pulls them all. Both are real processes, as is the server (`outpost-server serve`).
 /// With `--encrypted` both stores are made with a passphrase and unlocked (`outpost unlock`)
-/// for the runs, then locked.
+/// for the runs, then locked. With `--tls` the server serves HTTPS with a certificate from
+/// `outpost-server cert`, and both stores pin its key.
 enum ServerSyncBenchmark: Benchmark {
     static let name = "sync"
     static let usage =
-        "[--incidents 100000] [--batch 1000] [--encrypted] [--keep DIR]  push/pull rates through a real server, bytes on the wire, peak memory, CPU time"
+        "[--incidents 100000] [--batch 1000] [--encrypted] [--tls] [--keep DIR]  push/pull rates through a real server, bytes on the wire, peak memory, CPU time"
 
     static func run(_ arguments: BenchArguments) throws {
         try run(
             incidents: try arguments.int("incidents", 100_000), batch: try arguments.int("batch", 1000),
-            keep: arguments.string("keep"), encrypted: arguments.string("encrypted") != nil)
+            keep: arguments.string("keep"), encrypted: arguments.string("encrypted") != nil,
+            tls: arguments.string("tls") != nil)
     }
 
     /// Runs the benchmark; with `keep`, works in that folder and leaves it behind (for profiling).
-    static func run(incidents: Int, batch: Int, keep: String? = nil, encrypted: Bool = false) throws {
+    static func run(incidents: Int, batch: Int, keep: String? = nil, encrypted: Bool = false, tls: Bool = false) throws {
         let outpost = NewBenchmark.siblingBinary("outpost")
         let server = NewBenchmark.siblingBinary("outpost-server")
         for path in [outpost, server] where !FileManager.default.isExecutableFile(atPath: path) {
@@ -35,11 +37,20 @@ enum ServerSyncBenchmark: Benchmark {
         let tokenB = try ChildProcess.check(server, ["enroll", "--db", db, "--reporter", "bob"]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
 
+        var tlsArguments: [String] = []
+        var pin: String?
+        if tls {
+            let made = try ChildProcess.check(server, ["cert", "--out", dir + "/tls"])
+            pin = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            tlsArguments = ["--tls-cert", dir + "/tls/cert.pem", "--tls-key", dir + "/tls/key.pem"]
+            print("sync: over TLS, pinned \(pin ?? "")")
+        }
+
         let log = dir + "/server.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let serverProcess = Process()
         serverProcess.executableURL = URL(fileURLWithPath: server)
-        serverProcess.arguments = ["serve", "--db", db, "--host", "127.0.0.1", "--port", "0"]
+        serverProcess.arguments = ["serve", "--db", db, "--host", "127.0.0.1", "--port", "0"] + tlsArguments
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         serverProcess.standardOutput = logHandle
         serverProcess.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -53,7 +64,7 @@ enum ServerSyncBenchmark: Benchmark {
         var url = ""
         for _ in 0..<300 where url.isEmpty {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            if let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+            if let range = text.range(of: #"https?://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
                 url = String(text[range])
             }
             Thread.sleep(forTimeInterval: 0.05)
@@ -70,16 +81,21 @@ enum ServerSyncBenchmark: Benchmark {
             }
             keyOptions = ["--passphrase-file", passphrase]
         }
+        let pinOptions = pin.map { ["--pin", $0] } ?? []
         if encrypted {
             _ = try ChildProcess.check(
-                outpost, ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA] + keyOptions)
+                outpost,
+                ["--store", storeA, "init", "--reporter", "alice", "--server", url, "--token=" + tokenA] + keyOptions + pinOptions
+            )
             _ = try ChildProcess.check(
-                outpost, ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB] + keyOptions)
+                outpost,
+                ["--store", storeB, "init", "--reporter", "bob", "--server", url, "--token=" + tokenB] + keyOptions + pinOptions)
         } else {
             // The baseline: plaintext stores as Outpost made them before encryption (no keyfile).
             for (store, name, token) in [(storeA, "alice", tokenA), (storeB, "bob", tokenB)] {
-                _ = try Store.create(at: store, reporter: name, settings: ["server_url": url, "server_token": token])
-                    .checkpointAndTruncate()
+                var settings = ["server_url": url, "server_token": token]
+                if let pin { settings["server_pin"] = pin }
+                _ = try Store.create(at: store, reporter: name, settings: settings).checkpointAndTruncate()
             }
         }
         if encrypted {
