@@ -34,17 +34,22 @@ alice_token="$("$server" enroll --db "$db" --reporter alice)"
 bob_token="$("$server" enroll --db "$db" --reporter bob)"
 analyst_token="$("$server" enroll --db "$db" --reporter desk --role analyst)"
 
-echo "== starting the server"
-"$server" serve --db "$db" --host 127.0.0.1 --port 0 >"$work/server.log" 2>&1 &
+echo "== starting the server over TLS, with a self-signed certificate that devices pin"
+pin="$("$server" cert --out "$work/tls" 2>/dev/null)"
+echo "   the server's pin: $pin"
+"$server" serve --db "$db" --host 127.0.0.1 --port 0 --tls-cert "$work/tls/cert.pem" --tls-key "$work/tls/key.pem" \
+  >"$work/server.log" 2>&1 &
 server_pid=$!
 url=""
 for _ in $(seq 1 100); do
-  url="$(grep -o 'http://127.0.0.1:[0-9]*' "$work/server.log" | head -n 1 || true)"
+  url="$(grep -o 'https://127.0.0.1:[0-9]*' "$work/server.log" | head -n 1 || true)"
   [[ -n "$url" ]] && break
   sleep 0.1
 done
 [[ -n "$url" ]] || { echo "the server did not start:"; cat "$work/server.log"; exit 1; }
-curl -fsS "$url/healthz" >/dev/null
+# The analyst's curl checks the same pin (-k: the certificate has no CA; --pinnedpubkey decides).
+acurl=(curl -fsS -k --pinnedpubkey "$pin")
+"${acurl[@]}" "$url/healthz" >/dev/null
 echo "   listening on $url"
 
 echo "== each reporter makes an encrypted store, then unlocks it for this session"
@@ -52,8 +57,8 @@ echo "== each reporter makes an encrypted store, then unlocks it for this sessio
 for who in alice bob carol; do printf '%s keeps the Gao notes safe\n' "$who" >"$work/$who.passphrase"; done
 alice=(env OUTPOST_STORE="$work/alice" "$outpost")
 bob=(env OUTPOST_STORE="$work/bob" "$outpost")
-"${alice[@]}" init --reporter alice --server "$url" --token "$alice_token" --passphrase-file "$work/alice.passphrase"
-"${bob[@]}" init --reporter bob --server "$url" --token "$bob_token" --passphrase-file "$work/bob.passphrase"
+"${alice[@]}" init --reporter alice --server "$url" --token "$alice_token" --pin "$pin" --passphrase-file "$work/alice.passphrase"
+"${bob[@]}" init --reporter bob --server "$url" --token "$bob_token" --pin "$pin" --passphrase-file "$work/bob.passphrase"
 "${alice[@]}" unlock --for 10m --passphrase-file "$work/alice.passphrase"
 "${bob[@]}" unlock --for 10m --passphrase-file "$work/bob.passphrase"
 
@@ -93,7 +98,7 @@ checkpoint="$("${carol[@]}" new --title "Checkpoint abuses, Kidal road" --event-
 "${alice[@]}" bundle apply "$work/carol.bundle"
 "${alice[@]}" sync
 echo "   the analyst sees carol's report as hers, verified, delivered by alice:"
-curl -fsS -H "Authorization: Bearer $analyst_token" "$url/v1/incidents/$checkpoint" \
+"${acurl[@]}" -H "Authorization: Bearer $analyst_token" "$url/v1/incidents/$checkpoint" \
   | python3 -c 'import json,sys; h=json.load(sys.stdin)["history"][0]; print("  ", {k: h.get(k) for k in ("author","verified","delivered_by")})'
 
 echo "== what each reporter holds"
@@ -112,7 +117,7 @@ echo "   files of alice's store holding \"Market attack\" as text: $hits of $(ls
 [[ $hits -eq 0 ]]
 
 echo "== the aggregated reports, as the analyst desk reads them"
-curl -fsS -H "Authorization: Bearer $analyst_token" "$url/v1/incidents" | python3 -m json.tool | head -n 60
+"${acurl[@]}" -H "Authorization: Bearer $analyst_token" "$url/v1/incidents" | python3 -m json.tool | head -n 60
 echo "== server export (csv)"
 "$server" export --db "$db" --format csv
 echo "== done"
