@@ -26,9 +26,7 @@ extension OutpostCommand {
 
         /// Encrypts the store at `path` and returns the confirmation.
         func encrypt(at path: String) throws(CLIError) -> String {
-            guard Store.exists(at: path) else {
-                throw CLIError(.storeMissing, "no Outpost store at \(path) (run `outpost init --reporter NAME` first)")
-            }
+            try StoreKeyAccess.requireStore(at: path)
             let alreadyEncrypted: Bool
             do { alreadyEncrypted = try Store.isEncrypted(at: path) } catch { throw CLIError(error) }
             if alreadyEncrypted {

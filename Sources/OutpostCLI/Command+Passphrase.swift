@@ -33,9 +33,7 @@ extension OutpostCommand {
 
             /// Re-wraps the key and returns the confirmation.
             func change(at path: String) throws(CLIError) -> String {
-                guard Store.exists(at: path) else {
-                    throw CLIError(.storeMissing, "no Outpost store at \(path) (run `outpost init --reporter NAME` first)")
-                }
+                try StoreKeyAccess.requireStore(at: path)
                 guard Keyfile.exists(inStore: path) else {
                     throw CLIError(
                         .invalidState, "the store at \(path) is not encrypted (an older store), so it has no passphrase")
@@ -145,9 +143,7 @@ enum PassphraseDuty {
     /// The passphrase, checked against the keyfile (the duress passphrase does its work and then
     /// stands for the fresh store's passphrase), with the store's reporter name.
     static func checkedPassphrase(at path: String, passphraseFile: String?) throws(CLIError) -> (text: String, reporter: String) {
-        guard Store.exists(at: path) else {
-            throw CLIError(.storeMissing, "no Outpost store at \(path) (run `outpost init --reporter NAME` first)")
-        }
+        try StoreKeyAccess.requireStore(at: path)
         guard Keyfile.exists(inStore: path) else {
             throw CLIError(.invalidState, "the store at \(path) is not encrypted (an older store), so it has no passphrase")
         }

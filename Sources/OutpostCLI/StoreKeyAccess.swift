@@ -8,9 +8,7 @@ import OutpostStore
 enum StoreKeyAccess {
     /// Opens the store at `path` with its key when it is encrypted (`StoreOptions.openStore`).
     static func openStore(at path: String) throws(CLIError) -> Store {
-        guard Store.exists(at: path) else {
-            throw CLIError(.storeMissing, "no Outpost store at \(path) (run `outpost init --reporter NAME` first)")
-        }
+        try requireStore(at: path)
         let cipher = try self.cipher(forStoreAt: path)
         let store: Store
         do { store = try Store.open(at: path, cipher: cipher) } catch { throw CLIError(error) }
@@ -23,6 +21,13 @@ enum StoreKeyAccess {
             )
         }
         return store
+    }
+
+    /// Fails with exit 3 when there is no store at `path`.
+    static func requireStore(at path: String) throws(CLIError) {
+        guard Store.exists(at: path) else {
+            throw CLIError(.storeMissing, "no Outpost store at \(path) (run `outpost init --reporter NAME` first)")
+        }
     }
 
     /// The store's cipher, or nil when it has no keyfile (a plaintext store of an older Outpost).
