@@ -33,22 +33,15 @@ extension OutpostCommand {
 
             /// Re-wraps the key and returns the confirmation.
             func change(at path: String) throws(CLIError) -> String {
-                try StoreKeyAccess.requireStore(at: path)
-                guard Keyfile.exists(inStore: path) else {
-                    throw CLIError(
-                        .invalidState, "the store at \(path) is not encrypted (an older store), so it has no passphrase")
-                }
-                let old = try StoreKeyAccess.currentPassphrase(storeAt: path, passphraseFile: passphraseFile)
-                let keyfile = try PassphraseDuty.readKeyfile(at: path)
                 // Checks the passphrase (slowing wrong ones; the duress passphrase does its work).
-                let key = try StoreKeyAccess.open(keyfile, with: old, storeAt: path)
+                let old = try PassphraseDuty.checkedPassphrase(at: path, passphraseFile: passphraseFile)
                 let new = try PassphraseReader.newPassphrase(
                     file: newPassphraseFile, flag: "--new-passphrase-file", purpose: "passphrase", useEnvironment: false)
-                let reporter = try PassphraseDuty.reporter(at: path, key: key)
+                // Read after the check: the duress passphrase replaced the keyfile.
                 let current = try PassphraseDuty.readKeyfile(at: path)
                 do {
                     try current
-                        .rewrapped(oldPassphrase: old, newPassphrase: new, reporter: reporter, log2N: keyfile.log2N)
+                        .rewrapped(dataKey: old.key, newPassphrase: new, reporter: old.reporter, log2N: current.log2N)
                         .write(inStore: path)
                 } catch {
                     throw CLIError(.storage, error.message)
@@ -93,9 +86,7 @@ extension OutpostCommand {
                 }
                 let current = try PassphraseDuty.readKeyfile(at: path)
                 do {
-                    try current
-                        .withDuress(passphrase: passphrase.text, duressPassphrase: duress, reporter: passphrase.reporter)
-                        .write(inStore: path)
+                    try current.withDuress(duressPassphrase: duress, reporter: passphrase.reporter).write(inStore: path)
                 } catch {
                     throw CLIError(.storage, error.message)
                 }
@@ -141,14 +132,17 @@ enum PassphraseDuty {
     }
 
     /// The passphrase, checked against the keyfile (the duress passphrase does its work and then
-    /// stands for the fresh store's passphrase), with the store's reporter name.
-    static func checkedPassphrase(at path: String, passphraseFile: String?) throws(CLIError) -> (text: String, reporter: String) {
+    /// stands for the fresh store's passphrase), with the data key it opened and the store's
+    /// reporter name.
+    static func checkedPassphrase(
+        at path: String, passphraseFile: String?
+    ) throws(CLIError) -> (text: String, key: SymmetricKey, reporter: String) {
         try StoreKeyAccess.requireStore(at: path)
         guard Keyfile.exists(inStore: path) else {
             throw CLIError(.invalidState, "the store at \(path) is not encrypted (an older store), so it has no passphrase")
         }
         let passphrase = try StoreKeyAccess.currentPassphrase(storeAt: path, passphraseFile: passphraseFile)
         let key = try StoreKeyAccess.open(try readKeyfile(at: path), with: passphrase, storeAt: path)
-        return (passphrase, try reporter(at: path, key: key))
+        return (passphrase, key, try reporter(at: path, key: key))
     }
 }

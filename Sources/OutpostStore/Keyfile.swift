@@ -139,6 +139,14 @@ public struct Keyfile: Sendable, Hashable {
         guard case .dataKey(let key) = try unlock(passphrase: oldPassphrase) else {
             throw Failure(.wrongPassphrase, "wrong passphrase")
         }
+        return try rewrapped(dataKey: key, newPassphrase: newPassphrase, reporter: reporter, log2N: log2N)
+    }
+
+    /// `rewrapped(oldPassphrase:…)` for a caller that already opened the data key (one scrypt
+    /// derivation, for the new passphrase, instead of two).
+    public func rewrapped(
+        dataKey key: SymmetricKey, newPassphrase: String, reporter: String, log2N: UInt8 = standardLog2N
+    ) throws(Failure) -> Keyfile {
         guard log2N == self.log2N else {
             return try Keyfile.create(passphrase: newPassphrase, reporter: reporter, dataKey: key, log2N: log2N)
         }
@@ -157,6 +165,12 @@ public struct Keyfile: Sendable, Hashable {
         guard duressPassphrase != passphrase else {
             throw Failure(.wrongPassphrase, "the duress passphrase must differ from the passphrase")
         }
+        return try withDuress(duressPassphrase: duressPassphrase, reporter: reporter)
+    }
+
+    /// `withDuress(passphrase:…)` for a caller that already checked the passphrase and that the
+    /// two differ (one scrypt derivation instead of two).
+    public func withDuress(duressPassphrase: String, reporter: String) throws(Failure) -> Keyfile {
         // The same salt, so one derivation per try opens either slot.
         let kek = try Keyfile.derive(duressPassphrase, header: header)
         let marker = SymmetricKey(size: .bits256)
