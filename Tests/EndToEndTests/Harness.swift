@@ -81,11 +81,14 @@ final class ServerProcess {
     let db: String
     private(set) var url = ""
     private let log: String
+    /// More `serve` arguments (e.g. `--tls-cert F --tls-key F`).
+    private let serveArguments: [String]
 
     /// Starts a server; `port` 0 lets it pick one (a restart passes the port it had).
-    init(db: String, log: String, port: Int = 0) throws {
+    init(db: String, log: String, port: Int = 0, serveArguments: [String] = []) throws {
         self.db = db
         self.log = log
+        self.serveArguments = serveArguments
         try start(port: port)
     }
 
@@ -98,7 +101,7 @@ final class ServerProcess {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try handle.seekToEnd()
         process.executableURL = URL(fileURLWithPath: Binaries.server)
-        process.arguments = ["serve", "--db", db, "--host", "127.0.0.1", "--port", String(port)]
+        process.arguments = ["serve", "--db", db, "--host", "127.0.0.1", "--port", String(port)] + serveArguments
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
@@ -106,7 +109,7 @@ final class ServerProcess {
         while Date() < deadline {
             let all = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             let text = String(decoding: all.utf8.dropFirst(before), as: UTF8.self)
-            if let range = text.range(of: #"http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+            if let range = text.range(of: #"https?://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
                 url = String(text[range])
                 return
             }

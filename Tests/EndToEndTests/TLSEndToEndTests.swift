@@ -6,45 +6,6 @@ import Testing
 /// certificate from `outpost-server cert` pinned on the devices.
 @Suite("end to end over TLS", .serialized)
 struct TLSEndToEndTests {
-    /// A real `outpost-server serve --tls-cert --tls-key` process on a port it picked itself.
-    final class TLSServer {
-        let process = Process()
-        let url: String
-
-        init(db: String, certificate: String, key: String, log: String) throws {
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-            process.executableURL = URL(fileURLWithPath: Binaries.server)
-            process.arguments = [
-                "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--tls-cert", certificate, "--tls-key", key,
-            ]
-            process.standardOutput = handle
-            process.standardError = handle
-            try process.run()
-            let deadline = Date().addingTimeInterval(30)
-            var found = ""
-            while found.isEmpty && Date() < deadline && process.isRunning {
-                let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if let range = text.range(of: #"https://127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                    found = String(text[range])
-                } else {
-                    Thread.sleep(forTimeInterval: 0.05)
-                }
-            }
-            guard !found.isEmpty else {
-                throw HarnessError("the TLS server did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
-            }
-            url = found
-        }
-
-        deinit {
-            if process.isRunning {
-                kill(process.processIdentifier, SIGTERM)
-                process.waitUntilExit()
-            }
-        }
-    }
-
     let folder = TemporaryFolder()
 
     func outpost(_ name: String, _ arguments: [String]) throws -> ProcessResult {
@@ -86,8 +47,10 @@ struct TLSEndToEndTests {
         #expect(pin.hasPrefix("sha256//") && wrongPin.hasPrefix("sha256//") && pin != wrongPin)
         let tokens = try ["alice", "bob"].map { try serverOK(["enroll", "--db", db, "--reporter", $0]) }
         let desk = try serverOK(["enroll", "--db", db, "--reporter", "desk", "--role", "analyst"])
-        let server = try TLSServer(
-            db: db, certificate: folder.sub("tls/cert.pem"), key: folder.sub("tls/key.pem"), log: folder.sub("server.log"))
+        let server = try ServerProcess(
+            db: db, log: folder.sub("server.log"),
+            serveArguments: ["--tls-cert", folder.sub("tls/cert.pem"), "--tls-key", folder.sub("tls/key.pem")])
+        defer { server.stop() }
         #expect(server.url.hasPrefix("https://"))
 
         // The right pin: alice's report reaches the analyst.
