@@ -62,23 +62,36 @@ extension Store {
                 try updateName.bind(name, .integer(idx)).run()
             }
             count += names.count
-            // Roster names and signatures.
-            var roster: [([UInt8], SQLValue, SQLValue)] = []
-            try db.prepare("SELECT replica, reporter, sig FROM roster").forEach { row in
+            // Roster names, teams and signatures.
+            var roster: [([UInt8], SQLValue, SQLValue, SQLValue)] = []
+            try db.prepare("SELECT replica, reporter, sig, team FROM roster").forEach { row in
                 let replica = ReplicaID(bytes: row.bytes(0))
                 let signature = row.isNull(2) ? nil : row.bytes(2)
                 roster.append(
                     (
                         row.bytes(0), try Store.storedText(row.text(1), for: .rosterReporter(replica), cipher: cipher),
-                        try Store.storedBytes(signature, for: .rosterSignature(replica), cipher: cipher)
+                        try Store.storedBytes(signature, for: .rosterSignature(replica), cipher: cipher),
+                        try Store.storedText(row.text(3), for: .rosterTeam(replica), cipher: cipher)
                     ))
             }
-            let updateRoster = try db.prepare("UPDATE roster SET reporter = ?, sig = ? WHERE replica = ?")
-            for (replica, name, signature) in roster {
+            let updateRoster = try db.prepare("UPDATE roster SET reporter = ?, sig = ?, team = ? WHERE replica = ?")
+            for (replica, name, signature, team) in roster {
                 updateRoster.reset()
-                try updateRoster.bind(name, signature, .blob(replica)).run()
+                try updateRoster.bind(name, signature, team, .blob(replica)).run()
             }
             count += roster.count
+            // Teams of moved records the server named.
+            var teams: [(String, String, SQLValue)] = []
+            try db.prepare("SELECT collection, record, team FROM record_access").forEach { row in
+                let key = RecordKey(collection: row.text(0) ?? "", id: row.text(1) ?? "")
+                teams.append((key.collection, key.id, try Store.storedText(row.text(2), for: .recordTeam(key), cipher: cipher)))
+            }
+            let updateTeam = try db.prepare("UPDATE record_access SET team = ? WHERE collection = ? AND record = ?")
+            for (collection, record, team) in teams {
+                updateTeam.reset()
+                try updateTeam.bind(team, .text(collection), .text(record)).run()
+            }
+            count += teams.count
             // Settings: every text or blob value but the few that stay in the clear.
             var settings: [(String, SQLValue)] = []
             try db.prepare("SELECT key, value, typeof(value) FROM meta").forEach { row in

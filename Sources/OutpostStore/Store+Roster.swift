@@ -59,32 +59,35 @@ extension Store {
     }
 
     /// The roster columns `rosterEntry(_:)` reads, in its order.
-    static let rosterColumns = "replica, key, reporter, status, version, sig"
+    static let rosterColumns = "replica, key, reporter, status, version, sig, team"
 
     /// A roster row selected as `rosterColumns` (its reporter and signature opened when sealed).
     func rosterEntry(_ row: Row) throws -> RosterEntry {
         let replica = ReplicaID(bytes: row.bytes(0))
-        return RosterEntry(
+        var entry = RosterEntry(
             replica: replica, key: row.bytes(1),
             reporter: try Store.openedText(row, 2, for: .rosterReporter(replica), cipher: cipher) ?? "",
             status: RosterEntry.Status(rawValue: row.text(3) ?? "") ?? .revoked, version: UInt64(max(0, row.int(4))),
             sig: try Store.openedBytes(row, 5, for: .rosterSignature(replica), cipher: cipher))
+        entry.team = try Store.openedText(row, 6, for: .rosterTeam(replica), cipher: cipher)
+        return entry
     }
 
     /// Writes an entry over the replica's row (inside a transaction; the caller checked the key).
     func upsertRosterEntry(_ entry: RosterEntry) throws {
         try db.cached(
             """
-            INSERT INTO roster (replica, key, reporter, status, version, sig) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO roster (replica, key, reporter, status, version, sig, team) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(replica) DO UPDATE SET reporter = excluded.reporter, status = excluded.status,
-              version = excluded.version, sig = excluded.sig
+              version = excluded.version, sig = excluded.sig, team = excluded.team
             """
         ).bind(
             .blob(entry.replica.bytes), .blob(entry.key),
             try Store.storedText(entry.reporter, for: .rosterReporter(entry.replica), cipher: cipher),
             .text(entry.status.rawValue),
             .integer(Int64(clamping: entry.version)),
-            try Store.storedBytes(entry.sig, for: .rosterSignature(entry.replica), cipher: cipher)
+            try Store.storedBytes(entry.sig, for: .rosterSignature(entry.replica), cipher: cipher),
+            try Store.storedText(entry.team, for: .rosterTeam(entry.replica), cipher: cipher)
         ).run()
     }
 

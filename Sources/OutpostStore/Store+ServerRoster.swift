@@ -37,7 +37,8 @@ extension Store {
     /// A replica whose held entry has another key is refused: a replica's key never changes.
     @discardableResult
     public func raiseRosterEntry(
-        replica: ReplicaID, key: [UInt8], reporter: String, status: RosterEntry.Status, signedBy rosterKey: DeviceKey
+        replica: ReplicaID, key: [UInt8], reporter: String, team: String? = nil, status: RosterEntry.Status,
+        signedBy rosterKey: DeviceKey
     ) throws(StoreError) -> RosterEntry {
         try write {
             if let held = try db.cached("SELECT key FROM roster WHERE replica = ?").bind(.blob(replica.bytes)).first({
@@ -47,7 +48,7 @@ extension Store {
             }
             let top = try db.cached("SELECT coalesce(max(version), 0) FROM roster").first { $0.int(0) } ?? 0
             let entry = RosterEntry(
-                replica: replica, key: key, reporter: reporter, status: status, version: UInt64(max(0, top)) + 1
+                replica: replica, key: key, reporter: reporter, team: team, status: status, version: UInt64(max(0, top)) + 1
             ).signed(by: rosterKey)
             try upsertRosterEntry(entry)
             return entry

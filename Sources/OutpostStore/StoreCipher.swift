@@ -102,6 +102,10 @@ enum SealedPlace: CustomStringConvertible {
     case rosterReporter(ReplicaID)
     /// `roster.sig` of a replica.
     case rosterSignature(ReplicaID)
+    /// `roster.team` of a replica.
+    case rosterTeam(ReplicaID)
+    /// `record_access.team` of a record.
+    case recordTeam(RecordKey)
 
     /// The associated data: `"outpost-v1"`, then the table, the column and each part of the
     /// row's identity, each as a 4-byte big-endian length and its bytes (so no two places give
@@ -137,6 +141,13 @@ enum SealedPlace: CustomStringConvertible {
         case .rosterSignature(let replica):
             part("roster.sig".utf8)
             part(replica.bytes)
+        case .rosterTeam(let replica):
+            part("roster.team".utf8)
+            part(replica.bytes)
+        case .recordTeam(let record):
+            part("record_access.team".utf8)
+            part(record.collection.utf8)
+            part(record.id.utf8)
         }
         return out
     }
@@ -149,6 +160,8 @@ enum SealedPlace: CustomStringConvertible {
         case .replicaReporter(let replica): "the reporter of replica \(replica.hex)"
         case .rosterReporter(let replica): "the roster's reporter of replica \(replica.hex)"
         case .rosterSignature(let replica): "the roster's signature of replica \(replica.hex)"
+        case .rosterTeam(let replica): "the roster's team of replica \(replica.hex)"
+        case .recordTeam(let record): "the team of \(record.collection) \(record.id)"
         }
     }
 }
