@@ -6,7 +6,8 @@ import OutpostStore
 ///
 /// Wire form (`Schema/openapi.yaml`, `SyncRequest`):
 /// `{"replica": hex, "reporter": name, "changes": [change…], "pull": {"after": n, "after_dot": {"replica": hex,
-/// "counter": n}, "limit": n, "max_bytes": n}, "key": b64u, "bind": b64u, "roster_after": n, "summary": bool}`.
+/// "counter": n}, "limit": n, "max_bytes": n}, "key": b64u, "bind": b64u, "roster_after": n, "summary": bool,
+/// "access_after": n}`.
 public struct ServerSyncRequest: Hashable, Sendable {
     /// The sending replica.
     public var replica: ReplicaID
@@ -37,12 +38,15 @@ public struct ServerSyncRequest: Hashable, Sendable {
     public var rosterAfter: UInt64?
     /// Whether the answer should carry the server's sync summary (`summary: true`).
     public var wantsSummary: Bool
+    /// The last access position the device has taken notices up to (`access_after`): the answer
+    /// carries the access changes after it (issue 14).
+    public var accessAfter: Int64?
 
     /// Makes a request.
     public init(
         replica: ReplicaID, reporter: String?, changes: [Change], rawChanges: [[UInt8]] = [], pullAfter: Int64,
         pullLimit: Int = 1000, pullMaxBytes: Int = 1 << 20, pullAfterDot: Dot? = nil, key: [UInt8]? = nil,
-        bind: [UInt8]? = nil, rosterAfter: UInt64? = nil, wantsSummary: Bool = false
+        bind: [UInt8]? = nil, rosterAfter: UInt64? = nil, wantsSummary: Bool = false, accessAfter: Int64? = nil
     ) {
         self.replica = replica
         self.reporter = reporter
@@ -56,6 +60,7 @@ public struct ServerSyncRequest: Hashable, Sendable {
         self.bind = bind
         self.rosterAfter = rosterAfter
         self.wantsSummary = wantsSummary
+        self.accessAfter = accessAfter
     }
 
     /// Hard limits a server enforces on a request.
@@ -100,6 +105,10 @@ public struct ServerSyncRequest: Hashable, Sendable {
     public func encodedEnd() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(400)
+        if let accessAfter {
+            out.append(contentsOf: Array(",\"access_after\":".utf8))
+            JSONValue.writeInt(accessAfter, to: &out)
+        }
         if let bind {
             out.append(contentsOf: Array(",\"bind\":".utf8))
             JSONValue.writeString(Base64URL.encode(bind), to: &out)
@@ -130,7 +139,9 @@ public struct ServerSyncRequest: Hashable, Sendable {
     }
 
     /// The keys a sync request may have.
-    static let knownKeys: Set<String> = ["replica", "reporter", "changes", "pull", "key", "bind", "roster_after", "summary"]
+    static let knownKeys: Set<String> = [
+        "replica", "reporter", "changes", "pull", "key", "bind", "roster_after", "summary", "access_after",
+    ]
 
     /// Reads a request, checking every key; errors name the problem.
     public static func decode(_ json: JSONValue) throws(ChangeFormatError) -> ServerSyncRequest {
@@ -192,6 +203,12 @@ public struct ServerSyncRequest: Hashable, Sendable {
         case nil, .null?: break
         default: throw ChangeFormatError("summary must be a boolean")
         }
+        var accessAfter: Int64?
+        switch o["access_after"] {
+        case .int(let n)? where n >= 0: accessAfter = n
+        case nil, .null?: break
+        default: throw ChangeFormatError("access_after must be a whole number ≥ 0")
+        }
         var after: Int64 = 0
         var afterDot: Dot?
         var limit = 1000
@@ -220,7 +237,8 @@ public struct ServerSyncRequest: Hashable, Sendable {
         }
         return ServerSyncRequest(
             replica: replica, reporter: reporter, changes: changes, pullAfter: after, pullLimit: limit, pullMaxBytes: maxBytes,
-            pullAfterDot: afterDot, key: key, bind: bind, rosterAfter: rosterAfter, wantsSummary: wantsSummary)
+            pullAfterDot: afterDot, key: key, bind: bind, rosterAfter: rosterAfter, wantsSummary: wantsSummary,
+            accessAfter: accessAfter)
     }
 }
 
@@ -251,7 +269,8 @@ extension Dot {
 ///
 /// Wire form: `{"server_time_ms": n, "acked_counter": n, "applied": n, "duplicates": n,
 /// "held_back": n, "changes": [change…], "cursor": n, "cursor_dot": {"replica": hex, "counter": n},
-/// "cursor_reset": bool, "more": bool, "roster_key": b64u, "roster": [entry…], "summary": {…}}`.
+/// "cursor_reset": bool, "more": bool, "roster_key": b64u, "roster": [entry…], "summary": {…},
+/// "access": [notice…], "access_cursor": n, "parcel_key": b64u, "parcel_key_sig": b64u}`.
 public struct ServerSyncResponse: Hashable, Sendable {
     /// The server's clock (ms since the epoch) when it answered.
     public var serverTimeMs: Int64
@@ -280,12 +299,21 @@ public struct ServerSyncResponse: Hashable, Sendable {
     public var roster: [RosterEntry]
     /// The server's sync summary, when the request asked for it (`summary`).
     public var summary: SyncSummary?
+    /// Changes of who may read records since the request's `access_after` (`access`).
+    public var access: [AccessNotice]
+    /// The access position the notices reach (`access_cursor`): the next `access_after`.
+    public var accessCursor: Int64?
+    /// The server's 32-byte X25519 parcel key (`parcel_key`), which devices seal parcels to.
+    public var parcelKey: [UInt8]?
+    /// The roster key's signature over `Store.parcelKeyStatement(parcelKey)` (`parcel_key_sig`).
+    public var parcelKeySignature: [UInt8]?
 
     /// Makes a response.
     public init(
         serverTimeMs: Int64, ackedCounter: UInt64, applied: Int, duplicates: Int, heldBack: Int, changes: [Change],
         cursor: Int64, more: Bool, cursorDot: Dot? = nil, cursorReset: Bool = false, rosterKey: [UInt8]? = nil,
-        roster: [RosterEntry] = [], summary: SyncSummary? = nil
+        roster: [RosterEntry] = [], summary: SyncSummary? = nil, access: [AccessNotice] = [], accessCursor: Int64? = nil,
+        parcelKey: [UInt8]? = nil, parcelKeySignature: [UInt8]? = nil
     ) {
         self.serverTimeMs = serverTimeMs
         self.ackedCounter = ackedCounter
@@ -300,17 +328,33 @@ public struct ServerSyncResponse: Hashable, Sendable {
         self.rosterKey = rosterKey
         self.roster = roster
         self.summary = summary
+        self.access = access
+        self.accessCursor = accessCursor
+        self.parcelKey = parcelKey
+        self.parcelKeySignature = parcelKeySignature
     }
 
     /// Encodes a response whose changes are already wire-format JSON (spliced in without re-encoding).
     public static func encode(
         serverTimeMs: Int64, ackedCounter: UInt64, applied: Int, duplicates: Int, heldBack: Int, rawChanges: [[UInt8]],
         cursor: Int64, more: Bool, cursorDot: Dot? = nil, cursorReset: Bool = false, rosterKey: [UInt8]? = nil,
-        roster: [RosterEntry] = [], summary: SyncSummary? = nil
+        roster: [RosterEntry] = [], summary: SyncSummary? = nil, access: [AccessNotice] = [], accessCursor: Int64? = nil,
+        parcelKey: [UInt8]? = nil, parcelKeySignature: [UInt8]? = nil
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256 + rawChanges.reduce(0) { $0 + $1.count + 1 } + roster.count * 300)
-        out.append(contentsOf: Array("{\"acked_counter\":".utf8))
+        out.append(contentsOf: Array("{".utf8))
+        if !access.isEmpty {
+            out.append(contentsOf: Array("\"access\":".utf8))
+            JSONValue.array(access.map(\.json)).write(to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        if let accessCursor {
+            out.append(contentsOf: Array("\"access_cursor\":".utf8))
+            JSONValue.writeInt(accessCursor, to: &out)
+            out.append(UInt8(ascii: ","))
+        }
+        out.append(contentsOf: Array("\"acked_counter\":".utf8))
         JSONValue.writeInt(Int64(ackedCounter), to: &out)
         out.append(contentsOf: Array(",\"applied\":".utf8))
         JSONValue.writeInt(Int64(applied), to: &out)
@@ -332,6 +376,12 @@ public struct ServerSyncResponse: Hashable, Sendable {
         JSONValue.writeInt(Int64(heldBack), to: &out)
         out.append(contentsOf: Array(",\"more\":".utf8))
         out.append(contentsOf: Array((more ? "true" : "false").utf8))
+        if let parcelKey, let parcelKeySignature {
+            out.append(contentsOf: Array(",\"parcel_key\":".utf8))
+            JSONValue.writeString(Base64URL.encode(parcelKey), to: &out)
+            out.append(contentsOf: Array(",\"parcel_key_sig\":".utf8))
+            JSONValue.writeString(Base64URL.encode(parcelKeySignature), to: &out)
+        }
         if let rosterKey {
             out.append(contentsOf: Array(",\"roster\":".utf8))
             JSONValue.array(roster.map(\.json)).write(to: &out)
@@ -353,7 +403,8 @@ public struct ServerSyncResponse: Hashable, Sendable {
         ServerSyncResponse.encode(
             serverTimeMs: serverTimeMs, ackedCounter: ackedCounter, applied: applied, duplicates: duplicates,
             heldBack: heldBack, rawChanges: changes.map { $0.encodedJSON() }, cursor: cursor, more: more,
-            cursorDot: cursorDot, cursorReset: cursorReset, rosterKey: rosterKey, roster: roster, summary: summary)
+            cursorDot: cursorDot, cursorReset: cursorReset, rosterKey: rosterKey, roster: roster, summary: summary,
+            access: access, accessCursor: accessCursor, parcelKey: parcelKey, parcelKeySignature: parcelKeySignature)
     }
 
     /// Reads a response.
@@ -409,11 +460,43 @@ public struct ServerSyncResponse: Hashable, Sendable {
         case let v?:
             do { summary = try SyncSummary(json: v) } catch { throw ChangeFormatError("summary: \(error.message)") }
         }
+        var access: [AccessNotice] = []
+        switch o["access"] {
+        case .array(let notices)?:
+            for (i, notice) in notices.enumerated() {
+                do { access.append(try AccessNotice(json: notice)) } catch {
+                    throw ChangeFormatError("access[\(i)]: \(error.message)")
+                }
+            }
+        case nil, .null?: break
+        default: throw ChangeFormatError("access must be an array")
+        }
+        var accessCursor: Int64?
+        switch o["access_cursor"] {
+        case .int(let n)? where n >= 0: accessCursor = n
+        case nil, .null?: break
+        default: throw ChangeFormatError("access_cursor must be a whole number ≥ 0")
+        }
+        var parcelKey: [UInt8]?
+        var parcelKeySignature: [UInt8]?
+        switch (o["parcel_key"], o["parcel_key_sig"]) {
+        case (.string(let keyText)?, .string(let sigText)?):
+            guard let key = Base64URL.decode(keyText), key.count == 32 else {
+                throw ChangeFormatError("parcel_key must be a 32-byte X25519 public key in unpadded base64url")
+            }
+            guard let signature = Change.signature(fromText: sigText) else {
+                throw ChangeFormatError("parcel_key_sig must be an Ed25519 signature in unpadded base64url (86 characters)")
+            }
+            (parcelKey, parcelKeySignature) = (key, signature)
+        case (nil, nil), (.null?, .null?): break
+        default: throw ChangeFormatError("parcel_key and parcel_key_sig come together, as base64url strings")
+        }
         return ServerSyncResponse(
             serverTimeMs: try int("server_time_ms"), ackedCounter: UInt64(try int("acked_counter")),
             applied: Int(try int("applied")), duplicates: Int(try int("duplicates")), heldBack: Int(try int("held_back")),
             changes: changes, cursor: try int("cursor"), more: more, cursorDot: cursorDot, cursorReset: cursorReset,
-            rosterKey: rosterKey, roster: roster, summary: summary)
+            rosterKey: rosterKey, roster: roster, summary: summary, access: access, accessCursor: accessCursor,
+            parcelKey: parcelKey, parcelKeySignature: parcelKeySignature)
     }
 }
 
