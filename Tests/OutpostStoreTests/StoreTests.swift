@@ -5,9 +5,17 @@ import Testing
 @testable import OutpostStore
 
 /// A fresh store folder under the temporary directory, removed by the caller.
-/// Undoes schemas 5 and 4 of a store (no roster, verification, held-back waits), as an older
-/// Outpost left it, so the next open migrates it again.
+/// Undoes schemas 6, 5 and 4 of a store (no teams or parcels, roster, verification, held-back
+/// waits), as an older Outpost left it, so the next open migrates it again.
 let backToSchemaThree = """
+    DROP TABLE parcels_opened;
+    DROP TABLE parcels;
+    DROP INDEX record_access_pos;
+    DROP TABLE record_access;
+    DROP TABLE token_teams;
+    ALTER TABLE server_tokens DROP COLUMN team;
+    ALTER TABLE roster DROP COLUMN team;
+    DELETE FROM schema_migrations WHERE version = 6;
     DROP INDEX changes_unverified;
     ALTER TABLE changes DROP COLUMN verified;
     ALTER TABLE changes DROP COLUMN delivered_by;
