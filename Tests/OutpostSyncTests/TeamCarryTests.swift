@@ -223,3 +223,61 @@ import Testing
         #expect(try net["bea"].applyBundle(file).applied == 1)
     }
 }
+
+/// A server that answers every sync with the access notices after the request's `access_after`
+/// (up to `cursor`), and records what each request asked.
+final class NoticeLink: ServerLink, @unchecked Sendable {
+    // @unchecked Sendable: `asked` is only touched under `lock`.
+    let rosterKey: [UInt8]
+    let notices: [AccessNotice]
+    let cursor: Int64
+    private let lock = NSLock()
+    private var asked: [Int64?] = []
+
+    init(rosterKey: [UInt8], notices: [AccessNotice], cursor: Int64) {
+        self.rosterKey = rosterKey
+        self.notices = notices
+        self.cursor = cursor
+    }
+
+    /// The `access_after` of every request so far (nil: the request did not pull).
+    var accessAfters: [Int64?] { lock.withLock { asked } }
+
+    func exchange(_ request: ServerSyncRequest) async throws -> ServerSyncResponse {
+        lock.withLock { asked.append(request.pullLimit > 0 ? request.accessAfter : nil) }
+        let owed = request.pullLimit > 0 && (request.accessAfter ?? 0) < cursor
+        return ServerSyncResponse(
+            serverTimeMs: 1_700_000_000_000, ackedCounter: 0, applied: request.changeCount, duplicates: 0, heldBack: 0,
+            changes: [], cursor: request.pullAfter, more: false, rosterKey: rosterKey,
+            summary: request.wantsSummary ? SyncSummary() : nil, access: owed ? notices : [],
+            accessCursor: request.pullLimit > 0 ? cursor : nil)
+    }
+}
+
+/// Access notices at server sync (issue 14): the device sends `access_after`, applies the
+/// notices before the answer's changes and keeps the cursor for the next sync.
+@Suite struct AccessNoticeSyncTests {
+    @Test func aSyncAppliesTheNoticesAndAsksAfterTheirCursorNextTime() async throws {
+        let net = try TeamCarryTests.Enrolled([("bob", "Kidal"), ("bea", "Kidal")])
+        let bea = net["bea"]
+        let moved = try net["bob"].create(fields: ["title": "moved away"]).record
+        let stays = try net["bob"].create(fields: ["title": "stays"]).record
+        _ = try await SyncSession().send(from: StoreTransport(store: net["bob"]), to: StoreTransport(store: bea))
+        #expect(try bea.incident(id: moved.id) != nil)  // control: she held it
+        let link = NoticeLink(
+            rosterKey: net.rosterKey.publicKey,
+            notices: [AccessNotice(record: moved, team: "Gao", restricted: false, readable: false)], cursor: 7)
+        _ = try await ServerSyncClient(store: bea, link: link).run()
+        #expect(try bea.incident(id: moved.id) == nil && bea.history(id: moved.id).isEmpty)
+        #expect(try bea.incident(id: stays.id) != nil)
+        #expect(try bea.integerSetting(ServerSyncClient.accessAfterKey) == 7)
+        #expect(link.accessAfters.first == 0)
+        let again = NoticeLink(rosterKey: net.rosterKey.publicKey, notices: [], cursor: 7)
+        _ = try await ServerSyncClient(store: bea, link: again).run()
+        #expect(again.accessAfters.compactMap { $0 }.allSatisfy { $0 == 7 } && again.accessAfters.first == 7)
+        // Bob's stale copy, handed over again by a peer, is not taken back.
+        let report = try await SyncSession().send(from: StoreTransport(store: net["bob"]), to: StoreTransport(store: bea))
+        #expect(report.report.applied == 0)
+        #expect(try bea.incident(id: moved.id) == nil)
+    }
+}
