@@ -136,7 +136,9 @@ extension Store {
     /// holds of those records is forgotten. A record of unknown creator is taken (the server
     /// decides). Nothing is withheld on the server, while teams are not in force, or before the
     /// roster names this device.
-    func withholdUnreadable(_ changes: [Change], trust: TrustPolicy) throws -> (kept: [Change], withheld: [Change]) {
+    func withholdUnreadable(_ changes: [Change], trust: TrustPolicy, sealer: ParcelSealer?) throws -> (
+        kept: [Change], withheld: [Change]
+    ) {
         guard !trust.requireKnownAuthors, !changes.isEmpty, try metaValue(Store.rosterKeyMeta) != nil,
             let own = try readerInTransaction(of: replica)
         else { return (changes, []) }
@@ -150,7 +152,7 @@ extension Store {
             if !resolver.readable(access, by: own) { refused.insert(key) }
         }
         guard !refused.isEmpty else { return (changes, []) }
-        try forgetInTransaction(refused.sorted(), keepTeamRow: true)
+        try forgetInTransaction(refused.sorted(), keepTeamRow: true, sealer: sealer)
         var kept: [Change] = []
         var withheld: [Change] = []
         for change in changes {
@@ -174,10 +176,10 @@ extension Store {
 
     /// Takes the server's notices of who may read records: each record's row is stored (its
     /// team sealed on an encrypted store); a record this device may no longer read is forgotten
-    /// (`forget`), keeping only the row, so a peer's stale copy is not taken again. Returns how
-    /// many records were forgotten.
+    /// (`forget`, with `sealer`), keeping only the row, so a peer's stale copy is not taken
+    /// again. Returns how many records were forgotten.
     @discardableResult
-    public func applyAccessNotices(_ notices: [AccessNotice]) throws(StoreError) -> Int {
+    public func applyAccessNotices(_ notices: [AccessNotice], sealer: ParcelSealer? = nil) throws(StoreError) -> Int {
         guard !notices.isEmpty else { return 0 }
         return try write {
             var forgotten: [RecordKey] = []
@@ -185,7 +187,7 @@ extension Store {
                 try upsertAccessRow(notice.record, team: notice.team, restricted: notice.restricted)
                 if !notice.readable { forgotten.append(notice.record) }
             }
-            try forgetInTransaction(forgotten, keepTeamRow: true)
+            try forgetInTransaction(forgotten, keepTeamRow: true, sealer: sealer)
             return forgotten.count
         }
     }
@@ -193,24 +195,44 @@ extension Store {
     /// Forgets records entirely: their `record_access` row, every change of them in the log
     /// (held back ones too), their held-back waits, and the discarded versions kept as evidence of
     /// reused dots. `secure_delete` zeroes the freed bytes; the WAL is cut back when the command ends.
-    public func forget(_ records: [RecordKey]) throws(StoreError) {
+    ///
+    /// This device's own changes the server has not acknowledged are work no one else may hold
+    /// yet: they are sealed into a parcel for the server first (`sealer`, to the pinned parcel
+    /// key); without one they stay in the log (the record then shows only this device's writes).
+    public func forget(_ records: [RecordKey], sealer: ParcelSealer? = nil) throws(StoreError) {
         guard !records.isEmpty else { return }
-        try write { try forgetInTransaction(records, keepTeamRow: false) }
+        try write { try forgetInTransaction(records, keepTeamRow: false, sealer: sealer) }
     }
 
     /// `forget` inside a transaction; `keepTeamRow` keeps (or leaves) the `record_access` row.
-    func forgetInTransaction(_ records: [RecordKey], keepTeamRow: Bool) throws {
+    func forgetInTransaction(_ records: [RecordKey], keepTeamRow: Bool, sealer: ParcelSealer?) throws {
         guard !records.isEmpty else { return }
         let keys = Set(records)
         var seqs: [Int64] = []
-        let find = try db.cached("SELECT seq FROM changes WHERE collection = ? AND record = ?")
+        var unacknowledged: [(seq: Int64, change: Change)] = []
+        let acked = try metaInt(Store.serverAckedCounterSetting)
+        let ownIdx = replicaIndex[replica] ?? -1
+        let find = try db.cached("SELECT seq, \(Store.changeColumns) FROM changes WHERE collection = ? AND record = ?")
         for key in keys.sorted() {
-            try find.bind(.text(key.collection), .text(key.id)).forEach { seqs.append($0.int(0)) }
+            try find.bind(.text(key.collection), .text(key.id)).forEach { row in
+                if row.int(3) == ownIdx && row.int(4) > acked {
+                    unacknowledged.append((row.int(0), try change(fromRow: row, at: 1)))
+                } else {
+                    seqs.append(row.int(0))
+                }
+            }
+        }
+        // Own work not yet at the server goes to it sealed, or stays (with its record's row).
+        var staying = Set<RecordKey>()
+        if try holdSealed(unacknowledged.map(\.change), sealer: sealer) > 0 {
+            seqs += unacknowledged.map(\.seq)
+        } else {
+            staying = Set(unacknowledged.map(\.change.record))
         }
         // Lowers each author's contiguous counter and rebuilds the records from what is left:
-        // nothing, so the row and its waits go.
-        try dropChanges(seqs)
-        for key in keys {
+        // nothing (unless own work stayed), so the row and its waits go.
+        try dropChanges(seqs.sorted())
+        for key in keys where !staying.contains(key) {
             try db.cached("DELETE FROM held_waits WHERE collection = ? AND record = ?").bind(.text(key.collection), .text(key.id))
                 .run()
             try db.cached("DELETE FROM records WHERE collection = ? AND id = ?").bind(.text(key.collection), .text(key.id)).run()

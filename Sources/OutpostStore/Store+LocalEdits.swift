@@ -267,7 +267,7 @@ extension Store {
             }
             // Teams (issue 14): a record this device may not read is never applied here; its
             // changes go into a parcel for the server when `sealer` and a parcel key allow.
-            let (kept, withheld) = try withholdUnreadable(taken, trust: trust)
+            let (kept, withheld) = try withholdUnreadable(taken, trust: trust, sealer: sealer)
             let applier = try ChangeApplier(store: self, receivedMs: systemClock(), heldBackLimits: heldBackLimits)
             applier.unverified = unverified
             applier.deliveredBy = deliveredBy

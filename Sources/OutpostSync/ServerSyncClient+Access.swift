@@ -20,6 +20,7 @@ extension ServerSyncClient {
 
     /// Applies the access notices of an answer to a pull (before its changes).
     func applyAccess(of response: ServerSyncResponse) throws {
-        try store.applyAccessNotices(response.access)
+        // Own changes of a forgotten record that the server lacks go to it sealed.
+        try store.applyAccessNotices(response.access, sealer: Store.parcelSealer)
     }
 }

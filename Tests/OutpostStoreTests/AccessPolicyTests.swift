@@ -119,6 +119,7 @@ import Testing
         let stays = try bob.create(fields: ["title": "stays"]).record
         let bea = try bob.reader(of: net["bea"].replica)
         let alice = try bob.reader(of: net["alice"].replica)
+        try bob.setIntegerSetting(Store.serverAckedCounterSetting, 2)  // the server holds Bob's work
         // The server moved it to Gao: Bob may no longer read it and forgets it; Alice's team may.
         let forgotten = try bob.applyAccessNotices([
             AccessNotice(record: moved, team: "Gao", restricted: false, readable: false),
@@ -178,6 +179,7 @@ import Testing
         try bob.write {
             try bob.setMeta(Store.discardedVersionMeta + "ab", .blob(held.encodedJSON()))
         }
+        try bob.setIntegerSetting(Store.serverAckedCounterSetting, 3)  // the server holds Bob's work
         _ = try bob.checkpointAndTruncate(waitMilliseconds: 5_000)
         #expect(try Self.folderContains(canary, net.directory("bob")))  // it was there
         try bob.forget([record])
@@ -190,6 +192,22 @@ import Testing
         // The store still works and its summary no longer claims the forgotten changes.
         #expect(try bob.summary().entries[bob.replica]?.contiguous ?? 0 < 3)
         _ = try bob.create(fields: ["title": "after"])
+    }
+
+    /// Own work the server has not acknowledged is never lost by forgetting its record: without a
+    /// parcel key to seal it for the server, it stays.
+    @Test func forgettingKeepsOwnWorkTheServerLacksWhenItCannotBeSealed() throws {
+        let net = try Network([("bob", "Kidal")])
+        defer { try? FileManager.default.removeItem(atPath: net.root) }
+        let bob = net["bob"]
+        let record = try bob.create(fields: ["title": "not yet sent"]).record
+        try bob.applyAccessNotices([AccessNotice(record: record, team: "Gao", restricted: false, readable: false)])
+        #expect(try bob.incident(id: record.id)?.fields["title"] == "not yet sent")
+        #expect(try bob.history(id: record.id).count == 1)
+        // Once the server holds it, it goes.
+        try bob.setIntegerSetting(Store.serverAckedCounterSetting, 1)
+        try bob.forget([record])
+        #expect(try bob.incident(id: record.id) == nil && bob.history(id: record.id).isEmpty)
     }
 
     @Test func anEncryptedStoreKeepsTheTeamOfANoticeSealed() throws {

@@ -213,6 +213,27 @@ import Testing
         #expect(try Self.storeHolds(canary, net["bea"], in: net.directory("bea")))
     }
 
+    /// A record moved away while this device holds its own edit the server lacks: the edit goes
+    /// to the server sealed, and the record is forgotten.
+    @Test func ownWorkOnAForgottenRecordGoesToTheServerSealed() throws {
+        let net = try Enrolled([("bob", "Kidal"), ("bea", "Kidal")])
+        let bea = net["bea"]
+        let record = try net["bob"].create(fields: ["title": "shared"]).record
+        _ = try bea.applyRemote(
+            try net["bob"].changes(missingFrom: SyncSummary(), limit: 10, maxBytes: 1 << 20).changes.map {
+                try $0.change()
+            })
+        let canary = Self.canary()
+        let edit = try bea.update(id: record.id, fields: ["narrative": .string(canary)])
+        try bea.applyAccessNotices(
+            [AccessNotice(record: record, team: "Gao", restricted: false, readable: false)], sealer: Store.parcelSealer)
+        #expect(try bea.incident(id: record.id) == nil)
+        #expect(try !Self.storeHolds(canary, bea, in: net.directory("bea")))
+        let opened = try net.openParcels(of: bea)
+        #expect(opened.map(\.dot) == [edit.dot])
+        #expect(Self.allVerify(opened, by: bea))
+    }
+
     @Test func aVersionOneBundleIsStillRead() throws {
         let net = try Enrolled([("bob", "Kidal"), ("bea", "Kidal")])
         _ = try net["bob"].create(fields: ["title": "old"])
