@@ -69,7 +69,7 @@ extension Store {
     public func mayRead(_ record: RecordKey, reader: PeerReader?) throws(StoreError) -> Bool {
         try read {
             guard try metaValue(Store.rosterKeyMeta) != nil else { return true }
-            var resolver = try AccessResolver(store: self)
+            let resolver = try AccessResolver(store: self)
             return resolver.readable(try resolver.access(of: record, incoming: []), by: reader)
         }
     }
@@ -81,30 +81,14 @@ extension Store {
     ) {
         try read {
             guard try metaValue(Store.rosterKeyMeta) != nil, !changes.isEmpty else { return (changes, []) }
-            var resolver = try AccessResolver(store: self)
             let find = try db.cached("SELECT collection, record FROM changes WHERE replica = ? AND counter = ?")
-            var clear: [StoredChange] = []
-            var withheld: [StoredChange] = []
-            var verdicts: [RecordKey: Bool] = [:]
-            for change in changes {
-                guard let idx = replicaIndex[change.replica],
-                    let key = try find.bind(.integer(idx), .integer(Int64(clamping: change.counter))).first({
-                        RecordKey(collection: $0.text(0) ?? "", id: $0.text(1) ?? "")
-                    })
-                else {
-                    withheld.append(change)
-                    continue
+            let keys = try changes.map { change -> RecordKey? in
+                guard let idx = replicaIndex[change.replica] else { return nil }
+                return try find.bind(.integer(idx), .integer(Int64(clamping: change.counter))).first {
+                    RecordKey(collection: $0.text(0) ?? "", id: $0.text(1) ?? "")
                 }
-                let readable: Bool
-                if let known = verdicts[key] {
-                    readable = known
-                } else {
-                    readable = resolver.readable(try resolver.access(of: key, incoming: []), by: reader)
-                    verdicts[key] = readable
-                }
-                if readable { clear.append(change) } else { withheld.append(change) }
             }
-            return (clear, withheld)
+            return Store.partition(changes, by: try readable(keys, by: reader))
         }
     }
 
@@ -112,22 +96,32 @@ extension Store {
     public func split(_ changes: [Change], for reader: PeerReader?) throws(StoreError) -> (clear: [Change], withheld: [Change]) {
         try read {
             guard try metaValue(Store.rosterKeyMeta) != nil, !changes.isEmpty else { return (changes, []) }
-            var resolver = try AccessResolver(store: self)
-            var verdicts: [RecordKey: Bool] = [:]
-            var clear: [Change] = []
-            var withheld: [Change] = []
-            for change in changes {
-                let readable: Bool
-                if let known = verdicts[change.record] {
-                    readable = known
-                } else {
-                    readable = resolver.readable(try resolver.access(of: change.record, incoming: []), by: reader)
-                    verdicts[change.record] = readable
-                }
-                if readable { clear.append(change) } else { withheld.append(change) }
-            }
-            return (clear, withheld)
+            return Store.partition(changes, by: try readable(changes.map(\.record), by: reader))
         }
+    }
+
+    /// Whether `reader` may read each record (inside a transaction; nil: a change the log does
+    /// not hold, read by no one), each record judged once.
+    private func readable(_ keys: [RecordKey?], by reader: PeerReader?) throws -> [Bool] {
+        let resolver = try AccessResolver(store: self)
+        var verdicts: [RecordKey: Bool] = [:]
+        return try keys.map { key in
+            guard let key else { return false }
+            if let known = verdicts[key] { return known }
+            let verdict = resolver.readable(try resolver.access(of: key, incoming: []), by: reader)
+            verdicts[key] = verdict
+            return verdict
+        }
+    }
+
+    /// `items` split by `flags` (same order): the true ones, then the false ones.
+    private static func partition<T>(_ items: [T], by flags: [Bool]) -> (clear: [T], withheld: [T]) {
+        var clear: [T] = []
+        var withheld: [T] = []
+        for (item, flag) in zip(items, flags) {
+            if flag { clear.append(item) } else { withheld.append(item) }
+        }
+        return (clear, withheld)
     }
 
     /// The receiver guard (inside `applyRemote`'s transaction): the changes of records this
@@ -144,7 +138,7 @@ extension Store {
         else { return (changes, []) }
         var incoming: [RecordKey: [Change]] = [:]
         for change in changes { incoming[change.record, default: []].append(change) }
-        var resolver = try AccessResolver(store: self)
+        let resolver = try AccessResolver(store: self)
         var refused = Set<RecordKey>()
         for (key, batch) in incoming {
             let access = try resolver.access(of: key, incoming: batch)
@@ -315,7 +309,7 @@ struct AccessResolver {
     }
 
     /// The access of `key` with `incoming` changes (not yet applied) merged into its state.
-    mutating func access(of key: RecordKey, incoming: [Change]) throws -> RecordAccess {
+    func access(of key: RecordKey, incoming: [Change]) throws -> RecordAccess {
         let row = try store.db.cached("SELECT team, restricted FROM record_access WHERE collection = ? AND record = ?").bind(
             .text(key.collection), .text(key.id)
         ).first { row in
