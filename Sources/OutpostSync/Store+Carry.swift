@@ -6,11 +6,11 @@ import OutpostStore
 extension Store {
     /// What `reader` may be given of `changes` (see `SyncTransport.outgoing`): the reader is
     /// looked up again in this store's roster by its replica (a peer does not choose its team);
-    /// a reader without a replica stands as it is (a teammate nobody named).
+    /// a reader that names no replica, or one the roster does not name, is given nothing in the clear.
     public func outgoing(_ changes: [Change], for reader: PeerReader?) throws -> OutgoingChanges {
         guard try teamsInForce, !changes.isEmpty else { return OutgoingChanges(clear: changes) }
-        var judged = reader
-        if let replica = reader?.replica { judged = try self.reader(of: replica) }
+        // Judged by this store's roster, never by what the far side says of itself.
+        let judged = try reader?.replica.flatMap { try self.reader(of: $0) }
         let (clear, withheld) = try split(changes, for: judged)
         guard !withheld.isEmpty else { return OutgoingChanges(clear: clear) }
         guard let parcelKey = try parcelKey()?.key else {

@@ -234,6 +234,21 @@ import Testing
         #expect(Self.allVerify(opened, by: bea))
     }
 
+    /// A far side does not choose whom it is read as: its replica is looked up in the sender's roster.
+    @Test func aPeerThatLiesAboutItsTeamIsJudgedByTheRoster() throws {
+        let net = try Enrolled([("bob", "Kidal"), ("bea", "Kidal"), ("alice", "Gao")])
+        _ = try net["bob"].create(fields: ["title": "kidal"])
+        let changes = try net["bob"].changes(missingFrom: SyncSummary(), limit: 10, maxBytes: 1 << 20).changes.map {
+            try $0.change()
+        }
+        let bea = try #require(try net["bob"].reader(of: net["bea"].replica))
+        #expect(try net["bob"].outgoing(changes, for: bea).clear.count == 1)  // control
+        let claimsKidal = PeerReader(replica: net["alice"].replica, reporter: "alice", team: "Kidal")
+        #expect(try net["bob"].outgoing(changes, for: claimsKidal).sealed == 1)
+        #expect(try net["bob"].outgoing(changes, for: .teammate(in: "Kidal")).sealed == 1)
+        #expect(try net["bob"].outgoing(changes, for: nil).sealed == 1)
+    }
+
     @Test func aVersionOneBundleIsStillRead() throws {
         let net = try Enrolled([("bob", "Kidal"), ("bea", "Kidal")])
         _ = try net["bob"].create(fields: ["title": "old"])
