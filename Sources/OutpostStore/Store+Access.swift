@@ -206,15 +206,27 @@ extension Store {
         var unacknowledged: [(seq: Int64, change: Change)] = []
         let acked = try metaInt(Store.serverAckedCounterSetting)
         let ownIdx = replicaIndex[replica] ?? -1
-        let find = try db.cached("SELECT seq, \(Store.changeColumns) FROM changes WHERE collection = ? AND record = ?")
-        for key in keys.sorted() {
-            try find.bind(.text(key.collection), .text(key.id)).forEach { row in
-                if row.int(3) == ownIdx && row.int(4) > acked {
-                    unacknowledged.append((row.int(0), try change(fromRow: row, at: 1)))
-                } else {
-                    seqs.append(row.int(0))
-                }
+        // Applied changes through the record's log (the log has no index by record), held-back
+        // ones through their partial index.
+        let bySlot = try db.cached("SELECT seq, \(Store.changeColumns) FROM changes WHERE replica = ? AND counter = ?")
+        let heldBack = try db.cached(
+            "SELECT seq, \(Store.changeColumns) FROM changes WHERE collection = ? AND record = ? AND applied = 0")
+        let logOf = try db.cached("SELECT log FROM records WHERE collection = ? AND id = ?")
+        func take(_ row: Row) throws {
+            if row.int(3) == ownIdx && row.int(4) > acked {
+                unacknowledged.append((row.int(0), try change(fromRow: row, at: 1)))
+            } else {
+                seqs.append(row.int(0))
             }
+        }
+        for key in keys.sorted() {
+            let log = try logOf.bind(.text(key.collection), .text(key.id)).first { $0.text(0) } ?? nil
+            for entry in (log ?? "").split(separator: " ") {
+                let parts = entry.split(separator: ".")
+                guard parts.count == 2, let idx = Int64(parts[0]), let counter = Int64(parts[1]) else { continue }
+                try bySlot.bind(.integer(idx), .integer(counter)).forEach(take)
+            }
+            try heldBack.bind(.text(key.collection), .text(key.id)).forEach(take)
         }
         // Own work not yet at the server goes to it sealed, or stays (with its record's row).
         var staying = Set<RecordKey>()
