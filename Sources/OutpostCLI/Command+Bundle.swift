@@ -87,7 +87,7 @@ extension OutpostCommand {
         /// `outpost bundle summary --out FILE`.
         struct Summary: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Write what this store holds, for a peer to bundle what it lacks.")
+                abstract: "Write what this store holds, signed by this device, for a peer to bundle what it lacks.")
 
             @OptionGroup var storeOptions: StoreOptions
 
