@@ -17,6 +17,14 @@ extension OutpostCommand {
                 it twice changes nothing. A bundle carries the roster the server signed, so the receiver can \
                 verify its changes; a change that fails verification (altered, or forged under another \
                 device's name) is refused and named, everything else is applied, and `apply` then exits 6.
+
+                Teams: once a device has synced with its server, a bundle gives the peer in the clear \
+                only what the peer could pull from the server (its team's records, and restricted ones \
+                only to their author). The summary is signed by the peer's device, so --for knows who \
+                it is; without --for the peer is taken to be another reporter of your team. The rest \
+                travels as sealed parcels that only the server opens: the peer carries them unread \
+                and they go at its next sync (left out and counted if this device has no parcel key \
+                yet; sync once).
                 """,
             subcommands: [Create.self, Summary.self, Apply.self])
 
@@ -31,7 +39,9 @@ extension OutpostCommand {
 
             @Option(
                 name: .customLong("for"),
-                help: ArgumentHelp("The peer's summary file (default: every change).", valueName: "summary"))
+                help: ArgumentHelp(
+                    "The peer's summary file (default: every change, for a reporter of your team).",
+                    valueName: "summary"))
             var summary: String?
 
             func run() throws {
@@ -40,24 +50,34 @@ extension OutpostCommand {
 
             /// Writes the bundle and returns the confirmation text.
             func create(from store: Store) throws(CLIError) -> String {
-                var peer: SyncSummary?
+                var peer: SignedSummary?
                 if let summary {
                     let bytes = try BundleFiles.read(summary)
                     do {
-                        guard case .summary(let s) = try BundleFile.decode(bytes) else {
-                            throw CLIError(.invalidInput, "\(summary) is a bundle of changes, not a summary file")
-                        }
-                        peer = s
-                    } catch let error as CLIError {
-                        throw error
+                        peer = try BundleFile.decodeSummary(bytes)
                     } catch {
                         throw CLIError(.invalidInput, "\(summary): \(error)")
                     }
                 }
                 do {
-                    let (file, count) = try store.bundle(for: peer)
-                    try BundleFiles.write(file, to: out)
-                    return "Wrote \(count) change\(count == 1 ? "" : "s") to \(out) (\(file.count) bytes).\n"
+                    let made: CarriedBundle
+                    if let peer {
+                        made = try store.bundle(forSigned: peer)
+                    } else {
+                        made = try store.bundle(for: nil, reader: try store.teammateReader())
+                    }
+                    try BundleFiles.write(made.file, to: out)
+                    var text = "Wrote \(made.count) change\(made.count == 1 ? "" : "s")"
+                    if made.parcels > 0 {
+                        text +=
+                            " and \(made.parcels) sealed parcel\(made.parcels == 1 ? "" : "s") for the server (\(made.sealed) change\(made.sealed == 1 ? "" : "s") the peer may not read)"
+                    }
+                    text += " to \(out) (\(made.file.count) bytes).\n"
+                    if made.leftOut > 0 {
+                        text +=
+                            "\(made.leftOut) change\(made.leftOut == 1 ? "" : "s") left out: the peer may not read them and this device has no parcel key yet; sync once.\n"
+                    }
+                    return text
                 } catch {
                     throw CLIError.from(error)
                 }
@@ -67,7 +87,7 @@ extension OutpostCommand {
         /// `outpost bundle summary --out FILE`.
         struct Summary: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Write what this store holds, for a peer to bundle what it lacks.")
+                abstract: "Write what this store holds, signed by this device, for a peer to bundle what it lacks.")
 
             @OptionGroup var storeOptions: StoreOptions
 
@@ -88,7 +108,8 @@ extension OutpostCommand {
 
         /// `outpost bundle apply FILE`.
         struct Apply: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Check a bundle whole and apply its changes.")
+            static let configuration = CommandConfiguration(
+                abstract: "Check a bundle whole, apply its changes and keep its sealed parcels.")
 
             @OptionGroup var storeOptions: StoreOptions
 
@@ -118,6 +139,13 @@ extension OutpostCommand {
                     if report.heldBack > 0 { text += ", \(report.heldBack) waiting for earlier changes" }
                     if report.unverified > 0 { text += ", \(report.unverified) unverified (author not in the roster yet)" }
                     if !report.refused.isEmpty { text += ", \(report.refused.count) refused" }
+                    if report.withheld > 0 {
+                        text += ", \(report.withheld) not applied (of records this device may not read"
+                        text += report.sealedForServer > 0 ? "; sealed for the server)" : ")"
+                    }
+                    if report.parcels > 0 {
+                        text += ", carrying \(report.parcels) sealed parcel\(report.parcels == 1 ? "" : "s") for the server"
+                    }
                     let conflicts = try store.status().conflicts
                     text += ", \(conflicts) incident\(conflicts == 1 ? "" : "s") in conflict.\n"
                     if let old = report.restoredFrom {

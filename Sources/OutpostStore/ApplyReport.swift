@@ -23,6 +23,13 @@ public struct ApplyReport: Hashable, Sendable {
     /// Dots that arrived in a second, validly signed version (`trust.md`, "Restored stores"):
     /// which version was kept, and the author's re-issue of the other when this store is its author.
     public var reusedDots: [ReusedDot] = []
+    /// Received changes not applied because this device may not read their records (another
+    /// team's, or another reporter's restricted record; issue 14).
+    public var withheld = 0
+    /// Of those, the changes sealed into parcels held for the server (the rest were left out).
+    public var sealedForServer = 0
+    /// Sealed parcels a bundle brought that this device now holds for the server.
+    public var parcels = 0
 
     /// An empty report.
     public init() {}
@@ -38,6 +45,9 @@ public struct ApplyReport: Hashable, Sendable {
         unverified += other.unverified
         restoredFrom = restoredFrom ?? other.restoredFrom
         reusedDots += other.reusedDots
+        withheld += other.withheld
+        sealedForServer += other.sealedForServer
+        parcels += other.parcels
     }
 }
 

@@ -204,11 +204,13 @@ extension Store {
     /// has the store open (see `write(bulkRows:_:)`). A dot met in two versions that both verify
     /// is settled as `trust.md` says ("Restored stores": the lower SHA-256 is kept, the author
     /// re-issues the other; `ApplyReport.reusedDots`); one whose versions do not both verify, or a
-    /// change that takes its author past `heldBackLimits`, refuses the whole batch.
+    /// change that takes its author past `heldBackLimits`, refuses the whole batch. Where teams
+    /// are in force, a change of a record this device may not read is not applied
+    /// (`ApplyReport.withheld`); `sealer` then seals it into a parcel held for the server.
     @discardableResult
     public func applyRemote(
         _ changes: [Change], settings: [String: Int64] = [:], bulk: Bool = false, heldBackLimits: HeldBackLimits = .standard,
-        trust: TrustPolicy = .device, deliveredBy: Int64? = nil
+        trust: TrustPolicy = .device, deliveredBy: Int64? = nil, sealer: ParcelSealer? = nil
     ) throws(StoreError) -> ApplyReport {
         for change in changes {
             do { try IncidentSchema.validate(writes: change.writes) } catch {
@@ -263,13 +265,16 @@ extension Store {
                 restoredFrom = own
                 try rotateAfterRestore()
             }
+            // Teams (issue 14): a record this device may not read is never applied here; its
+            // changes go into a parcel for the server when `sealer` and a parcel key allow.
+            let (kept, withheld) = try withholdUnreadable(taken, trust: trust, sealer: sealer)
             let applier = try ChangeApplier(store: self, receivedMs: systemClock(), heldBackLimits: heldBackLimits)
             applier.unverified = unverified
             applier.deliveredBy = deliveredBy
             applier.signatureKeys = keys.mapValues(\.key)
             applier.revokedAuthors = Set(keys.filter { $0.value.status == .revoked }.keys)
-            try applier.preload(recordsOf: taken)
-            try applier.apply(taken)
+            try applier.preload(recordsOf: kept)
+            try applier.apply(kept)
             try applier.finish()
             var report = applier.report
             // Dots met in two signed versions: keep the lower hash, the author re-issues the other.
@@ -280,6 +285,8 @@ extension Store {
             report.refused = refused
             report.unverified = unverified.count
             report.restoredFrom = restoredFrom
+            report.withheld = withheld.count
+            report.sealedForServer = try holdSealed(withheld, sealer: sealer)
             return report
         }
     }

@@ -16,6 +16,12 @@ struct BundleLineReader {
     private var kind: String?
     private var changes: [Change] = []
     private var summaryLine: [UInt8]?
+    /// SHA-256 over the header and summary lines (what a summary's signature covers).
+    private var summaryHasher = SHA256()
+    /// The signature line of a signed summary (`{"summary_sig": b64u}`), when there is one.
+    private(set) var summarySignature: [UInt8]?
+    /// Lines that are a summary's signature (not counted in the header's `count`).
+    private var signatureLines = 0
     /// The first content error, thrown after the checksum is checked.
     private var deferred: BundleError?
     /// The header, once read (read its extra members only after `contents()` succeeded).
@@ -54,10 +60,17 @@ struct BundleLineReader {
         hasher.update(data: [0x0A])
         lineCount += 1
         if lineCount == 1 {
+            summaryHasher.update(data: line)
+            summaryHasher.update(data: [0x0A])
             readHeader(line)
             return
         }
-        if let expectedLines, Int64(lineCount - 1) > expectedLines {
+        if kind == "summary", summaryLine != nil, signatureLines == 0, let signature = Self.summarySignature(in: line) {
+            summarySignature = signature
+            signatureLines = 1
+            return
+        }
+        if let expectedLines, Int64(lineCount - 1 - signatureLines) > expectedLines {
             throw BundleError("the bundle's line count does not match its header")
         }
         guard deferred == nil else { return }
@@ -72,6 +85,8 @@ struct BundleLineReader {
         case "summary"?:
             if summaryLine == nil {
                 summaryLine = line
+                summaryHasher.update(data: line)
+                summaryHasher.update(data: [0x0A])
             } else {
                 deferred = BundleError("a summary file holds exactly one summary")
             }
@@ -79,6 +94,17 @@ struct BundleLineReader {
             break
         }
     }
+
+    /// The signature a `{"summary_sig": b64u}` line holds; nil for any other line.
+    private static func summarySignature(in line: [UInt8]) -> [UInt8]? {
+        guard line.count < 256, let json = try? JSONParser.parse(line), case .object(let o) = json, o.count == 1,
+            case .string(let text)? = o["summary_sig"], let signature = Base64URL.decode(text)
+        else { return nil }
+        return signature
+    }
+
+    /// SHA-256 of the header and summary lines, once a summary file has been read.
+    var summaryDigest: [UInt8] { Array(summaryHasher.finalize()) }
 
     private mutating func readHeader(_ line: [UInt8]) {
         let json: JSONValue
@@ -126,14 +152,16 @@ struct BundleLineReader {
         let actual = hasher.finalize().map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         guard actual == expected else { throw BundleError("the bundle was altered or damaged (checksum mismatch)") }
         if let deferred { throw deferred }
-        guard let expectedLines, expectedLines == Int64(lineCount - 1) else {
+        guard let expectedLines, expectedLines == Int64(lineCount - 1 - signatureLines) else {
             throw BundleError("the bundle's line count does not match its header")
         }
         switch kind {
         case "changes"?:
             return .changes(changes)
         default:
-            guard let summaryLine, lineCount == 2 else { throw BundleError("a summary file holds exactly one summary") }
+            guard let summaryLine, lineCount == 2 + signatureLines else {
+                throw BundleError("a summary file holds exactly one summary")
+            }
             do { return .summary(try SyncSummary(json: try JSONParser.parse(summaryLine))) } catch {
                 throw BundleError("summary: \(error)")
             }

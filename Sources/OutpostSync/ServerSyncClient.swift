@@ -133,6 +133,7 @@ public struct ServerSyncClient: Sendable {
             replica: binding.replica, key: binding.key, bind: token == nil ? [] : binding.bind, reporter: reporter,
             rosterAfter: UInt64(max(0, try store.integerSetting(ServerSyncClient.rosterAfterKey))), wantsSummary: true,
             cursorDot: try storedCursorDot(), pinnedRosterKey: try store.rosterKey())
+        context.accessAfter = try storedAccessAfter()
         var acked = UInt64(try store.integerSetting(ServerSyncClient.ackedCounterKey))
         var cursor = try store.integerSetting(ServerSyncClient.pullCursorKey)
         var learnedOffset = false
@@ -226,6 +227,7 @@ public struct ServerSyncClient: Sendable {
                 cursor = response.cursor
                 more = response.more
                 context.cursorDot = response.cursorDot
+                context.accessAfter = ServerSyncClient.accessAfter(following: response, current: context.accessAfter)
                 if response.cursorReset {
                     // The server's log does not hold the change our position named (it was
                     // restored): pull again from where it says, and ask on if it sent nothing.
@@ -282,10 +284,12 @@ public struct ServerSyncClient: Sendable {
             }
             let applied: ApplyReport
             do {
+                if head.pulls { try applyAccess(of: response) }
                 applied = try store.applyRemote(
                     head.pulls ? response.changes : [],
                     settings: [
                         ServerSyncClient.ackedCounterKey: Int64(acked), ServerSyncClient.pullCursorKey: cursor,
+                        ServerSyncClient.accessAfterKey: context.accessAfter,
                     ])
                 if head.pulls { try saveCursorDot(context.cursorDot) }
             } catch {
@@ -424,6 +428,8 @@ public struct ServerSyncClient: Sendable {
         var cursorDot: Dot?
         /// The server roster key the store has pinned (nil until the first sync).
         var pinnedRosterKey: [UInt8]?
+        /// The access position notices were taken up to (`ServerSyncClient+Access`).
+        var accessAfter: Int64 = 0
     }
 
     /// The pull limit of a request sent after `skipped` requests that did not pull: `pullLimit`
@@ -495,6 +501,7 @@ public struct ServerSyncClient: Sendable {
         request.rosterAfter = context.rosterAfter
         request.wantsSummary = context.wantsSummary
         if pullLimit > 0 && pullAfter > 0 { request.pullAfterDot = context.cursorDot }
+        if pullLimit > 0 { request.accessAfter = context.accessAfter }
         return request
     }
 

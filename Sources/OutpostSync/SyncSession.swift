@@ -44,10 +44,17 @@ public struct SyncSession: Sendable {
     /// Sends `from` its roster and every change `to` lacks. Changes that fail verification at `to`
     /// are left out there and listed in the report's `refused` (with unverified changes the roster
     /// then showed to be forged); everything else is applied.
+    ///
+    /// Teams (issue 14): `to` is given in the clear only what it may read (as `from` judges it
+    /// from its roster); the rest goes as sealed parcels `to` carries for the server, or, when
+    /// `from` has no parcel key yet or `to` cannot carry parcels, is left out. The report's
+    /// `withheld` counts what was not given in the clear, `sealedForServer` what of it went sealed.
+    /// `count` counts the changes given in the clear.
     public func send(from: any SyncTransport, to: any SyncTransport) async throws -> (count: Int, report: ApplyReport) {
         var count = 0
         var report = ApplyReport()
         report.refused += try await to.receiveRoster(try await from.roster()).dropped
+        let reader = try await to.reader()
         var position: Int64 = 0
         var summary = try await to.summary()
         _ = try await from.continueIfRestored(partner: summary)
@@ -55,9 +62,16 @@ public struct SyncSession: Sendable {
             let batch = try await from.changes(
                 missingFrom: summary, afterSeq: position, limit: batchLimit, maxBytes: batchBytes)
             if batch.changes.isEmpty { break }
-            let applied = try await to.receive(batch.changes)
-            report.add(applied)
-            count += batch.changes.count
+            let out = try await from.outgoing(batch.changes, for: reader)
+            if !out.clear.isEmpty { report.add(try await to.receive(out.clear)) }
+            report.withheld += out.sealed + out.leftOut
+            if !out.parcels.isEmpty {
+                do {
+                    _ = try await to.receiveParcels(out.parcels)
+                    report.sealedForServer += out.sealed
+                } catch is CannotCarryParcels {}
+            }
+            count += out.clear.count
             position = batch.nextSeq
             for change in batch.changes {
                 var entry = summary.entries[change.dot.replica] ?? SyncSummary.Entry(contiguous: 0)

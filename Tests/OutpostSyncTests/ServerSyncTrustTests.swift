@@ -159,9 +159,10 @@ func visible(_ store: Store) throws -> [String: [String: JSONValue]] {
     @Test func aFirstSyncBindsPinsVerifiesAndRelays() async throws {
         let r = try Reporters("relay")
         let server = try InProcessServer(label: "relay")
-        try server.enroll(r.alice, reporter: "alice")
-        try server.enroll(r.bob, reporter: "bob")
-        try r.bob.pinRosterKey(server.rosterKey.publicKey)
+        let aliceEntry = try server.enroll(r.alice, reporter: "alice")
+        let bobEntry = try server.enroll(r.bob, reporter: "bob")
+        // Bob knows from the roster that Alice is in his team (teams: else he gives her nothing in the clear).
+        try r.bob.acceptRoster([aliceEntry, bobEntry], rosterKey: server.rosterKey.publicKey)
         for i in 0..<3 { try r.bob.create(id: "b\(i)", fields: ["title": .string("Market fire \(i)")]) }
         try r.alice.create(id: "a0", fields: ["title": "Flood"])
         _ = try await SyncSession().run(StoreTransport(store: r.alice), StoreTransport(store: r.bob))
