@@ -405,7 +405,8 @@ struct WebController: Sendable {
         var headers = HTTPFields()
         headers[HTTPField.Name("Content-Security-Policy")!] = contentSecurityPolicy
         headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        // Not `no-referrer`: with it, browsers send `Origin: null` on form posts, which the Origin check refuses.
+        headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
         headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         headers[.cacheControl] = "no-store"
         return headers
