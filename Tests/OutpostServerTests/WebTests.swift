@@ -2,11 +2,13 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import OutpostCore
-import OutpostServer
-import OutpostStore
 import OutpostSync
 import Testing
+
+@testable import OutpostServer
+@testable import OutpostStore
 
 /// The analysts' web workspace through the router: sign-in, sessions, CSRF, CSP, escaping,
 /// languages, the incidents page and the incident page.
@@ -247,6 +249,8 @@ import Testing
                 #expect(csp.hasPrefix("default-src 'self'"), "\(path)")
                 #expect(!csp.contains("unsafe-inline"))
                 #expect(r.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+                // Not no-referrer: browsers would then send `Origin: null` with every form.
+                #expect(r.headers[HTTPField.Name("Referrer-Policy")!] == "same-origin")
             }
             // No inline script or style anywhere in the pages.
             let html = WebTests.text(try await browser.request("/web/incidents"))
@@ -377,5 +381,87 @@ import Testing
         #expect(assets.language(cookie: nil, acceptLanguage: "de").code == "en")
         #expect(assets.language(cookie: "fr", acceptLanguage: "en").code == "fr")
         #expect(assets.language(cookie: "xx", acceptLanguage: "fr;q=0, en").code == "en")
+    }
+
+    @Test func onTLSCookiesAreSecureAndOnlyAnHTTPSOriginPosts() async throws {
+        let fixture = try ServerFixture()
+        let analyst = try fixture.token("ana", .analyst)
+        var logger = Logger(label: "outpost-web-tests")
+        logger.logLevel = .warning
+        let router = buildRouter(
+            sync: fixture.backend, incidents: fixture.backend, devices: fixture.backend, logger: logger,
+            web: try WebWorkspace(databasePath: fixture.configuration.databasePath, secureCookies: true))
+        try await Application(router: router).test(.router) { client in
+            let browser = Browser(client)
+            let page = try await browser.request("/web/signin")
+            #expect(page.headers[values: .setCookie].allSatisfy { $0.hasSuffix("; Secure") })
+            let csrf = try #require(Browser.csrf(page))
+            // The plain-HTTP origin of the same host is another origin.
+            let plain = try await browser.request("/web/signin", .post, form: [("csrf", csrf), ("token", analyst)])
+            #expect(plain.status == .forbidden)
+            let secure = try await browser.request(
+                "/web/signin", .post, form: [("csrf", csrf), ("token", analyst)], origin: "https://localhost")
+            #expect(secure.status == .seeOther)
+            #expect(secure.headers[values: .setCookie].contains { $0.hasPrefix("outpost_session=") && $0.hasSuffix("; Secure") })
+        }
+    }
+
+    @Test func beyondTwoThousandPointsTheMapBins() throws {
+        func incident(_ id: String, lat: Double, lon: Double) -> IncidentRecord {
+            IncidentRecord(
+                id: id, fields: ["lat": .double(lat), "lon": .double(lon)], deleted: false, conflict: false, createdMs: 0,
+                updatedMs: 0, updatedSeq: 0)
+        }
+        func incidents(_ count: Int) -> [IncidentRecord] {
+            var out: [IncidentRecord] = []
+            for i in 0..<count {
+                let lat = 10 + Double(i % 100) * 0.1
+                let lon = -5 + Double(i / 100) * 0.2
+                out.append(incident("i\(i)", lat: lat, lon: lon))
+            }
+            out.append(incident("far", lat: -30, lon: 0))
+            return out
+        }
+        let few = SahelMap.layout(incidents(2_000))
+        #expect(few.points.count == 2_000 && few.bins.isEmpty && few.placed == 2_000 && few.unplaced == 1)
+        let many = SahelMap.layout(incidents(2_001))
+        #expect(many.points.isEmpty && !many.bins.isEmpty && many.placed == 2_001 && many.unplaced == 1)
+        // Every placed incident is in exactly one bin.
+        #expect(many.bins.map(\.count).reduce(0, +) == 2_001)
+        #expect(many.bins.allSatisfy { $0.x > 0 && $0.y > 0 && $0.x < Double(SahelMap.width) && $0.y < Double(SahelMap.height) })
+    }
+
+    @Test func theTableIsPagedAndThePagerKeepsTheFilter() async throws {
+        let fixture = try ServerFixture()
+        let analyst = try fixture.token("ana", .analyst)
+        try await fixture.test { client in
+            let store = try fixture.replica("alice")
+            let token = try fixture.token("alice", for: store)
+            for i in 0..<60 {
+                let type: JSONValue = i % 2 == 0 ? "battle" : "riot"
+                _ = try store.create(
+                    fields: ["title": .string("Report \(i)"), "event_type": type, "lat": 14, "lon": -4],
+                    wallMs: 1_700_000_000_000 + Int64(i))
+            }
+            _ = try await ServerSyncClient(store: store, link: RouterLink(client: client, token: token)).run()
+            let browser = Browser(client)
+            _ = try await browser.signIn(analyst)
+            let first = WebTests.text(try await browser.request("/web/incidents"))
+            #expect(first.components(separatedBy: "<tr><td>").count - 1 == 50)
+            #expect(
+                first.contains("Page 1 of 2") && first.contains("href=\"/web/incidents?page=2\"")
+                    && !first.contains("id=\"prev\""))
+            // Every incident is on the map, whichever page the table shows.
+            #expect(first.contains("data-points=\"60\""))
+            let second = WebTests.text(try await browser.request("/web/incidents?page=2"))
+            #expect(second.components(separatedBy: "<tr><td>").count - 1 == 10)
+            #expect(second.contains("Report 59") && !second.contains("id=\"next\"") && second.contains("id=\"prev\""))
+            let battles = WebTests.text(try await browser.request("/web/incidents?event_type=battle"))
+            #expect(battles.contains("data-total=\"30\"") && battles.contains("Page 1 of 1"))
+            let filtered = WebTests.text(try await browser.request("/web/incidents?q=Report&page=2"))
+            #expect(
+                filtered.contains("href=\"/web/incidents?q=Report&amp;page=1\"")
+                    || filtered.contains("href=\"/web/incidents?q=Report\""))
+        }
     }
 }
