@@ -377,6 +377,13 @@ import Testing
             #expect(Set(catalogue.eventTypes.keys) == Set(IncidentSchema.eventTypes))
             #expect(Set(catalogue.fields.keys).isSuperset(of: IncidentSchema.fieldNames))
         }
+        // Every template escapes what it prints: no triple mustache, no unescaped `{{&…}}`.
+        let templates = embeddedWebFiles.filter { $0.key.hasPrefix("templates/") }
+        #expect(templates.count >= 6)
+        for (name, text) in templates {
+            #expect(!text.contains("{{{") && !text.contains("{{&"), "\(name)")
+            #expect(!text.contains("style=") && !text.contains("<style") && !text.contains(" on"), "\(name)")
+        }
         #expect(assets.language(cookie: nil, acceptLanguage: "de, fr;q=0.3").code == "fr")
         #expect(assets.language(cookie: nil, acceptLanguage: "de").code == "en")
         #expect(assets.language(cookie: "fr", acceptLanguage: "en").code == "fr")
