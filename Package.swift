@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.0.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C system libraries: module.modulemap + shim.h only; each imported by one Swift module.
@@ -44,6 +45,11 @@ let package = Package(
         .plugin(
             name: "SchemaEmbedder", capability: .buildTool(),
             dependencies: ["schema-embed"], path: "Plugins/SchemaEmbedder"),
+        // Build-time embedding of Web/ (templates, message catalogues, static files) into OutpostServer.
+        .executableTarget(name: "web-embed", path: "Tools/web-embed"),
+        .plugin(
+            name: "WebEmbedder", capability: .buildTool(),
+            dependencies: ["web-embed"], path: "Plugins/WebEmbedder"),
 
         .target(name: "OutpostCore"),
         .target(
@@ -74,7 +80,9 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            plugins: ["WebEmbedder"]),
         .target(
             name: "OutpostCLI",
             dependencies: [

@@ -2,7 +2,8 @@
 # Installs the system packages Outpost builds against, when they are missing.
 # Safe to run again: it does nothing when everything is present.
 set -euo pipefail
-needed=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libsodium-dev pkg-config curl openssl)
+# chromium and chromium-driver: Tools/browser-test.sh drives the web workspace in headless Chromium.
+needed=(libsqlite3-dev libcurl4-openssl-dev zlib1g-dev libsodium-dev pkg-config curl openssl chromium chromium-driver)
 missing=()
 for pkg in "${needed[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

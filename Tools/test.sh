@@ -15,5 +15,7 @@ echo "== crash trials (kill -9 during import, bundle apply and sync; Tools/crash
 Tools/crash-trials.sh 12
 echo "== API contract (schemathesis against Schema/openapi.yaml, bounded; Tools/api-check.sh for the long run)"
 Tools/api-check.sh --max-examples 50 --seed 1
+echo "== web workspace in headless Chromium (Tools/browser-test.sh; screenshots in test-artifacts/browser)"
+timeout 600 Tools/browser-test.sh
 echo "== fuzzing (every regression input, then each target 10 s; Tools/fuzz.sh --seconds N for the long run)"
 Tools/fuzz.sh --ci

@@ -77,10 +77,10 @@ public let outpostRoutes: [APIRoute] = [
 public func buildRouter(
     sync: any SyncRepository, incidents: any IncidentRepository, devices: any DeviceRepository,
     limits: ServerLimits = ServerLimits(), logger: Logger, clock: @escaping @Sendable () -> Int64 = currentTimeMs,
-    rateLimitClock: @escaping @Sendable () -> Int64 = currentTimeMs
+    rateLimitClock: @escaping @Sendable () -> Int64 = currentTimeMs, web: WebWorkspace? = nil
 ) -> Router<OutpostRequestContext> {
     let router = Router(context: OutpostRequestContext.self)
-    router.add(middleware: RequestLogMiddleware(logger: logger, routes: outpostRoutes))
+    router.add(middleware: RequestLogMiddleware(logger: logger, routes: outpostRoutes + WebController.routes))
     router.add(middleware: ErrorAndTimeMiddleware(routes: outpostRoutes, logger: logger))
     let auth = Authenticator(
         devices: devices,
@@ -102,6 +102,7 @@ public func buildRouter(
     router.get("/v1/incidents") { request, context in try await incidentController.list(request, context: context) }
     router.get("/v1/incidents/:id") { request, context in try await incidentController.detail(request, context: context) }
     router.get("/v1/roster") { request, context in try await incidentController.roster(request, context: context) }
+    web?.register(on: router, incidents: incidents, devices: devices, auth: auth)
     return router
 }
 
@@ -113,7 +114,8 @@ public func buildApplication(
     let backend = try backend ?? SQLiteBackend(databasePath: configuration.databasePath, create: true)
     let router = buildRouter(
         sync: backend, incidents: backend, devices: backend, limits: configuration.limits, logger: logger,
-        rateLimitClock: configuration.rateLimitClock)
+        rateLimitClock: configuration.rateLimitClock,
+        web: try WebWorkspace(databasePath: configuration.databasePath, secureCookies: configuration.tls != nil))
     let onListening = configuration.onListening
     let idle = max(configuration.limits.idleTimeout, configuration.limits.bodyTimeout * 2).components
     let http = HTTPServerBuilder.http1(

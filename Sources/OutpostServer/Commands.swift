@@ -104,19 +104,38 @@ public enum ServerCommands {
 public enum IncidentExport {
     /// Writes every visible incident; `write` receives chunks of text.
     public static func write(store: Store, format: ExportFormat, to write: (String) -> Void) throws {
+        try self.write(each: { try store.forEachIncident($0) }, format: format, to: write)
+    }
+
+    /// Writes `records` (the web workspace's current filter), in the same shapes.
+    public static func write(records: [IncidentRecord], format: ExportFormat, to write: (String) -> Void) throws {
+        try self.write(each: { body in for record in records { try body(record) } }, format: format, to: write)
+    }
+
+    /// Writes each incident `each` hands over.
+    static func write(
+        each: ((IncidentRecord) throws -> Void) throws -> Void, format: ExportFormat, to output: (String) -> Void
+    ) throws {
+        // `each` calls back synchronously; `write` never outlives this call.
+        try withoutActuallyEscaping(output) { sink in try Self.write(each: each, format: format, escapingTo: sink) }
+    }
+
+    private static func write(
+        each: ((IncidentRecord) throws -> Void) throws -> Void, format: ExportFormat, escapingTo write: @escaping (String) -> Void
+    ) throws {
         switch format {
         case .ndjson:
-            try store.forEachIncident { write($0.json.serialized() + "\n") }
+            try each { write($0.json.serialized() + "\n") }
         case .csv:
             write((["id"] + IncidentSchema.fieldNames).map(csvField).joined(separator: ",") + "\r\n")
-            try store.forEachIncident { incident in
+            try each { incident in
                 let cells = [CSVFormula.neutralized(incident.id)] + IncidentSchema.fieldNames.map { csvText(incident.fields[$0]) }
                 write(cells.map(csvField).joined(separator: ",") + "\r\n")
             }
         case .geojson:
             write("{\"type\":\"FeatureCollection\",\"features\":[")
             var first = true
-            try store.forEachIncident { incident in
+            try each { incident in
                 var geometry: JSONValue = .null
                 if let lat = incident.fields["lat"], let lon = incident.fields["lon"], lat.doubleValue != nil,
                     lon.doubleValue != nil

@@ -26,6 +26,8 @@ let backToSchemaThree = """
     DROP INDEX changes_held_by_author;
     ALTER TABLE changes DROP COLUMN waiting;
     DELETE FROM schema_migrations WHERE version = 4;
+    DROP TABLE web_sessions;
+    DELETE FROM schema_migrations WHERE version = 7;
     """
 
 func temporaryStoreDirectory() -> String {
