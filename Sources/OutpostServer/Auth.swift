@@ -26,13 +26,16 @@ public struct Device: Hashable, Sendable {
     public var role: Role
     /// The replica of its first sync, once bound.
     public var replica: ReplicaID?
+    /// What it may read: its team's records for a reporter, its teams' for an analyst.
+    public var scope: AccessScope
 
-    /// Makes a device.
-    public init(tokenID: Int64, reporter: String, role: Role, replica: ReplicaID?) {
+    /// Makes a device (reading nothing unless `scope` says otherwise).
+    public init(tokenID: Int64, reporter: String, role: Role, replica: ReplicaID?, scope: AccessScope = .teams([])) {
         self.tokenID = tokenID
         self.reporter = reporter
         self.role = role
         self.replica = replica
+        self.scope = scope
     }
 }
 
