@@ -117,11 +117,17 @@ extension SQLiteBackend {
     /// its pull position that its scope may read. The cursor goes past the skipped ones; at most
     /// `scanFactor` times the limit rows are looked at before the answer says `more`.
     func pull(_ batch: SyncBatch, reset: Bool) throws -> PullAnswer {
-        let limit = max(1, batch.pullLimit)
+        let limit = batch.pullLimit
         // Read first: a position handed out after it is sent next time.
         let accessEnd = try store.serverAccessPosition()
         var answer = PullAnswer(
             changes: [], cursor: reset ? 0 : batch.pullAfter, more: false, access: [], accessCursor: accessEnd)
+        guard limit > 0 else {
+            // A request that pulls nothing (another is pulling) gets no notices either.
+            answer.accessCursor = batch.accessAfter ?? accessEnd
+            answer.more = answer.cursor < (try store.lastSeq())
+            return answer
+        }
         var bytes = 0
         if let after = batch.accessAfter, after < accessEnd {
             let rows = try store.serverAccessChanges(after: after, limit: SQLiteBackend.noticeLimit + 1)

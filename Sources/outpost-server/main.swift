@@ -75,14 +75,16 @@ struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a device token for a reporter and print it once.",
         discussion: """
-            A reporter belongs to one team (--team, default "default") and pulls only that \
-            team's records; a restricted record only reaches its author. An analyst reads the \
-            teams given with --team (repeat it), or every team without it.
+            A reporter belongs to one team (--team, default "default") and pulls only
+            that team's records; a restricted record reaches only its author. An
+            analyst reads the teams given with --team (repeat it), or every team
+            without it. A reporter already in a team is refused another.
 
-            With --replica and --key (from `outpost identity` on the device), the device is \
-            enrolled by its key: it goes into the roster and the token is bound to it, for a \
-            device that leaves for the field before it ever syncs. A second line then gives the \
-            server's roster key (`outpost config --roster-key KEY` pins it on the device).
+            With --replica and --key (from `outpost identity` on the device), the
+            device is enrolled by its key: it goes into the roster and the token is
+            bound to it, for a device that leaves for the field before it ever syncs.
+            A second line then gives the server's roster key (`outpost config
+            --roster-key KEY` pins it on the device).
             """
     )
     @Option(help: "The SQLite database (created when missing).") var db: String
@@ -132,8 +134,9 @@ struct Move: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Move an incident to another team.",
         discussion: """
-            Devices of its old team forget it at their next sync; devices of the new team \
-            receive it. Analysts with both teams can do the same with POST /v1/incidents/{id}/move.
+            Devices of its old team forget it at their next sync; devices of the new
+            team receive it. An analyst with both teams can do the same with
+            POST /v1/incidents/{id}/move.
             """)
     @Option(help: "The SQLite database.") var db: String
     @Option(help: "The incident's id.") var incident: String

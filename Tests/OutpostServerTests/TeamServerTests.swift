@@ -108,6 +108,25 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
         }
     }
 
+    /// A request that pulls nothing (`limit: 0`, while another request pulls) gets neither
+    /// changes nor notices, and its access cursor stays where it asked.
+    @Test func aRequestThatPullsNothingGetsNoNotices() async throws {
+        let fixture = try ServerFixture()
+        let author = try fixture.device("bob", team: "Kidal")
+        let teammate = try fixture.device("karim", team: "Kidal")
+        let made = author.change(1, id: "N1", writes: ["title": "x", "sensitivity": "restricted"])
+        try await fixture.test { client in
+            _ = try await sync(client, author, [made])
+            let idle = try await sync(client, teammate, pullLimit: 0, accessAfter: 0)
+            #expect(idle.changes.isEmpty && idle.access.isEmpty)
+            #expect(idle.cursor == 0 && idle.more)
+            #expect(idle.accessCursor == 0)
+            let pulling = try await sync(client, teammate, accessAfter: 0)
+            #expect(pulling.access.map(\.readable) == [])
+            #expect(pulling.cursor == 1 && !pulling.more)
+        }
+    }
+
     /// A restricted record reaches its author's devices and analysts of its team, never a
     /// teammate nor an analyst of another team; an all-teams analyst reads it (control).
     @Test func aRestrictedRecordReachesOnlyItsAuthorAndItsTeamsAnalysts() async throws {
