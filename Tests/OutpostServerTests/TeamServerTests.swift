@@ -326,6 +326,43 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
         #expect(desk.count == 43)
     }
 
+    /// Changes applied outside a sync batch (a parcel) reach the record's team once
+    /// `updateAccess(touching:)` has made its row; before that no reporter pulls them. An admin
+    /// token pulls every team's records.
+    @Test func anApplyOutsideSyncIsReadableOnceItsAccessIsUpdated() async throws {
+        let fixture = try ServerFixture()
+        let gao = try fixture.device("alice", team: "Gao")
+        let gaoPeer = try fixture.device("gado", team: "Gao")
+        let carried = gao.change(1, id: "P1", writes: ["title": "Carried in a parcel"])
+        _ = try fixture.store.applyRemote([carried], trust: .server)
+        try await fixture.test { client in
+            #expect(try await sync(client, gaoPeer).changes.isEmpty, "no row yet: readable by no reporter")
+            try fixture.backend.updateAccess(touching: [carried.record])
+            #expect(try await sync(client, gaoPeer).changes.map(\.dot) == [carried.dot])
+        }
+        #expect(try fixture.store.serverAccess(of: carried.record)?.team == "Gao")
+    }
+
+    /// An admin token (which may sync) pulls every team's records, restricted ones too.
+    @Test func anAdminPullsEveryTeam() async throws {
+        let fixture = try ServerFixture()
+        let gao = try fixture.device("alice", team: "Gao")
+        let kidal = try fixture.device("bob", team: "Kidal")
+        let key = DeviceKey()
+        let admin = TestDevice(
+            key: key, token: try fixture.backend.enroll(reporter: "root", role: .admin, device: (key.replicaID, key.publicKey)),
+            reporter: "root")
+        let changes = [
+            gao.change(1, id: "A1", writes: ["title": "Gao"]),
+            kidal.change(1, id: "A2", writes: ["title": "Kidal", "sensitivity": "restricted"]),
+        ]
+        try await fixture.test { client in
+            _ = try await sync(client, gao, [changes[0]])
+            _ = try await sync(client, kidal, [changes[1]])
+            #expect(Set(try await sync(client, admin).changes.map(\.dot)) == Set(changes.map(\.dot)))
+        }
+    }
+
     /// Rows a crash left missing (applied, no access row) are made when the server opens.
     @Test func missingAccessRowsAreMadeAtStart() async throws {
         let fixture = try ServerFixture()
