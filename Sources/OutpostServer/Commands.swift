@@ -111,21 +111,30 @@ public enum ServerCommands {
 
 /// Incident export in the CLI's shapes: ndjson of `IncidentRecord.json`, RFC 4180 CSV, GeoJSON.
 public enum IncidentExport {
-    /// Writes every visible incident; `write` receives chunks of text.
-    public static func write(store: Store, format: ExportFormat, to write: (String) -> Void) throws {
+    /// Writes every visible incident `scope` may read (the operator's export: every team);
+    /// `write` receives chunks of text.
+    public static func write(
+        store: Store, format: ExportFormat, readableBy scope: AccessScope = .allTeams, to write: (String) -> Void
+    ) throws {
+        let readable = try scope.teams.map { try store.incidentIDs(inTeams: $0) }
+        func forEachIncident(_ body: (IncidentRecord) throws -> Void) throws {
+            try store.forEachIncident { incident in
+                if readable?.contains(incident.id) ?? true { try body(incident) }
+            }
+        }
         switch format {
         case .ndjson:
-            try store.forEachIncident { write($0.json.serialized() + "\n") }
+            try forEachIncident { write($0.json.serialized() + "\n") }
         case .csv:
             write((["id"] + IncidentSchema.fieldNames).map(csvField).joined(separator: ",") + "\r\n")
-            try store.forEachIncident { incident in
+            try forEachIncident { incident in
                 let cells = [CSVFormula.neutralized(incident.id)] + IncidentSchema.fieldNames.map { csvText(incident.fields[$0]) }
                 write(cells.map(csvField).joined(separator: ",") + "\r\n")
             }
         case .geojson:
             write("{\"type\":\"FeatureCollection\",\"features\":[")
             var first = true
-            try store.forEachIncident { incident in
+            try forEachIncident { incident in
                 var geometry: JSONValue = .null
                 if let lat = incident.fields["lat"], let lon = incident.fields["lon"], lat.doubleValue != nil,
                     lon.doubleValue != nil

@@ -271,10 +271,15 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
             #expect(try await get(client, "/v1/incidents/G1", everyDesk).status == .ok)
             #expect(try await get(client, "/v1/incidents/G1", admin).status == .ok)
         }
-        // The operator's export on the box stays whole.
+        // The operator's export on the box stays whole; an export for the Kidal analyst does not.
         var exported = ""
         try ServerCommands.export(databasePath: fixture.configuration.databasePath, format: .ndjson) { exported += $0 }
         #expect(exported.contains("G1") && exported.contains("K1"))
+        for format in ExportFormat.allCases {
+            var scoped = ""
+            try IncidentExport.write(store: fixture.store, format: format, readableBy: .teams(["Kidal"])) { scoped += $0 }
+            #expect(scoped.contains("K1") && !scoped.contains("G1"), "\(format)")
+        }
     }
 
     /// Roster entries carry the team, signed: enrolled by key and bound at first sync alike; a
