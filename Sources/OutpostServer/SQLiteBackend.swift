@@ -438,7 +438,8 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         for entry in try store.roster()
         where entry.sig != nil && entry.status == .active && (entry.reporter == name || bound.contains(entry.replica)) {
             try store.raiseRosterEntry(
-                replica: entry.replica, key: entry.key, reporter: entry.reporter, status: .revoked, signedBy: rosterKey)
+                replica: entry.replica, key: entry.key, reporter: entry.reporter, team: entry.team, status: .revoked,
+                signedBy: rosterKey)
         }
         return count
     }

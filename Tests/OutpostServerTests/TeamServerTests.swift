@@ -302,6 +302,10 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
         #expect(!tampered.isValid(rosterPublicKey: rosterKey))
         tampered.team = nil
         #expect(!tampered.isValid(rosterPublicKey: rosterKey), "nor may the team be taken out")
+        // Revoked, the entry keeps its team (devices still place the replica's records by it).
+        _ = try fixture.backend.revoke(reporter: "bob")
+        let revoked = try #require(try fixture.store.signedRosterEntry(of: enrolled.replica))
+        #expect(revoked.status == .revoked && revoked.team == "Kidal" && revoked.isValid(rosterPublicKey: rosterKey))
     }
 
     /// A reporter belongs to one team: a second team is refused while its tokens are active, and
