@@ -238,6 +238,32 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
         #expect(row.team == "Kidal" && row.moved && row.author == "alice")
     }
 
+    /// Notices come at most 1000 per answer, and a readable notice's changes count against the
+    /// pull's limit: the rest follow with `more: true` and `access_cursor` at the last one sent.
+    @Test func noticesArePaged() async throws {
+        let fixture = try ServerFixture()
+        let gao = try fixture.device("alice", team: "Gao")
+        let kidal = try fixture.device("bob", team: "Kidal")
+        let menaka = try fixture.device("moussa", team: "Menaka")
+        let changes = (1...1005).map { gao.change(UInt64($0), id: "P\($0)", writes: ["title": .string("\($0)")]) }
+        try await fixture.test { client in
+            _ = try await sync(client, gao, changes)
+            for change in changes {
+                _ = try fixture.backend.moveNow(incident: change.record.id, to: "Menaka", by: .allTeams)
+            }
+            let first = try await sync(client, kidal, pullAfter: 1005, accessAfter: 0)
+            #expect(first.access.count == 1000 && first.access.allSatisfy { !$0.readable })
+            #expect(first.more && first.accessCursor == 1000)
+            let rest = try await sync(client, kidal, pullAfter: 1005, accessAfter: first.accessCursor)
+            #expect(rest.access.count == 5 && !rest.more && rest.accessCursor == 1005)
+
+            let page = try await sync(client, menaka, pullAfter: 1005, pullLimit: 10, accessAfter: 0)
+            #expect(page.access.count == 10 && page.changes.count == 10)
+            #expect(page.more && page.accessCursor == 10)
+            #expect(Set(page.changes.map(\.record.id)) == Set(page.access.map(\.record.id)))
+        }
+    }
+
     /// `outpost-server move` moves as the operator (every team), and says why it cannot.
     @Test func theOperatorMovesFromTheCommandLine() async throws {
         let fixture = try ServerFixture()
