@@ -3,9 +3,9 @@ import OutpostCore
 
 /// What a device token may do.
 public enum Role: String, CaseIterable, Hashable, Sendable {
-    /// Pushes its own changes and pulls everyone's (`POST /v1/sync`).
+    /// Pushes changes and pulls those of its team it may read (`POST /v1/sync`).
     case reporter
-    /// Reads incidents (`GET /v1/incidents…`).
+    /// Reads the incidents of its teams (`GET /v1/incidents…`) and moves them between them.
     case analyst
     /// Everything.
     case admin
