@@ -70,6 +70,7 @@ public let outpostRoutes: [APIRoute] = [
     APIRoute(method: .post, path: "/v1/sync"),
     APIRoute(method: .get, path: "/v1/incidents"),
     APIRoute(method: .get, path: "/v1/incidents/{id}"),
+    APIRoute(method: .post, path: "/v1/incidents/{id}/move"),
     APIRoute(method: .get, path: "/v1/roster"),
 ]
 
@@ -101,6 +102,7 @@ public func buildRouter(
     router.post("/v1/sync") { request, context in try await syncController.sync(request, context: context) }
     router.get("/v1/incidents") { request, context in try await incidentController.list(request, context: context) }
     router.get("/v1/incidents/:id") { request, context in try await incidentController.detail(request, context: context) }
+    router.post("/v1/incidents/:id/move") { request, context in try await incidentController.move(request, context: context) }
     router.get("/v1/roster") { request, context in try await incidentController.roster(request, context: context) }
     web?.register(on: router, incidents: incidents, devices: devices, auth: auth)
     return router

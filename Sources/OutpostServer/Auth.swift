@@ -3,9 +3,9 @@ import OutpostCore
 
 /// What a device token may do.
 public enum Role: String, CaseIterable, Hashable, Sendable {
-    /// Pushes its own changes and pulls everyone's (`POST /v1/sync`).
+    /// Pushes changes and pulls those of its team it may read (`POST /v1/sync`).
     case reporter
-    /// Reads incidents (`GET /v1/incidents…`).
+    /// Reads the incidents of its teams (`GET /v1/incidents…`) and moves them between them.
     case analyst
     /// Everything.
     case admin
@@ -26,13 +26,16 @@ public struct Device: Hashable, Sendable {
     public var role: Role
     /// The replica of its first sync, once bound.
     public var replica: ReplicaID?
+    /// What it may read: its team's records for a reporter, its teams' for an analyst.
+    public var scope: AccessScope
 
-    /// Makes a device.
-    public init(tokenID: Int64, reporter: String, role: Role, replica: ReplicaID?) {
+    /// Makes a device (reading nothing unless `scope` says otherwise).
+    public init(tokenID: Int64, reporter: String, role: Role, replica: ReplicaID?, scope: AccessScope = .teams([])) {
         self.tokenID = tokenID
         self.reporter = reporter
         self.role = role
         self.replica = replica
+        self.scope = scope
     }
 }
 

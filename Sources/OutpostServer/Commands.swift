@@ -57,12 +57,21 @@ public enum ServerCommands {
     }
 
     /// `enroll`, with `device` (replica and public key) enrolled by its key: the token, and the
-    /// server's roster key the device pins.
+    /// server's roster key the device pins. `teams`: a reporter's one team, an analyst's teams.
     public static func enroll(
-        databasePath: String, reporter: String, role: Role, device: (replica: ReplicaID, key: [UInt8])?
+        databasePath: String, reporter: String, role: Role, device: (replica: ReplicaID, key: [UInt8])?, teams: [String] = []
     ) throws -> (token: String, rosterKey: [UInt8]) {
         let backend = try SQLiteBackend(databasePath: databasePath, create: true)
-        return (try backend.enroll(reporter: reporter, role: role, device: device), backend.rosterKey.publicKey)
+        return (try backend.enroll(reporter: reporter, role: role, device: device, teams: teams), backend.rosterKey.publicKey)
+    }
+
+    /// `move`: moves an incident to another team (the operator, every team); the team it left.
+    public static func move(databasePath: String, incident: String, team: String) throws -> String {
+        do {
+            return try existingBackend(databasePath).moveNow(incident: incident, to: team, by: .allTeams)
+        } catch let error as MoveError {
+            throw ServerCommandError(error.description)
+        }
     }
 
     /// `revoke`: ends every token of a reporter; returns how many were active.
@@ -102,9 +111,18 @@ public enum ServerCommands {
 
 /// Incident export in the CLI's shapes: ndjson of `IncidentRecord.json`, RFC 4180 CSV, GeoJSON.
 public enum IncidentExport {
-    /// Writes every visible incident; `write` receives chunks of text.
-    public static func write(store: Store, format: ExportFormat, to write: (String) -> Void) throws {
-        try self.write(each: { try store.forEachIncident($0) }, format: format, to: write)
+    /// Writes every visible incident `scope` may read (the operator's export: every team);
+    /// `write` receives chunks of text.
+    public static func write(
+        store: Store, format: ExportFormat, readableBy scope: AccessScope = .allTeams, to write: (String) -> Void
+    ) throws {
+        let readable = try scope.teams.map { try store.incidentIDs(inTeams: $0) }
+        try self.write(
+            each: { body in
+                try store.forEachIncident { incident in
+                    if readable?.contains(incident.id) ?? true { try body(incident) }
+                }
+            }, format: format, to: write)
     }
 
     /// Writes `records` (the web workspace's current filter), in the same shapes.

@@ -15,10 +15,10 @@ struct IncidentController: Sendable {
     ]
 
     func list(_ request: Request, context: OutpostRequestContext) async throws -> Response {
-        _ = try await auth.require(
+        let device = try await auth.require(
             request, from: context.clientAddress, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
         let query = try parseQuery(request.uri.queryParameters.map { (String($0.key), String($0.value)) })
-        let page = try await repository.incidents(matching: query)
+        let page = try await repository.incidents(matching: query, readableBy: device.scope)
         var out: [String: JSONValue] = [
             "incidents": .array(page.incidents.map(\.json)), "total": .int(Int64(page.total)),
             "limit": .int(Int64(query.limit)), "next_cursor": page.next.map { .string($0.token) } ?? .null,
@@ -28,14 +28,15 @@ struct IncidentController: Sendable {
     }
 
     func detail(_ request: Request, context: OutpostRequestContext) async throws -> Response {
-        _ = try await auth.require(
+        let device = try await auth.require(
             request, from: context.clientAddress, \.mayRead, action: "read incidents (it needs an analyst or admin token)")
         let raw = context.parameters.get("id") ?? ""
         let id = raw.removingPercentEncoding ?? raw
         guard RecordKey.isValidID(id) else {
             throw APIError.badRequest("invalid_id", "the incident id \(RecordKey.idRule)", field: "id")
         }
-        guard let detail = try await repository.incidentDetail(id: id) else {
+        // Not readable by this token: the same 404 as an unknown id (its existence is never confirmed).
+        guard let detail = try await repository.incidentDetail(id: id, readableBy: device.scope) else {
             throw APIError(.notFound, "unknown_incident", "no incident with that id")
         }
         let conflicts: [JSONValue] = detail.conflicts.map { conflict in
@@ -57,6 +58,42 @@ struct IncidentController: Sendable {
             "history": .array(detail.history.map(detail.historyJSON)),
         ])
         return HTTPSupport.json(body.serializedBytes(), request: request)
+    }
+
+    /// `POST /v1/incidents/{id}/move` `{"team": T}`: moves the incident to team T for an analyst
+    /// (or admin) token that reads both its team and T; 200 `{"incident", "team", "previous_team"}`.
+    func move(_ request: Request, context: OutpostRequestContext) async throws -> Response {
+        let device = try await auth.require(
+            request, from: context.clientAddress, \.mayRead, action: "move incidents (it needs an analyst or admin token)")
+        let raw = context.parameters.get("id") ?? ""
+        let id = raw.removingPercentEncoding ?? raw
+        guard RecordKey.isValidID(id) else {
+            throw APIError.badRequest("invalid_id", "the incident id \(RecordKey.idRule)", field: "id")
+        }
+        let body = try await HTTPSupport.readJSON(
+            request, maxBytes: 4096, maxDecoded: 4096)
+        guard case .object(let members) = body else {
+            throw APIError.badRequest("invalid_request", "the body must be a JSON object {\"team\": name}")
+        }
+        for key in members.keys where key != "team" {
+            throw APIError.badRequest(
+                "invalid_request", "unknown key \"\(key.prefix(40))\" (known: team)", field: String(key.prefix(40)))
+        }
+        guard case .string(let team)? = members["team"], TeamName.isValid(team) else {
+            throw APIError.badRequest("invalid_team", "team: \(TeamName.rule)", field: "team")
+        }
+        let previous: String
+        do {
+            previous = try await repository.move(incident: id, to: team, by: device.scope)
+        } catch let error as MoveError {
+            switch error {
+            case .badTeam(let message): throw APIError.badRequest("invalid_team", message, field: "team")
+            case .notFound: throw APIError(.notFound, "unknown_incident", "no incident with that id")
+            case .forbidden(let message): throw APIError.forbidden("forbidden", message)
+            }
+        }
+        let out = JSONValue.object(["incident": .string(id), "team": .string(team), "previous_team": .string(previous)])
+        return HTTPSupport.json(out.serializedBytes(), request: request)
     }
 
     /// `GET /v1/roster`: `{"roster_key": b64u, "roster": [entry…]}`, every entry the server signed.

@@ -21,11 +21,16 @@ public struct SyncBatch: Sendable {
     public var rosterAfter: UInt64
     /// Whether the answer carries the server's sync summary.
     public var wantsSummary: Bool
+    /// What the sender's token may read: only such changes are pulled.
+    public var scope: AccessScope
+    /// The access position the sender has notices up to; nil: it asks for none.
+    public var accessAfter: Int64?
 
     /// Makes a batch.
     public init(
         replica: ReplicaID, changes: [Change], pullAfter: Int64, pullLimit: Int, pullMaxBytes: Int, pullAfterDot: Dot? = nil,
-        deliveredBy: Int64? = nil, rosterAfter: UInt64 = 0, wantsSummary: Bool = false
+        deliveredBy: Int64? = nil, rosterAfter: UInt64 = 0, wantsSummary: Bool = false, scope: AccessScope = .teams([]),
+        accessAfter: Int64? = nil
     ) {
         self.replica = replica
         self.changes = changes
@@ -36,6 +41,8 @@ public struct SyncBatch: Sendable {
         self.deliveredBy = deliveredBy
         self.rosterAfter = rosterAfter
         self.wantsSummary = wantsSummary
+        self.scope = scope
+        self.accessAfter = accessAfter
     }
 }
 
@@ -61,6 +68,10 @@ public struct SyncOutcome: Sendable {
     public var roster: [RosterEntry]
     /// The server's sync summary, when asked for.
     public var summary: SyncSummary?
+    /// Changes of who may read records after the batch's `accessAfter`, each for this token.
+    public var access: [AccessNotice] = []
+    /// The access position the notices reach (the next `accessAfter`).
+    public var accessCursor: Int64?
 }
 
 /// The server's side of a sync: apply pushed changes in one transaction, then answer the pull.
@@ -292,10 +303,12 @@ public struct ConflictedField: Hashable, Sendable {
 
 /// Read access for analysts.
 public protocol IncidentRepository: Sendable {
-    /// A page of incidents matching the query.
-    func incidents(matching query: IncidentQuery) async throws -> IncidentPage
-    /// One incident with conflicts and history; nil when unknown.
-    func incidentDetail(id: String) async throws -> IncidentDetail?
+    /// A page of the incidents `scope` may read that match the query.
+    func incidents(matching query: IncidentQuery, readableBy scope: AccessScope) async throws -> IncidentPage
+    /// One incident with conflicts and history; nil when unknown or not readable by `scope`.
+    func incidentDetail(id: String, readableBy scope: AccessScope) async throws -> IncidentDetail?
+    /// Moves an incident to another team for `scope` (which must read both teams); the team it left.
+    func move(incident id: String, to team: String, by scope: AccessScope) async throws -> String
     /// The server's roster key and every entry it signed.
     func roster() async throws -> ServerRoster
     /// Throws when the storage is not usable (health check).

@@ -15,10 +15,10 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public let store: Store
     /// A second connection to the same file for analysts' queries: in WAL mode its reads neither
     /// wait for nor hold up sync batches (a scan of every incident took the store for a second).
-    private let reader: Store
+    let reader: Store
     /// Reads of the token table (authentication, names) and the health check: in WAL mode they
     /// never wait for a writer, so no sync batch or binding holds up authentication.
-    private let tokens: Database
+    let tokens: Database
     private let tokenLock = NSLock()
     /// Writes to the token table (binding, enrolment, revocation): they may wait for a sync
     /// batch's transaction, and they do so on this connection, not on the one every request reads.
@@ -26,7 +26,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     private let tokenWriterLock = NSLock()
     /// Held through a whole sync batch (apply, then the reads of its answer), so that a batch
     /// waiting its turn does not take the store between another's commit and its answer.
-    private let syncLock = NSLock()
+    let syncLock = NSLock()
     /// Where sync batches run, one after another: waiting batches hold no thread of the shared pool.
     private let syncQueue = DispatchQueue(label: "outpost-server.sync", qos: .userInitiated)
     private let clock: @Sendable () -> Int64
@@ -49,6 +49,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         try tokenWriter.execute("PRAGMA foreign_keys = ON")
         clock = store.systemClock
         rosterKey = try store.serverRosterKey()
+        try repairAccess()
     }
 
     private static func createIfMissing(_ path: String) throws {
@@ -64,17 +65,17 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         if case .failure(let error) = outcome, error.kind != .alreadyExists { throw error }
     }
 
-    private func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await NIOThreadPool.singleton.runIfActive(body)
     }
 
-    private func withTokens<T>(_ body: (Database) throws -> T) throws -> T {
+    func withTokens<T>(_ body: (Database) throws -> T) throws -> T {
         tokenLock.lock()
         defer { tokenLock.unlock() }
         return try body(tokens)
     }
 
-    private func withTokenWriter<T>(_ body: (Database) throws -> T) throws -> T {
+    func withTokenWriter<T>(_ body: (Database) throws -> T) throws -> T {
         tokenWriterLock.lock()
         defer { tokenWriterLock.unlock() }
         return try body(tokenWriter)
@@ -82,19 +83,20 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     // MARK: SyncRepository
 
-    private func onSyncQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    func onSyncQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             syncQueue.async { continuation.resume(with: Result { try body() }) }
         }
     }
 
     public func sync(_ batch: SyncBatch) async throws -> SyncOutcome {
-        try await onSyncQueue { [store, syncLock, rosterKey] in
+        try await onSyncQueue { [self, store, syncLock, rosterKey] in
             try syncLock.withLock {
                 // A pull position is a hint: past the log's end, or naming another change than the
                 // one there, it is from a log this server no longer has (restored from an older
                 // copy), and the pull starts again from 0. Checked before the batch adds to the log.
                 let reset = try SQLiteBackend.pullPositionIsStale(batch, in: store)
+                let logEnd = try store.lastSeq()
                 let report: ApplyReport
                 do {
                     report =
@@ -107,17 +109,15 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                         kind: error.refusal?.reason.rawValue ?? "refused_change", token: batch.deliveredBy, detail: error.message)
                     throw error
                 }
+                if report.applied > 0 { try updateAccess(appliedAfter: logEnd) }
                 let acked = try store.contiguousCounter(of: batch.replica)
-                let pulled = try store.changes(
-                    afterSeq: reset ? 0 : batch.pullAfter, excluding: batch.replica, limit: batch.pullLimit,
-                    maxBytes: batch.pullMaxBytes)
-                // More waits when the log goes past what this batch reached (cheap: max of the primary key).
-                let more = pulled.nextSeq < (try store.lastSeq())
+                let pulled = try pull(batch, reset: reset)
                 return SyncOutcome(
-                    report: report, ackedCounter: acked, pulled: pulled.changes.map(\.body), cursor: pulled.nextSeq, more: more,
-                    cursorDot: pulled.nextSeq > 0 ? try store.dot(atSeq: pulled.nextSeq) : nil, cursorReset: reset,
+                    report: report, ackedCounter: acked, pulled: pulled.changes, cursor: pulled.cursor, more: pulled.more,
+                    cursorDot: pulled.cursor > 0 ? try store.dot(atSeq: pulled.cursor) : nil, cursorReset: reset,
                     rosterKey: rosterKey.publicKey, roster: try store.signedRoster(after: batch.rosterAfter),
-                    summary: batch.wantsSummary ? try store.summary() : nil)
+                    summary: batch.wantsSummary ? try store.summary() : nil, access: pulled.access,
+                    accessCursor: pulled.accessCursor)
             }
         }
     }
@@ -144,8 +144,14 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     // MARK: IncidentRepository
 
-    public func incidents(matching query: IncidentQuery) async throws -> IncidentPage {
+    public func incidents(matching query: IncidentQuery, readableBy scope: AccessScope) async throws -> IncidentPage {
         try await offload { [reader] in
+            if !query.filtersFields, let teams = scope.teams {
+                let (page, total, more) = try reader.incidentPage(
+                    inTeams: teams, includeDeleted: query.includeDeleted, updatedAfterMs: query.updatedAfterMs,
+                    after: query.after.map { ($0.createdMs, $0.id) }, offset: query.offset, limit: query.limit)
+                return IncidentPage(incidents: page, total: total, hasMore: more)
+            }
             if !query.filtersFields {
                 // Paging and the `since` filter in SQL: only the page's states are read.
                 let (page, total, more) = try reader.incidentPage(
@@ -153,12 +159,14 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                     after: query.after.map { ($0.createdMs, $0.id) }, offset: query.offset, limit: query.limit)
                 return IncidentPage(incidents: page, total: total, hasMore: more)
             }
+            // The ids of the scope's teams (nil: every incident).
+            let readable = try scope.teams.map { try reader.incidentIDs(inTeams: $0) }
             var page: [IncidentRecord] = []
             var total = 0
             var skipped = 0
             var hasNext = false
             try reader.forEachIncident(includeDeleted: query.includeDeleted) { incident in
-                guard query.matches(incident) else { return }
+                guard query.matches(incident), readable?.contains(incident.id) ?? true else { return }
                 total += 1
                 if let after = query.after {
                     guard after.precedes(incident) else { return }
@@ -172,9 +180,11 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         }
     }
 
-    public func incidentDetail(id: String) async throws -> IncidentDetail? {
+    public func incidentDetail(id: String, readableBy scope: AccessScope) async throws -> IncidentDetail? {
         try await offload { [reader] in
-            guard let incident = try reader.incident(id: id) else { return nil }
+            guard scope.mayRead(try reader.serverAccess(of: RecordKey(id: id))),
+                let incident = try reader.incident(id: id)
+            else { return nil }
             let state = try reader.recordState(id: id) ?? RecordState()
             let conflicts = state.conflicts.sorted { $0.key < $1.key }.map { field, siblings in
                 ConflictedField(field: field, siblings: siblings.sorted { $0.order > $1.order })
@@ -247,17 +257,21 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         let hash = DeviceToken.hash(token)
         return try withTokens { db -> Device? in
             var found: Device?
-            try db.cached("SELECT id, reporter, role, hash, replica FROM server_tokens WHERE lookup = ? AND revoked_ms IS NULL")
-                .bind(.blob(DeviceToken.lookup(hash))).forEach { row in
-                    // Every candidate is compared in full, in constant time.
-                    if DeviceToken.constantTimeEqual(row.bytes(3), hash), found == nil,
-                        let role = Role(rawValue: row.text(2) ?? "")
-                    {
-                        found = Device(
-                            tokenID: row.int(0), reporter: row.text(1) ?? "", role: role,
-                            replica: row.isNull(4) ? nil : ReplicaID(bytes: row.bytes(4)))
-                    }
+            try db.cached(
+                "SELECT id, reporter, role, hash, replica, team FROM server_tokens WHERE lookup = ? AND revoked_ms IS NULL"
+            )
+            .bind(.blob(DeviceToken.lookup(hash))).forEach { row in
+                // Every candidate is compared in full, in constant time.
+                if DeviceToken.constantTimeEqual(row.bytes(3), hash), found == nil,
+                    let role = Role(rawValue: row.text(2) ?? "")
+                {
+                    found = Device(
+                        tokenID: row.int(0), reporter: row.text(1) ?? "", role: role,
+                        replica: row.isNull(4) ? nil : ReplicaID(bytes: row.bytes(4)),
+                        scope: try SQLiteBackend.scope(
+                            db, token: row.int(0), reporter: row.text(1) ?? "", role: role, team: row.text(5)))
                 }
+            }
             return found
         }
     }
@@ -283,16 +297,21 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                 if current == replica, let key, try self.rosterEntry(of: replica) == nil {
                     guard try self.replicaIsFree(replica, for: device.reporter, known: known) else { return .replicaTaken }
                     try self.store.raiseRosterEntry(
-                        replica: replica, key: key, reporter: device.reporter, status: .active, signedBy: self.rosterKey)
+                        replica: replica, key: key, reporter: device.reporter, team: SQLiteBackend.rosterTeam(of: device),
+                        status: .active, signedBy: self.rosterKey)
+                    try self.announceAccessOfNewAuthors()
                 }
                 return current == replica ? .bound : .boundToOther(current)
             }
             guard try self.replicaIsFree(replica, for: device.reporter, known: known) else { return .replicaTaken }
             if let key {
                 let held = try self.rosterEntry(of: replica)
-                if held?.status != .active || held?.reporter != device.reporter {
+                let team = SQLiteBackend.rosterTeam(of: device)
+                if held?.status != .active || held?.reporter != device.reporter || held?.team != team {
                     try self.store.raiseRosterEntry(
-                        replica: replica, key: key, reporter: device.reporter, status: .active, signedBy: self.rosterKey)
+                        replica: replica, key: key, reporter: device.reporter, team: team, status: .active,
+                        signedBy: self.rosterKey)
+                    try self.announceAccessOfNewAuthors()
                 }
             }
             return try self.withTokenWriter { db -> BindResult in
@@ -316,7 +335,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     /// Whether `replica` may be bound for `reporter`: not the server's own, no token of another
     /// reporter bound to it, no roster entry of another reporter, and (for a replica the server
     /// holds changes of but no roster entry names) a token of the same reporter bound to it before.
-    private func replicaIsFree(_ replica: ReplicaID, for reporter: String, known: Bool) throws -> Bool {
+    func replicaIsFree(_ replica: ReplicaID, for reporter: String, known: Bool) throws -> Bool {
         if replica == store.replica { return false }
         var sameReporter = false
         var otherReporter = false
@@ -332,7 +351,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     }
 
     /// The roster entry the server signed for `replica`.
-    private func rosterEntry(of replica: ReplicaID) throws -> RosterEntry? {
+    func rosterEntry(of replica: ReplicaID) throws -> RosterEntry? {
         try store.signedRosterEntry(of: replica)
     }
 
@@ -342,12 +361,16 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     /// Makes a token for `reporter`; with `device`, a device that will not sync before it leaves
     /// for the field: its replica (the hash of its key) goes into the roster and the token is
-    /// bound to it. Returns the token (shown once, stored hashed).
-    public func enroll(reporter: String, role: Role = .reporter, device: (replica: ReplicaID, key: [UInt8])?) throws -> String {
+    /// bound to it. A reporter is in one team (`teams`: none is "default"), an analyst in
+    /// `teams` (none: every team). Returns the token (shown once, stored hashed).
+    public func enroll(
+        reporter: String, role: Role = .reporter, device: (replica: ReplicaID, key: [UInt8])?, teams: [String] = []
+    ) throws -> String {
         let name = reporter.trimmingCharacters(in: .whitespacesAndNewlines)
         guard Change.isValidReporterName(name) else {
             throw ServerCommandError(Change.reporterNameRule)
         }
+        let team = try checkedTeams(teams, reporter: name, role: role)
         let token = DeviceToken.generate()
         let hash = DeviceToken.hash(token)
         let now = clock()
@@ -366,18 +389,32 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                 throw ServerCommandError("replica \(device.replica.hex) is already enrolled for another reporter")
             }
             let held = try rosterEntry(of: device.replica)
-            if held?.status != .active || held?.reporter != name {
+            let rosterTeam = team ?? TeamName.defaultTeam
+            if held?.status != .active || held?.reporter != name || held?.team != rosterTeam {
                 try store.raiseRosterEntry(
-                    replica: device.replica, key: device.key, reporter: name, status: .active, signedBy: rosterKey)
+                    replica: device.replica, key: device.key, reporter: name, team: rosterTeam, status: .active,
+                    signedBy: rosterKey)
             }
         }
         try withTokenWriter { db in
-            try db.cached(
-                "INSERT INTO server_tokens (reporter, role, lookup, hash, created_ms, replica, bound_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
-            ).bind(
-                .text(name), .text(role.rawValue), .blob(DeviceToken.lookup(hash)), .blob(hash), .integer(now),
-                device.map { SQLValue.blob($0.replica.bytes) } ?? .null, device == nil ? .null : .integer(now)
-            ).run()
+            try db.transaction {
+                try db.cached(
+                    "INSERT INTO server_tokens (reporter, role, lookup, hash, created_ms, replica, bound_ms, team) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                ).bind(
+                    .text(name), .text(role.rawValue), .blob(DeviceToken.lookup(hash)), .blob(hash), .integer(now),
+                    device.map { SQLValue.blob($0.replica.bytes) } ?? .null, device == nil ? .null : .integer(now),
+                    team.map(SQLValue.text) ?? .null
+                ).run()
+                if role == .analyst {
+                    let id = db.lastInsertRowID
+                    for analystTeam in Set(teams) {
+                        try db.cached("INSERT INTO token_teams (token, team) VALUES (?, ?)").bind(
+                            .integer(id), .text(analystTeam)
+                        )
+                        .run()
+                    }
+                }
+            }
         }
         return token
     }
@@ -401,7 +438,8 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         for entry in try store.roster()
         where entry.sig != nil && entry.status == .active && (entry.reporter == name || bound.contains(entry.replica)) {
             try store.raiseRosterEntry(
-                replica: entry.replica, key: entry.key, reporter: entry.reporter, status: .revoked, signedBy: rosterKey)
+                replica: entry.replica, key: entry.key, reporter: entry.reporter, team: entry.team, status: .revoked,
+                signedBy: rosterKey)
         }
         return count
     }

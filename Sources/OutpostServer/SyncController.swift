@@ -41,7 +41,7 @@ struct SyncController: Sendable {
             replica: message.replica, changes: message.changes, pullAfter: message.pullAfter,
             pullLimit: min(message.pullLimit, limits.maxPullLimit), pullMaxBytes: min(message.pullMaxBytes, limits.maxPullBytes),
             pullAfterDot: message.pullAfterDot, deliveredBy: device.tokenID, rosterAfter: message.rosterAfter ?? 0,
-            wantsSummary: message.wantsSummary)
+            wantsSummary: message.wantsSummary, scope: device.scope, accessAfter: message.accessAfter)
         let outcome: SyncOutcome
         do {
             outcome = try await repository.sync(batch)
@@ -66,7 +66,8 @@ struct SyncController: Sendable {
             serverTimeMs: clock(), ackedCounter: outcome.ackedCounter, applied: outcome.report.applied,
             duplicates: outcome.report.duplicates, heldBack: outcome.report.heldBack, rawChanges: outcome.pulled,
             cursor: outcome.cursor, more: outcome.more, cursorDot: outcome.cursorDot, cursorReset: outcome.cursorReset,
-            rosterKey: outcome.rosterKey, roster: outcome.roster, summary: outcome.summary)
+            rosterKey: outcome.rosterKey, roster: outcome.roster, summary: outcome.summary, access: outcome.access,
+            accessCursor: outcome.accessCursor)
         return HTTPSupport.json(answer, request: request, compressAtLeast: 0, level: Gzip.syncLevel)
     }
 

@@ -9,7 +9,7 @@ struct OutpostServerCommand: AsyncParsableCommand {
         commandName: "outpost-server",
         abstract: "The Outpost sync server.",
         version: outpostVersion,
-        subcommands: [Serve.self, Enroll.self, Revoke.self, Export.self, Backup.self, Cert.self])
+        subcommands: [Serve.self, Enroll.self, Revoke.self, Move.self, Export.self, Backup.self, Cert.self])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -74,14 +74,26 @@ extension ExportFormat: ExpressibleByArgument {}
 struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a device token for a reporter and print it once.",
-        discussion:
-            "With --replica and --key (from `outpost identity` on the device), the device is enrolled by its key: it goes into the roster and the token is bound to it, for a device that leaves for the field before it ever syncs. A second line then gives the server's roster key (`outpost config --roster-key KEY` pins it on the device)."
+        discussion: """
+            A reporter belongs to one team (--team, default "default") and pulls only
+            that team's records; a restricted record reaches only its author. An
+            analyst reads the teams given with --team (repeat it), or every team
+            without it. A reporter already in a team is refused another.
+
+            With --replica and --key (from `outpost identity` on the device), the
+            device is enrolled by its key: it goes into the roster and the token is
+            bound to it, for a device that leaves for the field before it ever syncs.
+            A second line then gives the server's roster key (`outpost config
+            --roster-key KEY` pins it on the device).
+            """
     )
     @Option(help: "The SQLite database (created when missing).") var db: String
     @Option(help: "The reporter's name.") var reporter: String
     @Option(help: "reporter, analyst or admin.") var role: Role = .reporter
     @Option(help: "The device's replica ID (hex), with --key.") var replica: String?
     @Option(help: "The device's public key (unpadded base64url), with --replica.") var key: String?
+    @Option(help: ArgumentHelp("The reporter's team, or an analyst's (repeatable).", valueName: "team"))
+    var team: [String] = []
 
     func validate() throws {
         guard (replica == nil) == (key == nil) else { throw ValidationError("--replica and --key go together") }
@@ -91,11 +103,16 @@ struct Enroll: ParsableCommand {
         if let key, Base64URL.decode(key)?.count != 32 {
             throw ValidationError("--key must be a 32-byte public key in unpadded base64url (`outpost identity` prints it)")
         }
+        for name in team where !TeamName.isValid(name) { throw ValidationError("--team \"\(name)\": \(TeamName.rule)") }
+        if role == .reporter, Set(team).count > 1 { throw ValidationError("a reporter belongs to one team: give --team once") }
+        if role == .admin, !team.isEmpty {
+            throw ValidationError("an admin reads every team: --team is for reporters and analysts")
+        }
     }
 
     func run() throws {
         let device = replica.flatMap(ReplicaID.init(hex:)).flatMap { id in key.flatMap(Base64URL.decode).map { (id, $0) } }
-        let enrolled = try ServerCommands.enroll(databasePath: db, reporter: reporter, role: role, device: device)
+        let enrolled = try ServerCommands.enroll(databasePath: db, reporter: reporter, role: role, device: device, teams: team)
         print(enrolled.token)
         // Only with a device enrolled by its key, so that the token stays the whole output otherwise.
         if device != nil { print("roster key: \(Base64URL.encode(enrolled.rosterKey))") }
@@ -110,6 +127,27 @@ struct Revoke: ParsableCommand {
     func run() throws {
         let count = try ServerCommands.revoke(databasePath: db, reporter: reporter)
         print("revoked \(count) token\(count == 1 ? "" : "s") of \(reporter)")
+    }
+}
+
+struct Move: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move an incident to another team.",
+        discussion: """
+            Devices of its old team forget it at their next sync; devices of the new
+            team receive it. An analyst with both teams can do the same with
+            POST /v1/incidents/{id}/move.
+            """)
+    @Option(help: "The SQLite database.") var db: String
+    @Option(help: "The incident's id.") var incident: String
+    @Option(help: "The team to move it to.") var team: String
+
+    func run() throws {
+        let previous = try ServerCommands.move(databasePath: db, incident: incident, team: team)
+        print(
+            previous == team
+                ? "incident \(incident) is already in team \(team)"
+                : "moved incident \(incident) from team \(previous) to team \(team)")
     }
 }
 

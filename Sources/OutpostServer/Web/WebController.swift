@@ -212,8 +212,8 @@ struct WebController: Sendable {
     // MARK: Incidents
 
     /// Every incident matching the filter, in (created, id) order.
-    func matches(_ filter: WebFilter) async throws -> [IncidentRecord] {
-        var found = try await incidents.incidents(matching: filter.query).incidents
+    func matches(_ filter: WebFilter, readableBy scope: AccessScope) async throws -> [IncidentRecord] {
+        var found = try await incidents.incidents(matching: filter.query, readableBy: scope).incidents
         if filter.hasLocalFilters {
             var ofReporter: Set<String>?
             if let reporter = filter.reporter { ofReporter = try await reporterIncidents.incidentIDs(reporter: reporter) }
@@ -223,10 +223,10 @@ struct WebController: Sendable {
     }
 
     func incidentsPage(_ visit: Visit, _ request: Request) async throws -> Response {
-        guard visit.session != nil else { return WebController.redirect(to: "/web/signin") }
+        guard let session = visit.session else { return WebController.redirect(to: "/web/signin") }
         let c = visit.catalogue
         let filter = try WebFilter(parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
-        let all = try await matches(filter)
+        let all = try await matches(filter, readableBy: session.scope)
         let pages = max(1, (all.count + WebController.pageSize - 1) / WebController.pageSize)
         let start = min((filter.page - 1) * WebController.pageSize, all.count)
         let rows: [[String: Any]] = all[start..<min(start + WebController.pageSize, all.count)].map { incident in
@@ -321,9 +321,9 @@ struct WebController: Sendable {
     }
 
     func export(_ visit: Visit, _ request: Request, format: ExportFormat) async throws -> Response {
-        guard visit.session != nil else { return WebController.redirect(to: "/web/signin") }
+        guard let session = visit.session else { return WebController.redirect(to: "/web/signin") }
         let filter = try WebFilter(parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
-        let all = try await matches(filter)
+        let all = try await matches(filter, readableBy: session.scope)
         var text = ""
         try IncidentExport.write(records: all, format: format) { text += $0 }
         var headers = WebController.securityHeaders
@@ -333,11 +333,12 @@ struct WebController: Sendable {
     }
 
     func incidentPage(_ visit: Visit, _ request: Request, _ context: OutpostRequestContext) async throws -> Response {
-        guard visit.session != nil else { return WebController.redirect(to: "/web/signin") }
+        guard let session = visit.session else { return WebController.redirect(to: "/web/signin") }
         let c = visit.catalogue
         let raw = context.parameters.get("id") ?? ""
         let id = raw.removingPercentEncoding ?? raw
-        guard RecordKey.isValidID(id), let detail = try await incidents.incidentDetail(id: id) else {
+        guard RecordKey.isValidID(id), let detail = try await incidents.incidentDetail(id: id, readableBy: session.scope)
+        else {
             throw Refused(status: .notFound, messageKey: "error_not_found")
         }
         let incident = detail.incident

@@ -13,6 +13,8 @@ public struct WebSession: Hashable, Sendable {
     public var role: Role
     /// The anti-forgery token every form of this session carries (derived from the session id).
     public var csrf: String
+    /// What the token may read: the analyst's teams (issue 14), every team for an admin.
+    public var scope: AccessScope = .teams([])
 }
 
 /// Server-side web sessions in the server database (`web_sessions`, schema 7): a random id in
@@ -65,16 +67,20 @@ public final class WebSessions: @unchecked Sendable {
         guard DeviceToken.isPlausible(id) else { return nil }
         let hash = DeviceToken.hash(id)
         let now = clock()
-        let row = try await locked { db -> (Int64, String, String)? in
-            try db.cached(
+        let row = try await locked { db -> (Int64, String, Role, AccessScope)? in
+            let found = try db.cached(
                 """
-                SELECT t.id, t.reporter, t.role FROM web_sessions s JOIN server_tokens t ON t.id = s.token_id
+                SELECT t.id, t.reporter, t.role, t.team FROM web_sessions s JOIN server_tokens t ON t.id = s.token_id
                 WHERE s.id_hash = ? AND s.expires_ms > ? AND t.revoked_ms IS NULL
                 """
-            ).bind(.blob(hash), .integer(now)).first { ($0.int(0), $0.text(1) ?? "", $0.text(2) ?? "") }
+            ).bind(.blob(hash), .integer(now)).first { ($0.int(0), $0.text(1) ?? "", $0.text(2) ?? "", $0.text(3)) }
+            guard let found, let role = Role(rawValue: found.2), role.mayRead else { return nil }
+            let scope = try SQLiteBackend.scope(db, token: found.0, reporter: found.1, role: role, team: found.3)
+            return (found.0, found.1, role, scope)
         }
-        guard let row, let role = Role(rawValue: row.2), role.mayRead else { return nil }
-        return WebSession(tokenID: row.0, reporter: row.1, role: role, csrf: WebSessions.csrfToken(sessionID: id))
+        guard let row else { return nil }
+        return WebSession(
+            tokenID: row.0, reporter: row.1, role: row.2, csrf: WebSessions.csrfToken(sessionID: id), scope: row.3)
     }
 
     /// Ends the session with this id (sign-out).
