@@ -186,6 +186,31 @@ extension Store {
         }
     }
 
+    /// Forgets what this device holds of records it may not read itself (by its `record_access`
+    /// rows: moved to another team, or restricted to another reporter): copies a stale peer handed
+    /// over, and its own changes of such records kept until the server acknowledged them. Its own
+    /// changes the server still lacks stay (or go sealed with `sealer`), as in `forget`. Returns how
+    /// many records it looked at.
+    @discardableResult
+    public func forgetWhatThisDeviceMayNotRead(sealer: ParcelSealer? = nil) throws(StoreError) -> Int {
+        guard try teamsInForce, let own = try ownReader() else { return 0 }
+        var candidates: [RecordKey] = []
+        try read {
+            try db.cached(
+                """
+                SELECT a.collection, a.record FROM record_access a
+                WHERE EXISTS (SELECT 1 FROM records r WHERE r.collection = a.collection AND r.id = a.record)
+                   OR EXISTS (SELECT 1 FROM changes c WHERE c.collection = a.collection AND c.record = a.record AND c.applied = 0)
+                """
+            ).forEach { candidates.append(RecordKey(collection: $0.text(0) ?? "", id: $0.text(1) ?? "")) }
+        }
+        var unreadable: [RecordKey] = []
+        for record in candidates where try !mayRead(record, reader: own) { unreadable.append(record) }
+        guard !unreadable.isEmpty else { return candidates.count }
+        try write { try forgetInTransaction(unreadable, keepTeamRow: true, sealer: sealer) }
+        return candidates.count
+    }
+
     /// Forgets records entirely: their `record_access` row, every change of them in the log
     /// (held back ones too), their held-back waits, and the discarded versions kept as evidence of
     /// reused dots. `secure_delete` zeroes the freed bytes; the WAL is cut back when the command ends.

@@ -23,4 +23,10 @@ extension ServerSyncClient {
         // Own changes of a forgotten record that the server lacks go to it sealed.
         try store.applyAccessNotices(response.access, sealer: Store.parcelSealer)
     }
+
+    /// After a sync: forgets what this device holds of records it may not read (own edits of a
+    /// moved record kept until the server acknowledged them, copies a stale peer handed over).
+    func forgetUnreadableLeftovers() throws {
+        try store.forgetWhatThisDeviceMayNotRead(sealer: Store.parcelSealer)
+    }
 }

@@ -118,6 +118,9 @@ public struct ServerSyncClient: Sendable {
             // A pass that finds the store restored stops; the next one runs under the new replica.
             guard try await runPass(into: &report, progress: progress) else { break }
         }
+        // Acknowledged now: own edits of records this device may no longer read, and stale copies
+        // peers handed over, go (`ServerSyncClient+Access`).
+        try forgetUnreadableLeftovers()
         report.conflicts = Int(try store.status().conflicts)
         return report
     }
@@ -284,7 +287,12 @@ public struct ServerSyncClient: Sendable {
             }
             let applied: ApplyReport
             do {
-                if head.pulls { try applyAccess(of: response) }
+                if head.pulls {
+                    // The acknowledgement first: own changes this answer acknowledged are then no
+                    // longer work only this device holds when a notice forgets their record.
+                    try store.setIntegerSetting(ServerSyncClient.ackedCounterKey, Int64(acked))
+                    try applyAccess(of: response)
+                }
                 applied = try store.applyRemote(
                     head.pulls ? response.changes : [],
                     settings: [
