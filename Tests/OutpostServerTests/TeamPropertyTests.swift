@@ -51,7 +51,7 @@ import Testing
         known.team == device.team && (!known.restricted || known.creator == device.name)
     }
 
-    @Test(arguments: [UInt64(1), 2, 3, 4])
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
     func noDeviceEverHoldsARecordItMayNotRead(seed: UInt64) async throws {
         let fixture = try ServerFixture()
         var setup = SplitMix64(seed: seed)
@@ -75,6 +75,8 @@ import Testing
                 _ = try await ServerSyncClient(store: d.store, link: RouterLink(client: client, token: d.token), token: d.token)
                     .run()
                 d.lastServerSync = step
+                // The server now knows of the author's restrictions made since its last sync.
+                for (id, k) in known where k.creator == d.name && k.movedAt == Int.max { known[id]!.movedAt = step }
             }
             func check(_ step: Int, _ what: String) throws {
                 for d in devices {
@@ -94,7 +96,7 @@ import Testing
             }
 
             for d in devices { try await serverSync(d, step: 0) }
-            for step in 1...90 {
+            for step in 1...120 {
                 let roll = Int(rng.next() % 12)
                 let a = devices[Int(rng.next() % UInt64(devices.count))]
                 var b = devices[Int(rng.next() % UInt64(devices.count))]
@@ -113,8 +115,19 @@ import Testing
                     let mine = try a.store.incidents().map(\.id).sorted()
                     guard !mine.isEmpty else { continue }
                     let id = mine[Int(rng.next() % UInt64(mine.count))]
-                    _ = try a.store.update(id: id, fields: ["title": .string("edited at \(step) by \(a.name)")])
-                    what = "\(a.name) edits \(id)"
+                    if known[id]?.creator == a.name && rng.next() % 3 == 0 {
+                        // The author restricts the report, or lifts the restriction: teammates holding it
+                        // may keep it until they meet the server after the server learns of it.
+                        let restricted = !known[id]!.restricted
+                        _ = try a.store.update(
+                            id: id, fields: ["sensitivity": .string(restricted ? "restricted" : "normal")])
+                        known[id]!.restricted = restricted
+                        known[id]!.movedAt = Int.max  // until the author's next server sync
+                        what = "\(a.name) \(restricted ? "restricts" : "lifts the restriction of") \(id)"
+                    } else {
+                        _ = try a.store.update(id: id, fields: ["title": .string("edited at \(step) by \(a.name)")])
+                        what = "\(a.name) edits \(id)"
+                    }
                 case 5, 6:
                     try await serverSync(a, step: step)
                     what = "\(a.name) syncs with the server"
