@@ -75,7 +75,7 @@ struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make a device token for a reporter and print it once.",
         discussion:
-            "With --replica and --key (from `outpost identity` on the device), the device is enrolled by its key: it goes into the roster and the token is bound to it, for a device that leaves for the field before it ever syncs. A second line then gives the server's roster key (`outpost config --roster-key KEY` pins it on the device)."
+            "With --replica and --key (from `outpost identity` on the device), the device is enrolled by its key: it goes into the roster and the token is bound to it, for a device that leaves for the field before it ever syncs. A second line then gives the server's roster key (`outpost config --roster-key KEY` pins it on the device), and a third its parcel key signed by the roster key (`outpost config --parcel-key KEY.SIG` pins it), which the device seals for the server what it carries but may not read."
     )
     @Option(help: "The SQLite database (created when missing).") var db: String
     @Option(help: "The reporter's name.") var reporter: String
@@ -98,7 +98,10 @@ struct Enroll: ParsableCommand {
         let enrolled = try ServerCommands.enroll(databasePath: db, reporter: reporter, role: role, device: device)
         print(enrolled.token)
         // Only with a device enrolled by its key, so that the token stays the whole output otherwise.
-        if device != nil { print("roster key: \(Base64URL.encode(enrolled.rosterKey))") }
+        if device != nil {
+            print("roster key: \(Base64URL.encode(enrolled.rosterKey))")
+            print("parcel key: \(try SQLiteBackend(databasePath: db, create: false).vouchedParcelKey().text)")
+        }
     }
 }
 
