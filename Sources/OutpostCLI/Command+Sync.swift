@@ -25,10 +25,13 @@ extension OutpostCommand {
                 progress (it kept answering without acknowledging anything or moving); 16 the server's \
                 TLS key does not match the pinned one (`outpost config --pin`); 6 an http:// URL to a \
                 host other than loopback without --allow-insecure-http; 7 the server's \
-                roster key is not the one this device pinned (another server, or an impostor); store \
-                problems as for every command. The first sync pins the server's roster key and binds this \
+                roster key is not the one this device pinned (another server, or an impostor), or its \
+                parcel key is not the pinned one or not signed by the roster key; store problems as for \
+                every command. The first sync pins the server's roster key and parcel key and binds this \
                 device's key to the token; each sync also sends the server the verified work of other \
-                reporters it lacks (relay), never unverified work.
+                reporters it lacks (relay), never unverified work, and hands it the sealed parcels this \
+                device carries (`outpost status` counts them); a parcel it does not take stays here, \
+                with a warning.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
