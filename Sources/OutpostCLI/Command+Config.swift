@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OutpostCore
 import OutpostStore
 
@@ -17,6 +18,12 @@ extension OutpostCommand {
                 --roster-key pins the server's roster key (`outpost-server enroll` prints it) on a device \
                 enrolled by its key that will not sync before it leaves, so it can verify the roster \
                 entries peers and bundles bring. A pinned key is never replaced.
+
+                --parcel-key pins the server's parcel key, the third line `outpost-server enroll \
+                --replica --key` prints (KEY.SIGNATURE): the roster key must be pinned (before, or \
+                with --roster-key in the same command) and must have signed it. This device can then \
+                seal, for the server alone, the work of others it carries but may not read. A sync \
+                pins it too; a pinned key is never replaced.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
@@ -47,9 +54,78 @@ extension OutpostCommand {
         )
         var rosterKey: String?
 
+        // Unconditional: a base64url key may start with "-".
+        @Option(
+            name: .customLong("parcel-key"), parsing: .unconditional,
+            help: ArgumentHelp("The server's parcel key as `outpost-server enroll` printed it.", valueName: "key.sig")
+        )
+        var parcelKey: String?
+
         func validate() throws {
-            if server == nil && token == nil && caFile == nil && rosterKey == nil && pin == nil && !allowInsecureHttp {
-                throw ValidationError("give --server, --token, --pin, --ca-file, --roster-key or --allow-insecure-http")
+            if server == nil && token == nil && caFile == nil && rosterKey == nil && parcelKey == nil && pin == nil
+                && !allowInsecureHttp
+            {
+                throw ValidationError(
+                    "give --server, --token, --pin, --ca-file, --roster-key, --parcel-key or --allow-insecure-http")
+            }
+        }
+
+        /// The key and signature of `--parcel-key` text: `<b64u key>.<b64u signature>`, as the
+        /// `parcel key:` line of `outpost-server enroll` gives them (that label may come along).
+        static func parcelKeyParts(_ text: String) throws(CLIError) -> (key: [UInt8], signature: [UInt8]) {
+            var text = text.trimmingCharacters(in: .whitespaces)
+            if text.hasPrefix("parcel key:") { text = String(text.dropFirst(11)).trimmingCharacters(in: .whitespaces) }
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2 else {
+                throw CLIError(
+                    .invalidInput,
+                    "--parcel-key: must be KEY.SIGNATURE (two base64url parts joined by a dot), as `outpost-server enroll` printed it"
+                )
+            }
+            guard let key = Base64URL.decode(String(parts[0])), key.count == 32 else {
+                throw CLIError(
+                    .invalidInput,
+                    "--parcel-key: the key must be a 32-byte X25519 public key in unpadded base64url (43 characters)")
+            }
+            guard let signature = Change.signature(fromText: String(parts[1])) else {
+                throw CLIError(
+                    .invalidInput,
+                    "--parcel-key: the signature must be a 64-byte Ed25519 signature in unpadded base64url (86 characters)")
+            }
+            return (key, signature)
+        }
+
+        /// Refuses a parcel key that the roster key (`rosterKey`, given in the same command, else
+        /// the pinned one) did not sign, or that is not the parcel key pinned already.
+        static func checkParcelKey(
+            _ parcelKey: (key: [UInt8], signature: [UInt8]), rosterKey: [UInt8]?, in store: Store
+        ) throws(CLIError) {
+            let roster: [UInt8]?
+            let pinned: [UInt8]?
+            do {
+                if let rosterKey { roster = rosterKey } else { roster = try store.rosterKey() }
+                pinned = try store.parcelKey()?.key
+            } catch {
+                throw CLIError(error)
+            }
+            guard let roster else {
+                throw CLIError(
+                    .invalidState,
+                    "--parcel-key: the server's roster key is not pinned, so the parcel key cannot be checked; give --roster-key too (the second line `outpost-server enroll` printed), or sync once. Nothing was changed"
+                )
+            }
+            guard SignatureCheck.isValid(parcelKey.signature, of: Store.parcelKeyStatement(parcelKey.key), publicKey: roster)
+            else {
+                throw CLIError(
+                    .invalidInput,
+                    "--parcel-key: the parcel key is not signed by the server's roster key \(Base64URL.encode(roster)); copy both lines from the same `outpost-server enroll`. Nothing was changed"
+                )
+            }
+            if let pinned, pinned != parcelKey.key {
+                throw CLIError(
+                    .invalidState,
+                    "--parcel-key: this device pinned another parcel key (\(Base64URL.encode(pinned))); a pinned key is never replaced. Nothing was changed"
+                )
             }
         }
 
@@ -107,8 +183,14 @@ extension OutpostCommand {
                 }
                 pinnedKey = key
             }
+            let vouchedParcelKey = try parcelKey.map { text throws(CLIError) in try Config.parcelKeyParts(text) }
+            // Checked before anything is written, so a refused parcel key leaves the store as it was.
+            if let vouchedParcelKey { try Config.checkParcelKey(vouchedParcelKey, rosterKey: pinnedKey, in: store) }
             do {
                 if let pinnedKey { try store.pinRosterKey(pinnedKey) }
+                if let vouchedParcelKey {
+                    try store.pinParcelKey(vouchedParcelKey.key, signature: vouchedParcelKey.signature)
+                }
                 let changedServer = values.removeValue(forKey: "server_changed") != nil
                 try store.setSettings(values)
                 if changedServer {
@@ -120,9 +202,12 @@ extension OutpostCommand {
             } catch {
                 throw CLIError(error)
             }
-            if pinnedKey != nil && values.isEmpty { return "Pinned the server's roster key.\n" }
-            return pinnedKey == nil
-                ? "Saved the sync settings.\n" : "Saved the sync settings and pinned the server's roster key.\n"
+            var pinnedNames: [String] = []
+            if pinnedKey != nil { pinnedNames.append("roster key") }
+            if vouchedParcelKey != nil { pinnedNames.append("parcel key") }
+            let keys = pinnedNames.isEmpty ? "" : "the server's " + pinnedNames.joined(separator: " and ")
+            if !pinnedNames.isEmpty && values.isEmpty { return "Pinned \(keys).\n" }
+            return pinnedNames.isEmpty ? "Saved the sync settings.\n" : "Saved the sync settings and pinned \(keys).\n"
         }
     }
 }

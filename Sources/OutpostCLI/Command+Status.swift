@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import OutpostCore
 import OutpostStore
 
@@ -10,7 +11,10 @@ extension OutpostCommand {
             discussion: """
                 --json prints {"replica", "reporter", "incidents", "conflicts", "unsynced_changes", \
                 "own_changes", "held_back_changes", "total_changes", "server", "encrypted", \
-                "kdf_log2n", "unlocked_seconds"} (the last two null when they do not apply).
+                "kdf_log2n", "unlocked_seconds", "parcels", "parcel_bytes"} (kdf_log2n and \
+                unlocked_seconds null when they do not apply). parcels and parcel_bytes count the \
+                sealed parcels this device carries for the server: work of others it may not read, \
+                handed on at the next sync.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
@@ -25,16 +29,33 @@ extension OutpostCommand {
         /// The text to print for `store`.
         func output(for store: Store) throws(CLIError) -> String {
             let status: StoreStatus
-            do { status = try store.status() } catch { throw CLIError.from(error) }
+            let parcels: (count: Int, bytes: Int64)
+            do {
+                status = try store.status()
+                parcels = try store.parcelStats()
+            } catch {
+                throw CLIError.from(error)
+            }
             let protection = Protection(storeAt: store.directory)
             if json {
                 guard case .object(var members) = status.json else { return status.json.serialized() + "\n" }
                 members["encrypted"] = .bool(protection.encrypted)
                 members["kdf_log2n"] = protection.log2N.map { .int(Int64($0)) } ?? .null
                 members["unlocked_seconds"] = protection.unlockedSeconds.map { .int(Int64($0)) } ?? .null
+                members["parcels"] = .int(Int64(parcels.count))
+                members["parcel_bytes"] = .int(parcels.bytes)
                 return JSONValue.object(members).serialized() + "\n"
             }
             return HumanFormat.status(status, path: store.directory) + protection.text
+                + Status.parcelText(count: parcels.count, bytes: parcels.bytes)
+        }
+
+        /// The line on carried parcels, empty when there are none.
+        static func parcelText(count: Int, bytes: Int64) -> String {
+            guard count > 0 else { return "" }
+            let size = String(format: "%.1f", Double(bytes) / 1000)
+            return "Carrying \(count) sealed parcel\(count == 1 ? "" : "s") (\(size) kB) for the server; "
+                + "they go at the next sync.\n"
         }
 
         /// How the store is protected, for `status`.

@@ -25,17 +25,20 @@ extension OutpostCommand {
                 progress (it kept answering without acknowledging anything or moving); 16 the server's \
                 TLS key does not match the pinned one (`outpost config --pin`); 6 an http:// URL to a \
                 host other than loopback without --allow-insecure-http; 7 the server's \
-                roster key is not the one this device pinned (another server, or an impostor); store \
-                problems as for every command. The first sync pins the server's roster key and binds this \
+                roster key is not the one this device pinned (another server, or an impostor), or its \
+                parcel key is not the pinned one or not signed by the roster key; store problems as for \
+                every command. The first sync pins the server's roster key and parcel key and binds this \
                 device's key to the token; each sync also sends the server the verified work of other \
-                reporters it lacks (relay), never unverified work.
+                reporters it lacks (relay), never unverified work, and hands it the sealed parcels this \
+                device carries (`outpost status` counts them); a parcel it does not take stays here, \
+                with a warning.
                 """)
 
         @OptionGroup var storeOptions: StoreOptions
 
         @Flag(
             help:
-                "Print the result as JSON (sent, received, relayed, conflicts, refused, restored_from, bytes_up, bytes_down, batches, clock_offset_ms)."
+                "Print the result as JSON (sent, received, relayed, conflicts, refused, restored_from, bytes_up, bytes_down, batches, clock_offset_ms, parcels_forwarded)."
         )
         var json = false
 
@@ -103,6 +106,7 @@ struct SyncRunner: Sendable {
         if showProgress { Console.progress(nil) }
         // Refused changes are left out and the rest kept: a warning, not a failed sync.
         for refusal in report.refused { Console.err("outpost: warning: \(refusal)") }
+        for warning in report.parcelWarnings { Console.err("outpost: warning: \(warning)") }
         if json {
             return JSONValue.object([
                 "sent": .int(Int64(report.sent)), "received": .int(Int64(report.received)),
@@ -111,11 +115,20 @@ struct SyncRunner: Sendable {
                 "restored_from": report.restoredFrom.map { .string($0.hex) } ?? .null,
                 "bytes_up": .int(Int64(link.traffic.sent)), "bytes_down": .int(Int64(link.traffic.received)),
                 "batches": .int(Int64(report.batches)), "clock_offset_ms": .int(report.clockOffsetMs),
+                "parcels_forwarded": .int(Int64(report.parcelsForwarded)),
             ]).serialized() + "\n"
         }
         var text = "Synced with \(server): sent \(report.sent), received \(report.received), conflicts \(report.conflicts).\n"
         if report.relayed > 0 {
             text += "Relayed \(report.relayed) change\(report.relayed == 1 ? "" : "s") of other reporters to the server.\n"
+        }
+        if report.parcelsForwarded > 0 {
+            let plural = report.parcelsForwarded == 1 ? "" : "s"
+            text += "Handed the server \(report.parcelsForwarded) sealed parcel\(plural) carried for others.\n"
+        }
+        if report.parcelsKept > 0 {
+            let plural = report.parcelsKept == 1 ? "" : "s"
+            text += "Still carrying \(report.parcelsKept) sealed parcel\(plural); they go at the next sync.\n"
         }
         if let old = report.restoredFrom {
             text +=

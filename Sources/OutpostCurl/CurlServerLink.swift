@@ -78,6 +78,35 @@ public struct CurlServerLink: ServerLink {
         }
     }
 
+    /// `POST {server}/v1/parcels` with the parcel as `application/octet-stream` (it is compressed
+    /// inside), with the token, TLS settings and pin of the sync requests.
+    public func sendParcel(_ parcel: [UInt8]) async throws -> ParcelReceipt {
+        var http = HTTPRequest(method: "POST", url: serverURL + "/v1/parcels")
+        http.headers.set(name: "Authorization", value: "Bearer \(token)")
+        http.headers.set(name: "Content-Type", value: "application/octet-stream")
+        http.body = parcel
+        let response: HTTPResponse
+        do {
+            response = try await clients.send(http, progress: progress)
+        } catch {
+            throw CurlServerLink.map(error)
+        }
+        traffic.add(sent: parcel.count, received: response.wireBodyBytes)
+        var bytes = response.body
+        if Gzip.isGzip(bytes) {
+            do { bytes = try Gzip.decompress(bytes, maxOutput: 1 << 20) } catch {
+                throw ServerLinkError(
+                    .invalidResponse, "the server's answer to a parcel is damaged: \(error.message)", status: response.status)
+            }
+        }
+        do {
+            return try ParcelReceipt(json: try JSONParser.parse(bytes))
+        } catch {
+            throw ServerLinkError(
+                .invalidResponse, "the server's answer to a parcel is not a parcel receipt: \(error)", status: response.status)
+        }
+    }
+
     /// Maps a transport failure onto the kinds the CLI tells apart, keeping the server's message.
     static func map(_ error: TransportError) -> ServerLinkError {
         let serverMessage = (try? JSONParser.parse(error.responseBody))?["error"]?["message"]?.stringValue

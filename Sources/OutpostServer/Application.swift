@@ -68,6 +68,7 @@ public struct ServerConfiguration: Sendable {
 public let outpostRoutes: [APIRoute] = [
     APIRoute(method: .get, path: "/healthz"),
     APIRoute(method: .post, path: "/v1/sync"),
+    APIRoute(method: .post, path: "/v1/parcels"),
     APIRoute(method: .get, path: "/v1/incidents"),
     APIRoute(method: .get, path: "/v1/incidents/{id}"),
     APIRoute(method: .post, path: "/v1/incidents/{id}/move"),
@@ -77,6 +78,7 @@ public let outpostRoutes: [APIRoute] = [
 /// The router over any repositories (the embedded SQLite backend by default).
 public func buildRouter(
     sync: any SyncRepository, incidents: any IncidentRepository, devices: any DeviceRepository,
+    parcels: any ParcelRepository, parcelKey: ParcelKeyVouch?,
     limits: ServerLimits = ServerLimits(), logger: Logger, clock: @escaping @Sendable () -> Int64 = currentTimeMs,
     rateLimitClock: @escaping @Sendable () -> Int64 = currentTimeMs, web: WebWorkspace? = nil
 ) -> Router<OutpostRequestContext> {
@@ -88,7 +90,9 @@ public func buildRouter(
         failuresByAddress: RateLimiter(
             burst: limits.authFailureBurst, perSecond: limits.authFailuresPerMinute / 60, clock: rateLimitClock),
         requestsByToken: RateLimiter(burst: limits.tokenBurst, perSecond: limits.tokenRequestsPerSecond, clock: rateLimitClock))
-    let syncController = SyncController(repository: sync, auth: auth, devices: devices, limits: limits, clock: clock)
+    let syncController = SyncController(
+        repository: sync, auth: auth, devices: devices, limits: limits, clock: clock, parcelKey: parcelKey)
+    let parcelController = ParcelController(repository: parcels, auth: auth, limits: limits)
     let incidentController = IncidentController(repository: incidents, auth: auth, limits: limits)
 
     router.get("/healthz") { request, _ -> Response in
@@ -100,6 +104,7 @@ public func buildRouter(
         return HTTPSupport.json(Array(#"{"status":"ok"}"#.utf8), request: request)
     }
     router.post("/v1/sync") { request, context in try await syncController.sync(request, context: context) }
+    router.post("/v1/parcels") { request, context in try await parcelController.post(request, context: context) }
     router.get("/v1/incidents") { request, context in try await incidentController.list(request, context: context) }
     router.get("/v1/incidents/:id") { request, context in try await incidentController.detail(request, context: context) }
     router.post("/v1/incidents/:id/move") { request, context in try await incidentController.move(request, context: context) }
@@ -115,8 +120,8 @@ public func buildApplication(
     let logger = logger ?? Logger(label: "outpost-server")
     let backend = try backend ?? SQLiteBackend(databasePath: configuration.databasePath, create: true)
     let router = buildRouter(
-        sync: backend, incidents: backend, devices: backend, limits: configuration.limits, logger: logger,
-        rateLimitClock: configuration.rateLimitClock,
+        sync: backend, incidents: backend, devices: backend, parcels: backend, parcelKey: try backend.vouchedParcelKey(),
+        limits: configuration.limits, logger: logger, rateLimitClock: configuration.rateLimitClock,
         web: try WebWorkspace(databasePath: configuration.databasePath, secureCookies: configuration.tls != nil))
     let onListening = configuration.onListening
     let idle = max(configuration.limits.idleTimeout, configuration.limits.bodyTimeout * 2).components

@@ -71,12 +71,13 @@ enum HTTPSupport {
     }
 
     /// Reads the whole body (at most `maxBytes` on the wire, `maxDecoded` after gzip, within
-    /// `timeout` from the first read), checking its encoding and type; the bytes are not empty.
+    /// `timeout` from the first read), checking its encoding and (when `json`) its type; the bytes
+    /// are not empty.
     ///
     /// A gzip body is inflated piece by piece as it arrives and refused (413) at the first byte past
     /// `maxDecoded`, so a bomb costs neither the memory nor the time of its whole expansion.
     static func readBody(
-        _ request: Request, maxBytes: Int, maxDecoded: Int, timeout: Duration = .seconds(30)
+        _ request: Request, maxBytes: Int, maxDecoded: Int, timeout: Duration = .seconds(30), json: Bool = true
     ) async throws -> [UInt8] {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBytes {
             throw APIError(.contentTooLarge, "payload_too_large", "the request body is \(length) bytes; the limit is \(maxBytes)")
@@ -91,7 +92,7 @@ enum HTTPSupport {
                 .unsupportedMediaType, "unsupported_encoding",
                 "Content-Encoding \(encodings.joined(separator: ", ")) is not supported (use gzip or identity)")
         }
-        if let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json"),
+        if json, let type = request.headers[.contentType]?.lowercased(), !type.hasPrefix("application/json"),
             !type.hasPrefix("application/*"),
             !type.contains("+json")
         {
@@ -110,6 +111,7 @@ enum HTTPSupport {
                 throw bodyTimeout(timeout)
             })
         guard !bytes.isEmpty else {
+            guard json else { throw APIError.badRequest("empty_body", "the request body is empty") }
             throw APIError.badRequest("malformed_json", "the request body is empty; a JSON object is required")
         }
         return bytes

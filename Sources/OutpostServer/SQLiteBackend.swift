@@ -83,6 +83,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     // MARK: SyncRepository
 
+    /// Runs `body` on the sync queue, after the batches (and parcels) queued before it.
     func onSyncQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             syncQueue.async { continuation.resume(with: Result { try body() }) }

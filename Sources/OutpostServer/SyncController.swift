@@ -11,6 +11,8 @@ struct SyncController: Sendable {
     let devices: any DeviceRepository
     let limits: ServerLimits
     let clock: @Sendable () -> Int64
+    /// The server's parcel key, vouched for by its roster key: every answer carries it.
+    var parcelKey: ParcelKeyVouch? = nil
 
     func sync(_ request: Request, context: OutpostRequestContext) async throws -> Response {
         let device = try await auth.require(
@@ -67,7 +69,7 @@ struct SyncController: Sendable {
             duplicates: outcome.report.duplicates, heldBack: outcome.report.heldBack, rawChanges: outcome.pulled,
             cursor: outcome.cursor, more: outcome.more, cursorDot: outcome.cursorDot, cursorReset: outcome.cursorReset,
             rosterKey: outcome.rosterKey, roster: outcome.roster, summary: outcome.summary, access: outcome.access,
-            accessCursor: outcome.accessCursor)
+            accessCursor: outcome.accessCursor, parcelKey: parcelKey?.key, parcelKeySignature: parcelKey?.signature)
         return HTTPSupport.json(answer, request: request, compressAtLeast: 0, level: Gzip.syncLevel)
     }
 

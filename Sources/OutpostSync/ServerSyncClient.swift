@@ -33,6 +33,11 @@ public struct ServerSyncReport: Hashable, Sendable {
     /// The replica ID this device wrote under until the sync showed its store was restored from an
     /// older copy; it now writes under a new one (`store.replica`).
     public var restoredFrom: ReplicaID?
+    /// Sealed parcels handed to the server (and dropped here); those it did not take, still
+    /// carried; why each was not taken.
+    public var parcelsForwarded = 0
+    public var parcelsKept = 0
+    public var parcelWarnings: [String] = []
 
     /// An empty report.
     public init() {}
@@ -121,6 +126,7 @@ public struct ServerSyncClient: Sendable {
         // Acknowledged now: own edits of records this device may no longer read, and stale copies
         // peers handed over, go (`ServerSyncClient+Access`).
         try forgetUnreadableLeftovers()
+        (report.parcelsForwarded, report.parcelsKept, report.parcelWarnings) = try await forwardParcels()
         report.conflicts = Int(try store.status().conflicts)
         return report
     }
@@ -387,7 +393,7 @@ public struct ServerSyncClient: Sendable {
     ) throws {
         guard let rosterKey = response.rosterKey else { return }
         // Most answers bring no entries from the key already pinned: nothing to write.
-        if response.roster.isEmpty && context.pinnedRosterKey == rosterKey { return }
+        if response.roster.isEmpty && context.pinnedRosterKey == rosterKey { return try acceptParcelKey(response) }
         let update = try store.acceptRoster(response.roster, rosterKey: rosterKey)
         context.pinnedRosterKey = rosterKey
         report.refused += update.dropped
@@ -396,6 +402,7 @@ public struct ServerSyncClient: Sendable {
             context.rosterAfter = newest
             try store.setIntegerSetting(ServerSyncClient.rosterAfterKey, Int64(clamping: newest))
         }
+        try acceptParcelKey(response)
     }
 
     /// Whether `mine` holds a change of an author other than `except` that `theirs` lacks.

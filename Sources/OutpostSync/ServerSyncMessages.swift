@@ -507,6 +507,9 @@ public protocol ServerLink: Sendable {
 
     /// How many exchanges the link carries at once (1 when they would only queue behind each other).
     var maxInFlight: Int { get }
+
+    /// Hands the server one sealed parcel (`POST /v1/parcels`); see `ParcelReceipt.swift`.
+    func sendParcel(_ parcel: [UInt8]) async throws -> ParcelReceipt
 }
 
 extension ServerLink {

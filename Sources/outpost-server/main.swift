@@ -84,7 +84,9 @@ struct Enroll: ParsableCommand {
             device is enrolled by its key: it goes into the roster and the token is
             bound to it, for a device that leaves for the field before it ever syncs.
             A second line then gives the server's roster key (`outpost config
-            --roster-key KEY` pins it on the device).
+            --roster-key KEY` pins it on the device), and a third its parcel key,
+            signed by the roster key (`outpost config --parcel-key KEY.SIG` pins
+            it): the device seals to it what it carries but may not read.
             """
     )
     @Option(help: "The SQLite database (created when missing).") var db: String
@@ -115,7 +117,10 @@ struct Enroll: ParsableCommand {
         let enrolled = try ServerCommands.enroll(databasePath: db, reporter: reporter, role: role, device: device, teams: team)
         print(enrolled.token)
         // Only with a device enrolled by its key, so that the token stays the whole output otherwise.
-        if device != nil { print("roster key: \(Base64URL.encode(enrolled.rosterKey))") }
+        if device != nil {
+            print("roster key: \(Base64URL.encode(enrolled.rosterKey))")
+            print("parcel key: \(try SQLiteBackend(databasePath: db, create: false).vouchedParcelKey().text)")
+        }
     }
 }
 

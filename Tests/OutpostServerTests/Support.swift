@@ -74,6 +74,17 @@ struct RouterLink: ServerLink {
         }
         return try ServerSyncResponse.decode(try JSONParser.parse(bytes))
     }
+
+    func sendParcel(_ parcel: [UInt8]) async throws -> ParcelReceipt {
+        let headers: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/octet-stream"]
+        let response = try await client.executeRequest(
+            uri: "/v1/parcels", method: .post, headers: headers, body: ByteBuffer(bytes: parcel))
+        let bytes = try responseBytes(response)
+        guard response.status == .ok else {
+            throw LinkError(status: response.status.code, body: String(decoding: bytes, as: UTF8.self))
+        }
+        return try ParcelReceipt(json: try JSONParser.parse(bytes))
+    }
 }
 
 struct LinkError: Error, CustomStringConvertible {

@@ -396,7 +396,8 @@ import Testing
         var logger = Logger(label: "outpost-web-tests")
         logger.logLevel = .warning
         let router = buildRouter(
-            sync: fixture.backend, incidents: fixture.backend, devices: fixture.backend, logger: logger,
+            sync: fixture.backend, incidents: fixture.backend, devices: fixture.backend, parcels: fixture.backend,
+            parcelKey: nil, logger: logger,
             web: try WebWorkspace(databasePath: fixture.configuration.databasePath, secureCookies: true))
         try await Application(router: router).test(.router) { client in
             let browser = Browser(client)
