@@ -29,9 +29,9 @@ cleanup() {
 trap cleanup EXIT
 
 db="$work/outpost-server.db"
-echo "== enrolling two reporters and an analyst"
-alice_token="$("$server" enroll --db "$db" --reporter alice)"
-bob_token="$("$server" enroll --db "$db" --reporter bob)"
+echo "== enrolling two reporters of team Gao and an analyst of every team"
+alice_token="$("$server" enroll --db "$db" --reporter alice --team Gao)"
+bob_token="$("$server" enroll --db "$db" --reporter bob --team Gao)"
 analyst_token="$("$server" enroll --db "$db" --reporter desk --role analyst)"
 
 echo "== starting the server over TLS, with a self-signed certificate that devices pin"
@@ -84,18 +84,22 @@ echo "== alice sees the conflict (nothing was lost) and resolves it"
 "${alice[@]}" sync
 "${bob[@]}" sync
 
-echo "== carol never reaches the server: enrolled by her device's key, she hands alice a bundle"
+echo "== carol (team Kidal) never reaches the server: enrolled by her device's key, she hands alice a bundle"
 carol=(env OUTPOST_STORE="$work/carol" "$outpost")
 "${carol[@]}" init --reporter carol --passphrase-file "$work/carol.passphrase"
 "${carol[@]}" unlock --for 10m --passphrase-file "$work/carol.passphrase"
 carol_replica="$("${carol[@]}" identity --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["replica"])')"
 carol_key="$("${carol[@]}" identity --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
-"$server" enroll --db "$db" --reporter carol --replica "$carol_replica" --key "$carol_key" >"$work/carol.enroll"
-"${carol[@]}" config --roster-key "$(sed -n 's/^roster key: //p' "$work/carol.enroll")"
+"$server" enroll --db "$db" --reporter carol --team Kidal --replica "$carol_replica" --key "$carol_key" >"$work/carol.enroll"
+"${carol[@]}" config --roster-key "$(sed -n 's/^roster key: //p' "$work/carol.enroll")" \
+  --parcel-key "$(sed -n 's/^parcel key: //p' "$work/carol.enroll")"
 checkpoint="$("${carol[@]}" new --title "Checkpoint abuses, Kidal road" --event-type violence_against_civilians \
   --occurred-at 2026-03-03 --lat 18.44 --lon 1.41 --injured 2 --place-name Kidal)"
 "${carol[@]}" bundle create --out "$work/carol.bundle"
+echo "   alice is of another team: carol's report travels sealed to the server, alice cannot read it"
 "${alice[@]}" bundle apply "$work/carol.bundle"
+"${alice[@]}" status | grep -i parcel
+if "${alice[@]}" list | grep -q "Checkpoint abuses"; then echo "alice can read carol's report" >&2; exit 1; fi
 "${alice[@]}" sync
 echo "   the analyst sees carol's report as hers, verified, delivered by alice:"
 "${acurl[@]}" -H "Authorization: Bearer $analyst_token" "$url/v1/incidents/$checkpoint" \
