@@ -15,7 +15,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public let store: Store
     /// A second connection to the same file for analysts' queries: in WAL mode its reads neither
     /// wait for nor hold up sync batches (a scan of every incident took the store for a second).
-    private let reader: Store
+    let reader: Store
     /// Reads of the token table (authentication, names) and the health check: in WAL mode they
     /// never wait for a writer, so no sync batch or binding holds up authentication.
     private let tokens: Database
@@ -49,6 +49,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         try tokenWriter.execute("PRAGMA foreign_keys = ON")
         clock = store.systemClock
         rosterKey = try store.serverRosterKey()
+        try store.enableQueryIndexes()
     }
 
     private static func createIfMissing(_ path: String) throws {
@@ -146,6 +147,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     public func incidents(matching query: IncidentQuery) async throws -> IncidentPage {
         try await offload { [reader] in
+            if let page = try self.indexedIncidents(query, reader: reader) { return page }
             if !query.filtersFields {
                 // Paging and the `since` filter in SQL: only the page's states are read.
                 let (page, total, more) = try reader.incidentPage(

@@ -1,0 +1,148 @@
+import Foundation
+import OutpostCore
+
+/// Keeps the server's query indexes (`Store+QueryIndex`) current for the incidents one
+/// transaction writes. Made only for a plaintext store that holds the index tables; every write
+/// goes through the store's connection inside the caller's transaction, so the indexes commit
+/// or roll back with the records they describe.
+final class QueryIndexWriter {
+    private let db: Database
+
+    /// A writer for `store`, or nil when the store has no query indexes or is encrypted (a device
+    /// store: no plaintext copy of its fields may be written).
+    init?(store: Store) throws {
+        guard store.cipher == nil, try QueryIndexWriter.tablesExist(store.db) else { return nil }
+        db = store.db
+    }
+
+    /// Whether the database holds the query index tables.
+    static func tablesExist(_ db: Database) throws -> Bool {
+        try db.cached("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'query_incidents')")
+            .first { $0.int(0) != 0 } ?? false
+    }
+
+    /// The creating replica (`replicas.idx`) of a record: the first entry of its `records.log`.
+    static func creator(fromLog log: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var value: Int64 = 0
+        var digits = 0
+        for byte in log {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { break }
+            value = value &* 10 &+ Int64(byte - UInt8(ascii: "0"))
+            digits += 1
+        }
+        return digits > 0 ? value : nil
+    }
+
+    /// A searched field's value as the text index holds it: lowercased, in NFC unless ASCII;
+    /// and whether it is ASCII.
+    static func searchText(_ value: String) -> (text: String, ascii: Bool) {
+        let lower = value.lowercased()
+        if lower.utf8.allSatisfy({ $0 < 0x80 }) { return (lower, true) }
+        return (lower.precomposedStringWithCanonicalMapping, false)
+    }
+
+    /// The `query_text_rows` row id of field `field` (its position in `searchedFields`) of the
+    /// incident at `rowid`.
+    static func textRow(_ rowid: Int64, field: Int, ascii: Bool) -> Int64 { rowid &* 16 &+ (ascii ? 0 : 8) &+ Int64(field) }
+
+    private struct Keys: Equatable {
+        var id: String
+        var createdMs: Int64
+        var eventType: String?
+        var status: String?
+        var deleted: Bool
+        var conflict: Bool
+        var lat: Double?
+        var lon: Double?
+        var occurredMs: Int64?
+        var creator: Int64?
+
+        var point: (lat: Double, lon: Double)? { lat.flatMap { lat in lon.map { (lat, $0) } } }
+    }
+
+    /// Writes the index entries of one incident (its `records` row's rowid and visible fields).
+    func write(
+        rowid: Int64, id: String, fields: [String: JSONValue], deleted: Bool, conflict: Bool, createdMs: Int64, updatedMs: Int64,
+        updatedSeq: Int64, creator: Int64?
+    ) throws {
+        let keys = Keys(
+            id: id, createdMs: createdMs, eventType: fields["event_type"]?.stringValue, status: fields["status"]?.stringValue,
+            deleted: deleted, conflict: conflict, lat: fields["lat"]?.doubleValue, lon: fields["lon"]?.doubleValue,
+            occurredMs: fields["occurred_at"]?.stringValue.flatMap(DateText.epochMilliseconds), creator: creator)
+        let old = try db.cached(
+            """
+            SELECT id, created_ms, event_type, status, deleted, conflict, lat, lon, occurred_ms, creator
+            FROM query_incidents WHERE rowid = ?
+            """
+        ).bind(.integer(rowid)).first { row in
+            Keys(
+                id: row.text(0) ?? "", createdMs: row.int(1), eventType: row.text(2), status: row.text(3),
+                deleted: row.int(4) != 0,
+                conflict: row.int(5) != 0, lat: row.isNull(6) ? nil : row.double(6), lon: row.isNull(7) ? nil : row.double(7),
+                occurredMs: row.isNull(8) ? nil : row.int(8), creator: row.isNull(9) ? nil : row.int(9))
+        }
+        if let old, old == keys {
+            // Only the times moved: no index of the table is touched.
+            try db.cached("UPDATE query_incidents SET updated_ms = ?, updated_seq = ? WHERE rowid = ?")
+                .bind(.integer(updatedMs), .integer(updatedSeq), .integer(rowid)).run()
+        } else {
+            try db.cached(
+                """
+                INSERT OR REPLACE INTO query_incidents (rowid, id, created_ms, updated_ms, updated_seq, event_type, status,
+                  deleted, conflict, lat, lon, occurred_ms, creator) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+            ).bind(
+                .integer(rowid), .text(id), .integer(createdMs), .integer(updatedMs), .integer(updatedSeq),
+                keys.eventType.map(SQLValue.text) ?? .null, keys.status.map(SQLValue.text) ?? .null, .integer(deleted ? 1 : 0),
+                .integer(conflict ? 1 : 0), keys.lat.map(SQLValue.real) ?? .null, keys.lon.map(SQLValue.real) ?? .null,
+                keys.occurredMs.map(SQLValue.integer) ?? .null, creator.map(SQLValue.integer) ?? .null
+            ).run()
+            let oldPoint = old?.point
+            let newPoint = keys.point
+            if oldPoint?.lat != newPoint?.lat || oldPoint?.lon != newPoint?.lon || old == nil {
+                try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
+                if let point = newPoint {
+                    try db.cached("INSERT INTO query_geo (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)")
+                        .bind(.integer(rowid), .real(point.lon), .real(point.lon), .real(point.lat), .real(point.lat)).run()
+                }
+            }
+        }
+        try writeText(rowid: rowid, fields: fields)
+    }
+
+    /// Rewrites the text rows of the searched fields whose value changed.
+    private func writeText(rowid: Int64, fields: [String: JSONValue]) throws {
+        var wanted: [Int64: String] = [:]
+        for (position, name) in IncidentFilter.searchedFields.enumerated() {
+            guard let value = fields[name]?.stringValue, !value.isEmpty else { continue }
+            let (text, ascii) = QueryIndexWriter.searchText(value)
+            wanted[QueryIndexWriter.textRow(rowid, field: position, ascii: ascii)] = text
+        }
+        // Read even for a new index row: rows left by a record once at this rowid are replaced.
+        var held: [Int64: String] = [:]
+        try db.cached("SELECT rowid, text FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
+            .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).forEach { held[$0.int(0)] = $0.text(1) ?? "" }
+        for (row, text) in held where wanted[row] != text {
+            try db.cached("INSERT INTO query_text (query_text, rowid, text) VALUES ('delete', ?, ?)")
+                .bind(.integer(row), .text(text)).run()
+            try db.cached("DELETE FROM query_text_rows WHERE rowid = ?").bind(.integer(row)).run()
+        }
+        for (row, text) in wanted where held[row] != text {
+            try db.cached("INSERT INTO query_text_rows (rowid, text) VALUES (?, ?)").bind(.integer(row), .text(text)).run()
+            try db.cached("INSERT INTO query_text (rowid, text) VALUES (?, ?)").bind(.integer(row), .text(text)).run()
+        }
+    }
+
+    /// Removes an incident's entries (its record is gone).
+    func remove(rowid: Int64) throws {
+        try db.cached(
+            """
+            INSERT INTO query_text (query_text, rowid, text)
+            SELECT 'delete', rowid, text FROM query_text_rows WHERE rowid BETWEEN ?1 * 16 AND ?1 * 16 + 15
+            """
+        ).bind(.integer(rowid)).run()
+        try db.cached("DELETE FROM query_text_rows WHERE rowid BETWEEN ?1 * 16 AND ?1 * 16 + 15").bind(.integer(rowid)).run()
+        try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
+        try db.cached("DELETE FROM query_incidents WHERE rowid = ?").bind(.integer(rowid)).run()
+    }
+}
