@@ -42,6 +42,12 @@ struct IndexedQueryPlan {
     /// `WHERE` terms over `query_incidents q`, every one exact.
     private var terms: [String] = []
     private var values: [SQLValue] = []
+    /// Terms that only speed a query up (the R*Tree, the trigram narrowing): the exact terms
+    /// decide without them.
+    private var accelerators: [String] = []
+    private var acceleratorValues: [SQLValue] = []
+    /// The ASCII runs of the lowercased NFC text, as UTF-8: a field holding the text holds each.
+    private var asciiRuns: [[UInt8]] = []
     /// The text filter's trigram query, and whether a match in ASCII text is exact.
     private var textQuery: (match: String, exactInASCII: Bool)?
     /// The lowercased NFC text of the filter, as UTF-8 (for the byte search of ASCII rows).
@@ -111,8 +117,8 @@ struct IndexedQueryPlan {
                 try db.cached("SELECT count(*) FROM (\(geoQuery) LIMIT \(filter.boxLookupLimit))").bind(geoValues)
                 .first { Int($0.int(0)) } ?? 0
             if held < filter.boxLookupLimit {
-                terms.append("q.rowid IN (\(geoQuery))")
-                values += geoValues
+                accelerators.append("q.rowid IN (\(geoQuery))")
+                acceleratorValues += geoValues
             }
             terms.append("q.lat >= ? AND q.lat <= ?")
             values += [.real(box.minLat), .real(box.maxLat)]
@@ -121,6 +127,7 @@ struct IndexedQueryPlan {
         }
         if let text = filter.text, !text.isEmpty {
             needle = Array(text.lowercased().precomposedStringWithCanonicalMapping.utf8)
+            asciiRuns = needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
             textQuery = IndexedQueryPlan.trigramQuery(for: text)
             textPlan = .confirmed
             if let textQuery {
@@ -130,8 +137,8 @@ struct IndexedQueryPlan {
                     ).bind(.text(textQuery.match)).first { Int($0.int(0)) } ?? 0
                 if matches < filter.textNarrowingLimit {
                     textPlan = .narrowed
-                    terms.append("q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?)")
-                    values.append(.text(textQuery.match))
+                    accelerators.append("q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?)")
+                    acceleratorValues.append(.text(textQuery.match))
                 }
             }
         }
@@ -149,6 +156,11 @@ struct IndexedQueryPlan {
     /// that is a single character). Nil when the text has no such run.
     static func trigramQuery(for text: String) -> (match: String, exactInASCII: Bool)? {
         let needle = text.lowercased().precomposedStringWithCanonicalMapping
+        func phrase(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        // Text beyond ASCII, three characters or more: the whole text in NFC. A field holding it
+        // holds its NFC bytes (canonically equivalent characters have one NFC form, and NFC
+        // composes only within a character), and trigram folding of both sides keeps a match.
+        if !needle.utf8.allSatisfy({ $0 < 0x80 }) && needle.unicodeScalars.count >= 3 { return (phrase(needle), false) }
         var runs: [String] = []
         var current = ""
         for scalar in needle.unicodeScalars {
@@ -164,11 +176,18 @@ struct IndexedQueryPlan {
         let exact =
             runs.count == 1 && runs[0].utf8.count == needle.utf8.count
             && !needle.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D })
-        let match = runs.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " AND ")
+        let match = runs.map(phrase).joined(separator: " AND ")
         return (match, exact)
     }
 
+    /// The exact terms.
     private var whereClause: String { terms.isEmpty ? "1" : terms.joined(separator: " AND ") }
+    /// The exact terms and the accelerators.
+    private var fastWhereClause: String {
+        let all = terms + accelerators
+        return all.isEmpty ? "1" : all.joined(separator: " AND ")
+    }
+    private var fastValues: [SQLValue] { values + acceleratorValues }
 
     /// Whether the incident at `rowid` holds the text: its ASCII rows by a byte search when that
     /// is exact, the others by `textMatches`.
@@ -179,7 +198,10 @@ struct IndexedQueryPlan {
             .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).scan { row in
                 if byteSearch && row.int(0) & 8 == 0 {
                     found = row.withBytes(1) { IndexedQueryPlan.bytes($0, contain: needle) }
-                } else if let text = row.text(1) {
+                } else if row.withBytes(1, { text in asciiRuns.allSatisfy { IndexedQueryPlan.bytes(text, contain: $0) } }),
+                    let text = row.text(1)
+                {
+                    // Only a field holding every ASCII run of the text is asked.
                     found = textMatches(text)
                 }
                 return !found
@@ -210,30 +232,31 @@ struct IndexedQueryPlan {
     /// and whether the total is exact (a text filter answered row by row counts at most
     /// `IncidentFilter.textCountCap` matches).
     func run(db: Database, textMatches: (String) -> Bool) throws -> (page: [Int64], total: Int, exact: Bool) {
-        var pageTerms = whereClause
-        var pageValues = values
+        var pageTerms = fastWhereClause
+        var pageValues = fastValues
         if let after = filter.after {
             pageTerms += " AND (q.created_ms > ? OR (q.created_ms = ? AND q.id > ?))"
             pageValues += [.integer(after.createdMs), .integer(after.createdMs), .text(after.id)]
         }
         let wanted = filter.limit + 1
         let skip = filter.after == nil ? filter.offset : 0
-        let exactMatch = textPlan == .narrowed ? textQuery.flatMap { $0.exactInASCII ? $0.match : nil } : nil
+        let exactMatch = textQuery.flatMap { $0.exactInASCII ? $0.match : nil }
         // With an exact trigram match, a row matched in ASCII text needs no confirming.
+        let narrowedExact = textPlan == .narrowed ? exactMatch : nil
         let flag =
-            exactMatch == nil
+            narrowedExact == nil
             ? "0" : "q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ? AND (rowid & 8) = 0)"
-        let flagValues: [SQLValue] = exactMatch.map { [.text($0)] } ?? []
+        let flagValues: [SQLValue] = narrowedExact.map { [.text($0)] } ?? []
         guard let textPlan else {
             let total =
-                try db.cached("SELECT count(*) FROM query_incidents q WHERE \(whereClause)").bind(values).first { Int($0.int(0)) }
-                ?? 0
+                try db.cached("SELECT count(*) FROM query_incidents q WHERE \(fastWhereClause)").bind(fastValues).first {
+                    Int($0.int(0))
+                } ?? 0
             var page: [Int64] = []
             try db.cached("SELECT q.rowid FROM query_incidents q WHERE \(pageTerms) ORDER BY q.created_ms, q.id LIMIT ? OFFSET ?")
                 .bind(pageValues + [.integer(Int64(wanted)), .integer(Int64(skip))]).forEach { page.append($0.int(0)) }
             return (page, total, true)
         }
-        let cap = textPlan == .narrowed ? Int.max : filter.textCountCap
         // The page: candidates in order, each exact or confirmed, until it is full.
         var page: [Int64] = []
         var skipped = 0
@@ -248,20 +271,40 @@ struct IndexedQueryPlan {
                 page.append(rowid)
                 return page.count < wanted
             }
-        // The total: every candidate confirmed, up to `cap` matches.
+        // The total: every candidate confirmed, up to `cap` matches (one past the cap stops it).
+        let cap = textPlan == .narrowed ? Int.max : filter.textCountCap
         var total = 0
         var exhausted = true
-        try db.cached("SELECT q.rowid, \(flag) FROM query_incidents q WHERE \(whereClause) ORDER BY q.created_ms, q.id")
-            .bind(flagValues + values).scan { row in
-                guard try row.int(1) != 0 || holdsText(row.int(0), db: db, textMatches: textMatches) else { return true }
-                // One match past the cap: the total stops there.
-                guard total < cap else {
-                    exhausted = false
-                    return false
-                }
-                total += 1
-                return true
+        func counted(_ matches: Bool) -> Bool {
+            guard matches else { return true }
+            guard total < cap else {
+                exhausted = false
+                return false
             }
+            total += 1
+            return true
+        }
+        if textPlan == .confirmed, let textQuery {
+            // Common text: the trigram matches in index order (lazily), each incident once, its
+            // other filters checked by rowid (the exact terms only), then its text.
+            let passes = try db.cached("SELECT 1 FROM query_incidents q WHERE q.rowid = ? AND \(whereClause)")
+            var last: Int64 = -1
+            try db.cached("SELECT rowid FROM query_text WHERE query_text MATCH ? ORDER BY rowid").bind(.text(textQuery.match))
+                .scan { row in
+                    let textRow = row.int(0)
+                    let rowid = textRow >> 4
+                    guard rowid != last else { return true }
+                    last = rowid
+                    guard try passes.bind([.integer(rowid)] + values).first({ _ in true }) == true else { return true }
+                    let exact = exactMatch != nil && textRow & 8 == 0
+                    return try counted(exact || holdsText(rowid, db: db, textMatches: textMatches))
+                }
+        } else {
+            try db.cached("SELECT q.rowid, \(flag) FROM query_incidents q WHERE \(fastWhereClause)")
+                .bind(flagValues + fastValues).scan { row in
+                    try counted(row.int(1) != 0 || holdsText(row.int(0), db: db, textMatches: textMatches))
+                }
+        }
         return (page, total, exhausted)
     }
 }
