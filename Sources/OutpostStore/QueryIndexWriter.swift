@@ -34,16 +34,23 @@ final class QueryIndexWriter {
     }
 
     /// A searched field's value as the text index holds it: lowercased, in NFC unless ASCII;
-    /// and whether it is ASCII.
-    static func searchText(_ value: String) -> (text: String, ascii: Bool) {
+    /// the lowercased value itself when NFC changed it (the text rule is asked about that one:
+    /// a search may match a character's parts, which NFC composes away); whether it is ASCII.
+    static func searchText(_ value: String) -> (text: String, raw: String?, ascii: Bool) {
         let lower = value.lowercased()
-        if lower.utf8.allSatisfy({ $0 < 0x80 }) { return (lower, true) }
-        return (lower.precomposedStringWithCanonicalMapping, false)
+        if lower.utf8.allSatisfy({ $0 < 0x80 }) { return (lower, nil, true) }
+        let composed = lower.precomposedStringWithCanonicalMapping
+        return (composed, composed.utf8.elementsEqual(lower.utf8) ? nil : lower, false)
     }
 
     /// The `query_text_rows` row id of field `field` (its position in `searchedFields`) of the
     /// incident at `rowid`.
     static func textRow(_ rowid: Int64, field: Int, ascii: Bool) -> Int64 { rowid &* 16 &+ (ascii ? 0 : 8) &+ Int64(field) }
+
+    private struct TextRow: Equatable {
+        var text: String
+        var raw: String?
+    }
 
     private struct Keys: Equatable {
         var id: String
@@ -112,24 +119,27 @@ final class QueryIndexWriter {
 
     /// Rewrites the text rows of the searched fields whose value changed.
     private func writeText(rowid: Int64, fields: [String: JSONValue]) throws {
-        var wanted: [Int64: String] = [:]
+        var wanted: [Int64: TextRow] = [:]
         for (position, name) in IncidentFilter.searchedFields.enumerated() {
             guard let value = fields[name]?.stringValue, !value.isEmpty else { continue }
-            let (text, ascii) = QueryIndexWriter.searchText(value)
-            wanted[QueryIndexWriter.textRow(rowid, field: position, ascii: ascii)] = text
+            let (text, raw, ascii) = QueryIndexWriter.searchText(value)
+            wanted[QueryIndexWriter.textRow(rowid, field: position, ascii: ascii)] = TextRow(text: text, raw: raw)
         }
         // Read even for a new index row: rows left by a record once at this rowid are replaced.
-        var held: [Int64: String] = [:]
-        try db.cached("SELECT rowid, text FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
-            .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).forEach { held[$0.int(0)] = $0.text(1) ?? "" }
-        for (row, text) in held where wanted[row] != text {
+        var held: [Int64: TextRow] = [:]
+        try db.cached("SELECT rowid, text, raw FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
+            .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).forEach {
+                held[$0.int(0)] = TextRow(text: $0.text(1) ?? "", raw: $0.text(2))
+            }
+        for (row, old) in held where wanted[row] != old {
             try db.cached("INSERT INTO query_text (query_text, rowid, text) VALUES ('delete', ?, ?)")
-                .bind(.integer(row), .text(text)).run()
+                .bind(.integer(row), .text(old.text)).run()
             try db.cached("DELETE FROM query_text_rows WHERE rowid = ?").bind(.integer(row)).run()
         }
-        for (row, text) in wanted where held[row] != text {
-            try db.cached("INSERT INTO query_text_rows (rowid, text) VALUES (?, ?)").bind(.integer(row), .text(text)).run()
-            try db.cached("INSERT INTO query_text (rowid, text) VALUES (?, ?)").bind(.integer(row), .text(text)).run()
+        for (row, new) in wanted where held[row] != new {
+            try db.cached("INSERT INTO query_text_rows (rowid, text, raw) VALUES (?, ?, ?)")
+                .bind(.integer(row), .text(new.text), new.raw.map(SQLValue.text) ?? .null).run()
+            try db.cached("INSERT INTO query_text (rowid, text) VALUES (?, ?)").bind(.integer(row), .text(new.text)).run()
         }
     }
 

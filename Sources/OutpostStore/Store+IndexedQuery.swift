@@ -127,7 +127,11 @@ struct IndexedQueryPlan {
         }
         if let text = filter.text, !text.isEmpty {
             needle = Array(text.lowercased().precomposedStringWithCanonicalMapping.utf8)
-            asciiRuns = needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
+            // The bytes every field holding the text holds: its NFC form when beyond ASCII (as the
+            // trigram narrowing assumes, see `trigramQuery`), else its ASCII runs.
+            asciiRuns =
+                IndexedQueryPlan.narrowsByNFC(String(decoding: needle, as: UTF8.self))
+                ? [needle] : needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
             textQuery = IndexedQueryPlan.trigramQuery(for: text)
             textPlan = .confirmed
             if let textQuery {
@@ -160,7 +164,7 @@ struct IndexedQueryPlan {
         // Text beyond ASCII, three characters or more: the whole text in NFC. A field holding it
         // holds its NFC bytes (canonically equivalent characters have one NFC form, and NFC
         // composes only within a character), and trigram folding of both sides keeps a match.
-        if !needle.utf8.allSatisfy({ $0 < 0x80 }) && needle.unicodeScalars.count >= 3 { return (phrase(needle), false) }
+        if narrowsByNFC(needle) { return (phrase(needle), false) }
         var runs: [String] = []
         var current = ""
         for scalar in needle.unicodeScalars {
@@ -180,6 +184,16 @@ struct IndexedQueryPlan {
         return (match, exact)
     }
 
+    /// Whether the (lowercased NFC) text, beyond ASCII, narrows by its own NFC bytes: three
+    /// characters or more, not starting with a combining mark (a mark alone may match inside a
+    /// precomposed character).
+    static func narrowsByNFC(_ needle: String) -> Bool {
+        guard let first = needle.unicodeScalars.first, first.properties.canonicalCombiningClass == .notReordered else {
+            return false
+        }
+        return !needle.utf8.allSatisfy({ $0 < 0x80 }) && needle.unicodeScalars.count >= 3
+    }
+
     /// The exact terms.
     private var whereClause: String { terms.isEmpty ? "1" : terms.joined(separator: " AND ") }
     /// The exact terms and the accelerators.
@@ -194,14 +208,15 @@ struct IndexedQueryPlan {
     private func holdsText(_ rowid: Int64, db: Database, textMatches: (String) -> Bool) throws -> Bool {
         let byteSearch = textQuery?.exactInASCII == true
         var found = false
-        try db.cached("SELECT rowid, text FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
+        try db.cached("SELECT rowid, text, raw FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
             .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).scan { row in
                 if byteSearch && row.int(0) & 8 == 0 {
                     found = row.withBytes(1) { IndexedQueryPlan.bytes($0, contain: needle) }
                 } else if row.withBytes(1, { text in asciiRuns.allSatisfy { IndexedQueryPlan.bytes(text, contain: $0) } }),
-                    let text = row.text(1)
+                    let text = row.isNull(2) ? row.text(1) : row.text(2)
                 {
-                    // Only a field holding every ASCII run of the text is asked.
+                    // Only a field whose NFC text holds the bytes every match holds is asked,
+                    // about the field as written (lowercased).
                     found = textMatches(text)
                 }
                 return !found
@@ -284,7 +299,12 @@ struct IndexedQueryPlan {
             total += 1
             return true
         }
-        if textPlan == .confirmed, let textQuery {
+        // Few candidates by the other filters: each confirmed; many: the trigram matches instead.
+        let others =
+            textPlan == .confirmed && textQuery != nil
+            ? try db.cached("SELECT count(*) FROM (SELECT 1 FROM query_incidents q WHERE \(fastWhereClause) LIMIT ?)")
+                .bind(fastValues + [.integer(Int64(filter.textCountCap * 10))]).first { Int($0.int(0)) } ?? 0 : 0
+        if textPlan == .confirmed, let textQuery, others >= filter.textCountCap * 10 {
             // Common text: the trigram matches in index order (lazily), each incident once, its
             // other filters checked by rowid (the exact terms only), then its text.
             let passes = try db.cached("SELECT 1 FROM query_incidents q WHERE q.rowid = ? AND \(whereClause)")

@@ -16,7 +16,8 @@ import OutpostCore
 ///   reads only the index and a first page stops after the page's entries.
 /// - `query_geo`: an R*Tree of the incidents' points.
 /// - `query_text`: an FTS5 trigram index over `query_text_rows`, one row per searched field of
-///   an incident, holding the field lowercased (and, unless ASCII, in NFC). Row ids are
+///   an incident, holding the field lowercased (and, unless ASCII, in NFC; `raw` keeps the
+///   lowercased value when NFC changed it, for the text rule to confirm on). Row ids are
 ///   `rowid × 16 + field` for ASCII text and `rowid × 16 + 8 + field` for other text: a trigram
 ///   match in ASCII text of an ASCII needle is the old substring match exactly, other matches are
 ///   confirmed.
@@ -48,7 +49,7 @@ extension Store {
         CREATE INDEX IF NOT EXISTS query_incidents_creator ON query_incidents(creator, deleted, created_ms, id);
         CREATE INDEX IF NOT EXISTS query_incidents_conflict ON query_incidents(deleted, created_ms, id) WHERE conflict = 1;
         CREATE VIRTUAL TABLE IF NOT EXISTS query_geo USING rtree(id, min_lon, max_lon, min_lat, max_lat);
-        CREATE TABLE IF NOT EXISTS query_text_rows (rowid INTEGER PRIMARY KEY, text TEXT NOT NULL) STRICT;
+        CREATE TABLE IF NOT EXISTS query_text_rows (rowid INTEGER PRIMARY KEY, text TEXT NOT NULL, raw TEXT) STRICT;
         CREATE VIRTUAL TABLE IF NOT EXISTS query_text USING fts5(
             text, content = 'query_text_rows', content_rowid = 'rowid', tokenize = 'trigram');
         CREATE TRIGGER IF NOT EXISTS query_incidents_forget AFTER DELETE ON records BEGIN

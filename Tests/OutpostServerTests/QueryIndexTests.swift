@@ -146,7 +146,10 @@ import Testing
             if chance(30) { needle = needle.uppercased() }
             if chance(10) { needle = needle.decomposedStringWithCanonicalMapping }
             if chance(10) {
-                needle = pick(["é", "ÉCOLE", "ǆ", "kelvin", "ss", "i\u{307}", "\"", "gunfire at dawn marché", "\r\n"])
+                needle = pick([
+                    "é", "ÉCOLE", "ǆ", "kelvin", "ss", "i\u{307}", "\"", "gunfire at dawn marché", "\r\n", "\u{301}co",
+                    "ca\u{301}",
+                ])
             }
             query.text = needle
         }
@@ -189,7 +192,7 @@ import Testing
         return IncidentPage(incidents: Array(rest.prefix(query.limit)), total: matches.count, hasMore: rest.count > query.limit)
     }
 
-    @Test(arguments: [UInt64(1), 2, 3])
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5])
     func indexedQueriesAnswerWhatAScanAnswers(seed: UInt64) async throws {
         let (fixture, _, ids) = try await Self.world(seed: seed)
         #expect(try fixture.store.hasQueryIndexes())

@@ -117,7 +117,7 @@ enum QueryBenchmark: Benchmark {
                 "occurred_from=20\(15 + $0.next() % 10)-01-01&occurred_to=20\(15 + $0.next() % 10)-06-30"
             },
             Combination(name: "has_conflicts") { _ in "has_conflicts=true" },
-            Combination(name: "reporter") { _ in "reporter=field-0" },
+            Combination(name: "reporter") { "reporter=" + pick(["server", "server", "nobody"], &$0) },
             Combination(name: "bbox+q+type") {
                 "bbox=" + pick(small + large, &$0) + "&q=" + pick(words, &$0) + "&event_type=" + pick(types, &$0)
             },
