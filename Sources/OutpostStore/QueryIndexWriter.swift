@@ -37,7 +37,11 @@ final class QueryIndexWriter {
     /// the lowercased value itself when NFC changed it (the text rule is asked about that one:
     /// a search may match a character's parts, which NFC composes away); whether it is ASCII.
     static func searchText(_ value: String) -> (text: String, raw: String?, ascii: Bool) {
-        let lower = value.lowercased()
+        searchText(lowercased: value.lowercased())
+    }
+
+    /// `searchText` of a value already lowercased.
+    static func searchText(lowercased lower: String) -> (text: String, raw: String?, ascii: Bool) {
         if lower.utf8.allSatisfy({ $0 < 0x80 }) { return (lower, nil, true) }
         let composed = lower.precomposedStringWithCanonicalMapping
         return (composed, composed.utf8.elementsEqual(lower.utf8) ? nil : lower, false)
@@ -92,6 +96,27 @@ final class QueryIndexWriter {
             // Only the times moved: no index of the table is touched.
             try db.cached("UPDATE query_incidents SET updated_ms = ?, updated_seq = ? WHERE rowid = ?")
                 .bind(.integer(updatedMs), .integer(updatedSeq), .integer(rowid)).run()
+        } else if let old, old.id == keys.id {
+            // Only the columns that changed, so only their indexes are touched.
+            var set = ["updated_ms = ?", "updated_seq = ?"]
+            var changed: [SQLValue] = [.integer(updatedMs), .integer(updatedSeq)]
+            func column(_ name: String, _ differs: Bool, _ value: SQLValue) {
+                guard differs else { return }
+                set.append("\(name) = ?")
+                changed.append(value)
+            }
+            column("created_ms", old.createdMs != keys.createdMs, .integer(createdMs))
+            column("event_type", old.eventType != keys.eventType, keys.eventType.map(SQLValue.text) ?? .null)
+            column("status", old.status != keys.status, keys.status.map(SQLValue.text) ?? .null)
+            column("deleted", old.deleted != keys.deleted, .integer(deleted ? 1 : 0))
+            column("conflict", old.conflict != keys.conflict, .integer(conflict ? 1 : 0))
+            column("lat", old.lat != keys.lat, keys.lat.map(SQLValue.real) ?? .null)
+            column("lon", old.lon != keys.lon, keys.lon.map(SQLValue.real) ?? .null)
+            column("occurred_ms", old.occurredMs != keys.occurredMs, keys.occurredMs.map(SQLValue.integer) ?? .null)
+            column("creator", old.creator != keys.creator, creator.map(SQLValue.integer) ?? .null)
+            try db.cached("UPDATE query_incidents SET \(set.joined(separator: ", ")) WHERE rowid = ?")
+                .bind(changed + [.integer(rowid)]).run()
+            try writePoint(rowid: rowid, old: old.point, new: keys.point, isNew: false)
         } else {
             try db.cached(
                 """
@@ -104,33 +129,44 @@ final class QueryIndexWriter {
                 .integer(conflict ? 1 : 0), keys.lat.map(SQLValue.real) ?? .null, keys.lon.map(SQLValue.real) ?? .null,
                 keys.occurredMs.map(SQLValue.integer) ?? .null, creator.map(SQLValue.integer) ?? .null
             ).run()
-            let oldPoint = old?.point
-            let newPoint = keys.point
-            if oldPoint?.lat != newPoint?.lat || oldPoint?.lon != newPoint?.lon || old == nil {
-                try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
-                if let point = newPoint {
-                    try db.cached("INSERT INTO query_geo (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)")
-                        .bind(.integer(rowid), .real(point.lon), .real(point.lon), .real(point.lat), .real(point.lat)).run()
-                }
-            }
+            try writePoint(rowid: rowid, old: old?.point, new: keys.point, isNew: old == nil)
         }
         try writeText(rowid: rowid, fields: fields)
     }
 
+    /// Rewrites the R*Tree entry when the point changed.
+    private func writePoint(rowid: Int64, old: (lat: Double, lon: Double)?, new: (lat: Double, lon: Double)?, isNew: Bool) throws
+    {
+        if old?.lat != new?.lat || old?.lon != new?.lon || isNew {
+            try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
+            if let point = new {
+                try db.cached("INSERT INTO query_geo (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)")
+                    .bind(.integer(rowid), .real(point.lon), .real(point.lon), .real(point.lat), .real(point.lat)).run()
+            }
+        }
+    }
+
     /// Rewrites the text rows of the searched fields whose value changed.
     private func writeText(rowid: Int64, fields: [String: JSONValue]) throws {
-        var wanted: [Int64: TextRow] = [:]
-        for (position, name) in IncidentFilter.searchedFields.enumerated() {
-            guard let value = fields[name]?.stringValue, !value.isEmpty else { continue }
-            let (text, raw, ascii) = QueryIndexWriter.searchText(value)
-            wanted[QueryIndexWriter.textRow(rowid, field: position, ascii: ascii)] = TextRow(text: text, raw: raw)
-        }
         // Read even for a new index row: rows left by a record once at this rowid are replaced.
         var held: [Int64: TextRow] = [:]
         try db.cached("SELECT rowid, text, raw FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
             .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).forEach {
                 held[$0.int(0)] = TextRow(text: $0.text(1) ?? "", raw: $0.text(2))
             }
+        var wanted: [Int64: TextRow] = [:]
+        for (position, name) in IncidentFilter.searchedFields.enumerated() {
+            guard let value = fields[name]?.stringValue, !value.isEmpty else { continue }
+            let lower = value.lowercased()
+            // A field held already (its lowercased value unchanged) is not normalised again.
+            let nonASCII = QueryIndexWriter.textRow(rowid, field: position, ascii: false)
+            if let kept = held[nonASCII], (kept.raw ?? kept.text) == lower {
+                wanted[nonASCII] = kept
+                continue
+            }
+            let (text, raw, ascii) = QueryIndexWriter.searchText(lowercased: lower)
+            wanted[QueryIndexWriter.textRow(rowid, field: position, ascii: ascii)] = TextRow(text: text, raw: raw)
+        }
         for (row, old) in held where wanted[row] != old {
             try db.cached("INSERT INTO query_text (query_text, rowid, text) VALUES ('delete', ?, ?)")
                 .bind(.integer(row), .text(old.text)).run()
