@@ -21,6 +21,9 @@ final class ChangeApplier {
         var log: [UInt8]
         var dirty = false
         var mayHavePending: Bool?
+        /// Whether a change applied in this transaction wrote a field `q` searches (the query
+        /// indexes then rewrite the record's text entries).
+        var wroteSearchedText = false
 
         init(state: RecordState, rowid: Int64?, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64, log: [UInt8]) {
             self.storedState = state
@@ -47,6 +50,7 @@ final class ChangeApplier {
 
         /// Applies a change the caller has decided to apply.
         func apply(_ change: Change) {
+            if !wroteSearchedText { wroteSearchedText = IncidentFilter.searchedFields.contains { change.writes[$0] != nil } }
             if fresh == nil, storedState.isEmpty, change.writes[Change.deletedField] == nil {
                 fresh = change
             } else {
@@ -640,7 +644,8 @@ final class ChangeApplier {
                 try queryIndex.write(
                     rowid: record.rowid ?? db.lastInsertRowID, id: key.id, fields: source.visibleFields, deleted: deleted,
                     conflict: conflicted, createdMs: record.createdMs, updatedMs: record.updatedMs, updatedSeq: record.updatedSeq,
-                    creator: record.log.withUnsafeBufferPointer(QueryIndexWriter.creator(fromLog:)))
+                    creator: record.log.withUnsafeBufferPointer(QueryIndexWriter.creator(fromLog:)),
+                    textChanged: record.rowid == nil || record.wroteSearchedText)
             }
         }
         for idx in touchedReplicas { try store.advanceContiguous(replicaIdx: idx) }

@@ -74,7 +74,7 @@ final class QueryIndexWriter {
     /// Writes the index entries of one incident (its `records` row's rowid and visible fields).
     func write(
         rowid: Int64, id: String, fields: [String: JSONValue], deleted: Bool, conflict: Bool, createdMs: Int64, updatedMs: Int64,
-        updatedSeq: Int64, creator: Int64?
+        updatedSeq: Int64, creator: Int64?, textChanged: Bool = true
     ) throws {
         let keys = Keys(
             id: id, createdMs: createdMs, eventType: fields["event_type"]?.stringValue, status: fields["status"]?.stringValue,
@@ -131,7 +131,8 @@ final class QueryIndexWriter {
             ).run()
             try writePoint(rowid: rowid, old: old?.point, new: keys.point, isNew: old == nil)
         }
-        try writeText(rowid: rowid, fields: fields)
+        // A record none of whose searched fields was written keeps its text entries.
+        if textChanged || old == nil || old?.id != id { try writeText(rowid: rowid, fields: fields) }
     }
 
     /// Rewrites the R*Tree entry when the point changed.
