@@ -337,3 +337,6 @@ def before_call(context, case, kwargs):
             case.query["bbox"] = _with_ordered_latitudes(case.query["bbox"])
         if "q" in case.query:
             case.query["q"] = _within_bytes(case.query["q"], _Q_BYTES)
+        for key, limit in (("reporter", _REPORTER_BYTES), ("team", 256)):
+            if isinstance(case.query.get(key), str):
+                case.query[key] = _within_bytes(case.query[key], limit)

@@ -12,6 +12,7 @@ struct IncidentController: Sendable {
 
     static let queryKeys: Set<String> = [
         "since", "bbox", "event_type", "status", "q", "limit", "offset", "cursor", "include_deleted",
+        "occurred_from", "occurred_to", "has_conflicts", "reporter", "team",
     ]
 
     func list(_ request: Request, context: OutpostRequestContext) async throws -> Response {
@@ -22,6 +23,7 @@ struct IncidentController: Sendable {
         var out: [String: JSONValue] = [
             "incidents": .array(page.incidents.map(\.json)), "total": .int(Int64(page.total)),
             "limit": .int(Int64(query.limit)), "next_cursor": page.next.map { .string($0.token) } ?? .null,
+            "total_exact": .bool(page.totalIsExact),
         ]
         if query.after == nil { out["offset"] = .int(Int64(query.offset)) }
         return HTTPSupport.json(JSONValue.object(out).serializedBytes(), request: request)
@@ -183,6 +185,7 @@ struct IncidentController: Sendable {
             default: throw APIError.badRequest("invalid_query", "include_deleted must be true or false", field: "include_deleted")
             }
         }
+        try parseIndexedFilters(single: single, into: &query)
         if let limit = try count("limit", 1...limits.maxPageSize) { query.limit = limit }
         if let offset = try count("offset", 0...Int(Int32.max)) { query.offset = offset }
         if let cursor = try single("cursor") {

@@ -123,6 +123,16 @@ public struct IncidentQuery: Hashable, Sendable {
     public var text: String?
     /// Include deleted incidents.
     public var includeDeleted = false
+    /// Only incidents whose `occurred_at` (the incident's own date) is at or after this time (ms).
+    public var occurredFromMs: Int64?
+    /// Only incidents whose `occurred_at` is at or before this time (ms).
+    public var occurredToMs: Int64?
+    /// Only incidents with (true) or without (false) a conflict.
+    public var hasConflicts: Bool?
+    /// Only incidents created by this enrolled reporter (answered by `SQLiteBackend+Query`).
+    public var reporter: String?
+    /// Only incidents of these teams (`record_access.team`; answered by `SQLiteBackend+Query`).
+    public var teams: Set<String>?
     /// Page size.
     public var limit = 100
     /// Skip this many matches (ignored with `after`).
@@ -139,10 +149,12 @@ public struct IncidentQuery: Hashable, Sendable {
     /// Whether a filter reads the incidents' fields (type, status, place or text), which only a
     /// scan of every incident can answer.
     public var filtersFields: Bool {
-        eventTypes != nil || statuses != nil || bbox != nil || !(text ?? "").isEmpty
+        eventTypes != nil || statuses != nil || bbox != nil || !(text ?? "").isEmpty || occurredFromMs != nil
+            || occurredToMs != nil || hasConflicts != nil || reporter != nil || teams != nil
     }
 
-    /// Whether an incident passes every filter (not the paging).
+    /// Whether an incident passes every filter (not the paging) except `reporter` and `teams`,
+    /// which need more than the incident.
     public func matches(_ incident: IncidentRecord) -> Bool {
         if !includeDeleted && incident.deleted { return false }
         if let since = updatedAfterMs, incident.updatedMs <= since { return false }
@@ -157,14 +169,25 @@ public struct IncidentQuery: Hashable, Sendable {
                 bbox.contains(lon: lon, lat: lat)
             else { return false }
         }
+        if occurredFromMs != nil || occurredToMs != nil {
+            guard let ms = incident.fields["occurred_at"]?.stringValue.flatMap(DateText.epochMilliseconds),
+                ms >= occurredFromMs ?? .min, ms <= occurredToMs ?? .max
+            else { return false }
+        }
+        if let hasConflicts, incident.conflict != hasConflicts { return false }
         if let text, !text.isEmpty {
             let needle = text.lowercased()
             let found = IncidentQuery.searchedFields.contains { field in
-                incident.fields[field]?.stringValue?.lowercased().contains(needle) ?? false
+                incident.fields[field].flatMap(\.stringValue).map { IncidentQuery.holds($0, needle: needle) } ?? false
             }
             if !found { return false }
         }
         return true
+    }
+
+    /// Whether a field's text holds the lowercased `needle`, case-insensitively (the `q` rule).
+    static func holds(_ text: String, needle: String) -> Bool {
+        text.lowercased().contains(needle)
     }
 }
 
@@ -230,8 +253,11 @@ public struct IncidentCursor: Hashable, Sendable {
 public struct IncidentPage: Sendable {
     /// The incidents on this page.
     public var incidents: [IncidentRecord]
-    /// How many incidents match the filters in all.
+    /// How many incidents match the filters in all (at least this many when `totalIsExact` is false).
     public var total: Int
+    /// Whether `total` counts every match: false when a common text filter's count stopped at
+    /// `IncidentFilter.textCountCap`.
+    public var totalIsExact = true
     /// The cursor for the next page, when there is one.
     public var next: IncidentCursor?
 

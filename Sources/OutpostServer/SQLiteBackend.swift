@@ -50,6 +50,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         clock = store.systemClock
         rosterKey = try store.serverRosterKey()
         try repairAccess()
+        try store.enableQueryIndexes()
     }
 
     private static func createIfMissing(_ path: String) throws {
@@ -147,6 +148,14 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
 
     public func incidents(matching query: IncidentQuery, readableBy scope: AccessScope) async throws -> IncidentPage {
         try await offload { [reader] in
+            // The scope's teams narrow the query's (an analyst never reads past them).
+            var query = query
+            if let teams = scope.teams {
+                let asked = query.teams.map { $0.intersection(teams) } ?? teams
+                if asked.isEmpty { return IncidentPage(incidents: [], total: 0, hasMore: false) }
+                query.teams = asked
+            }
+            if let page = try self.indexedIncidents(query, reader: reader) { return page }
             if !query.filtersFields, let teams = scope.teams {
                 let (page, total, more) = try reader.incidentPage(
                     inTeams: teams, includeDeleted: query.includeDeleted, updatedAfterMs: query.updatedAfterMs,

@@ -21,6 +21,9 @@ final class ChangeApplier {
         var log: [UInt8]
         var dirty = false
         var mayHavePending: Bool?
+        /// Whether a change applied in this transaction wrote a field `q` searches (the query
+        /// indexes then rewrite the record's text entries).
+        var wroteSearchedText = false
 
         init(state: RecordState, rowid: Int64?, createdMs: Int64, updatedMs: Int64, updatedSeq: Int64, log: [UInt8]) {
             self.storedState = state
@@ -47,6 +50,7 @@ final class ChangeApplier {
 
         /// Applies a change the caller has decided to apply.
         func apply(_ change: Change) {
+            if !wroteSearchedText { wroteSearchedText = IncidentFilter.searchedFields.contains { change.writes[$0] != nil } }
             if fresh == nil, storedState.isEmpty, change.writes[Change.deletedField] == nil {
                 fresh = change
             } else {
@@ -568,6 +572,8 @@ final class ChangeApplier {
               updated_seq = ?9 WHERE rowid = ?1
             """)
         let numbering = store.numbering
+        // The server's query indexes, kept in this transaction; nil on a device store.
+        let queryIndex = try QueryIndexWriter(store: store)
         // In table order: rows updated by ascending rowid, new rows by key. In the order they
         // were changed, new rows landed at random places in the key index, and a large batch
         // re-dirtied (and spilled to the WAL) the same index pages again and again. An import's
@@ -634,6 +640,13 @@ final class ChangeApplier {
             try statement.bind(.integer(record.updatedMs), at: 8)
             try statement.bind(.integer(record.updatedSeq), at: 9)
             try statement.run()
+            if let queryIndex, key.collection == RecordKey.incidents {
+                try queryIndex.write(
+                    rowid: record.rowid ?? db.lastInsertRowID, id: key.id, fields: source.visibleFields, deleted: deleted,
+                    conflict: conflicted, createdMs: record.createdMs, updatedMs: record.updatedMs, updatedSeq: record.updatedSeq,
+                    creator: record.log.withUnsafeBufferPointer(QueryIndexWriter.creator(fromLog:)),
+                    textChanged: record.rowid == nil || record.wroteSearchedText)
+            }
         }
         for idx in touchedReplicas { try store.advanceContiguous(replicaIdx: idx) }
     }
@@ -651,6 +664,14 @@ private enum StateSource: Sendable {
         switch self {
         case .creating(let change): try RecordState.writeBinary(creating: change, numbering: numbering, to: &out)
         case .merged(let state): try state.writeBinary(numbering: numbering, to: &out)
+        }
+    }
+
+    /// The visible values (a creating change's writes are all visible).
+    var visibleFields: [String: JSONValue] {
+        switch self {
+        case .creating(let change): return change.writes
+        case .merged(let state): return state.visibleFields
         }
     }
 

@@ -296,6 +296,11 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
             #expect(try listedIDs(try await get(client, "/v1/incidents?q=market", everyDesk)) == ["G1", "K1"])
             #expect(try await get(client, "/v1/incidents/G1", everyDesk).status == .ok)
             #expect(try await get(client, "/v1/incidents/G1", admin).status == .ok)
+            // Asking for another team by name reads nothing more; the filter narrows within the scope.
+            #expect(try listedIDs(try await get(client, "/v1/incidents?team=Gao", kidalDesk)) == [])
+            #expect(try listedIDs(try await get(client, "/v1/incidents?team=Gao&q=market", kidalDesk)) == [])
+            #expect(try listedIDs(try await get(client, "/v1/incidents?team=Kidal", kidalDesk)) == ["K1"])
+            #expect(try listedIDs(try await get(client, "/v1/incidents?team=Gao", everyDesk)) == ["G1"])
         }
         // The operator's export on the box stays whole; an export for the Kidal analyst does not.
         var exported = ""

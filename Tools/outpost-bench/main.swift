@@ -4,7 +4,7 @@ import Foundation
 let benchmarks: [any Benchmark.Type] = [
     ImportBenchmark.self, NewBenchmark.self, ApplyBenchmarkCommand.self, ServerSyncBenchmark.self,
     AbuseBenchmark.self,
-    HealthzUnderLoadBenchmark.self, ParcelBenchmark.self,
+    HealthzUnderLoadBenchmark.self, ParcelBenchmark.self, QueryBenchmark.self,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -1,0 +1,341 @@
+import Foundation
+import OutpostCore
+
+/// Filtered pages of incidents from the server's query indexes (`Store+QueryIndex`).
+extension Store {
+    /// One page of the incidents `filter` selects, in (created ms, id) order, with their total,
+    /// answered from the query indexes; nil when this store has none (a device store).
+    /// `textMatches` decides whether a searched field's index text (lowercased, NFC) holds the
+    /// filter's text; it confirms every trigram match that is not exact by construction.
+    public func indexedIncidents(
+        _ filter: IncidentFilter, textMatches: (String) -> Bool
+    ) throws(StoreError) -> IndexedIncidentPage? {
+        try read { () throws -> IndexedIncidentPage? in
+            guard try QueryIndexWriter.tablesExist(db) else { return nil }
+            guard let plan = try IndexedQueryPlan(filter, db: db) else {
+                return IndexedIncidentPage(incidents: [], total: 0, more: false)
+            }
+            let rowids = try plan.run(db: db, textMatches: textMatches)
+            var incidents: [IncidentRecord] = []
+            incidents.reserveCapacity(rowids.page.count)
+            let load = try db.cached("SELECT \(Store.recordColumns) FROM records WHERE rowid = ?")
+            for rowid in rowids.page {
+                if let incident = try load.bind(.integer(rowid)).first({ try incident(from: $0) }) { incidents.append(incident) }
+            }
+            let more = incidents.count > filter.limit
+            if more { incidents.removeLast() }
+            return IndexedIncidentPage(incidents: incidents, total: rowids.total, totalIsExact: rowids.exact, more: more)
+        }
+    }
+
+}
+
+/// The SQL an `IncidentFilter` becomes over the query indexes.
+///
+/// Every `WHERE` term is exact except the text filter's trigram narrowing, whose matches are
+/// confirmed (unless exact by construction). Two probes pick the plan: a box holding few points
+/// is looked up in the R*Tree, a larger one is tested on each row's coordinates; text whose
+/// trigram matches are few narrows the rows in SQL, while common text (or text without three
+/// ASCII characters in a row) is confirmed row by row in (created, id) order, so the first page
+/// needs only the first matches. Then the total is counted up to `textCountCap` matches.
+struct IndexedQueryPlan {
+    /// `WHERE` terms over `query_incidents q`, every one exact.
+    private var terms: [String] = []
+    private var values: [SQLValue] = []
+    /// Terms that only speed a query up (the R*Tree, the trigram narrowing): the exact terms
+    /// decide without them.
+    private var accelerators: [String] = []
+    private var acceleratorValues: [SQLValue] = []
+    /// The ASCII runs of the lowercased NFC text, as UTF-8: a field holding the text holds each.
+    private var asciiRuns: [[UInt8]] = []
+    /// The text filter's trigram query, and whether a match in ASCII text is exact.
+    private var textQuery: (match: String, exactInASCII: Bool)?
+    /// The lowercased NFC text of the filter, as UTF-8 (for the byte search of ASCII rows).
+    private var needle: [UInt8] = []
+    /// How a text filter is answered (nil: no text filter).
+    private var textPlan: TextPlan?
+    private let filter: IncidentFilter
+
+    enum TextPlan {
+        /// Few trigram matches: narrowed in SQL; each match confirmed unless exact; counted in full.
+        case narrowed
+        /// Common text, or text the trigram index cannot narrow: confirmed row by row.
+        case confirmed
+    }
+
+    /// The plan, or nil when the filter can match nothing (an empty set, an unknown creator).
+    init?(_ filter: IncidentFilter, db: Database) throws {
+        self.filter = filter
+        if !filter.includeDeleted { terms.append("q.deleted = 0") }
+        if let since = filter.updatedAfterMs {
+            terms.append("q.updated_ms > ?")
+            values.append(.integer(since))
+        }
+        if let types = filter.eventTypes {
+            guard !types.isEmpty else { return nil }
+            addIn("q.event_type", types.sorted().map(SQLValue.text))
+        }
+        if let statuses = filter.statuses {
+            guard !statuses.isEmpty else { return nil }
+            addIn("q.status", statuses.sorted().map(SQLValue.text))
+        }
+        if let from = filter.occurredFromMs {
+            terms.append("q.occurred_ms >= ?")
+            values.append(.integer(from))
+        }
+        if let to = filter.occurredToMs {
+            terms.append("q.occurred_ms <= ?")
+            values.append(.integer(to))
+        }
+        if let conflicts = filter.hasConflicts { terms.append(conflicts ? "q.conflict = 1" : "q.conflict = 0") }
+        if let creators = filter.creators {
+            var indexes: [SQLValue] = []
+            let lookup = try db.cached("SELECT idx FROM replicas WHERE id = ?")
+            for replica in creators.sorted(by: { $0.hex < $1.hex }) {
+                if let idx = try lookup.bind(.blob(replica.bytes)).first({ $0.int(0) }) { indexes.append(.integer(idx)) }
+            }
+            guard !indexes.isEmpty else { return nil }
+            addIn("q.creator", indexes)
+        }
+        if let teams = filter.teams {
+            guard !teams.isEmpty else { return nil }
+            addIn(
+                "(SELECT a.team FROM record_access a WHERE a.collection = 'incidents' AND a.record = q.id)",
+                teams.sorted().map(SQLValue.text))
+        }
+        if let box = filter.bbox {
+            // The R*Tree holds 32-bit bounds rounded outwards, so its overlap test finds a superset;
+            // the stored doubles decide exactly, as `BoundingBox.contains` does.
+            let spans = box.minLon <= box.maxLon ? [(box.minLon, box.maxLon)] : [(box.minLon, 180.0), (-180.0, box.maxLon)]
+            let geo = spans.map { _ in
+                "SELECT id FROM query_geo WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? AND min_lat <= ?"
+            }
+            var geoValues: [SQLValue] = []
+            for (low, high) in spans { geoValues += [.real(low), .real(high), .real(box.minLat), .real(box.maxLat)] }
+            let geoQuery = geo.joined(separator: " UNION ALL ")
+            let held =
+                try db.cached("SELECT count(*) FROM (\(geoQuery) LIMIT \(filter.boxLookupLimit))").bind(geoValues)
+                .first { Int($0.int(0)) } ?? 0
+            if held < filter.boxLookupLimit {
+                accelerators.append("q.rowid IN (\(geoQuery))")
+                acceleratorValues += geoValues
+            }
+            terms.append("q.lat >= ? AND q.lat <= ?")
+            values += [.real(box.minLat), .real(box.maxLat)]
+            terms.append(box.minLon <= box.maxLon ? "q.lon >= ? AND q.lon <= ?" : "(q.lon >= ? OR q.lon <= ?)")
+            values += [.real(box.minLon), .real(box.maxLon)]
+        }
+        if let text = filter.text, !text.isEmpty {
+            needle = Array(text.lowercased().precomposedStringWithCanonicalMapping.utf8)
+            // The bytes every field holding the text holds: its NFC form when beyond ASCII (as the
+            // trigram narrowing assumes, see `trigramQuery`), else its ASCII runs.
+            asciiRuns =
+                IndexedQueryPlan.narrowsByNFC(String(decoding: needle, as: UTF8.self))
+                ? [needle] : needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
+            textQuery = IndexedQueryPlan.trigramQuery(for: text)
+            textPlan = .confirmed
+            if let textQuery {
+                let matches =
+                    try db.cached(
+                        "SELECT count(*) FROM (SELECT rowid FROM query_text WHERE query_text MATCH ? LIMIT \(filter.textNarrowingLimit))"
+                    ).bind(.text(textQuery.match)).first { Int($0.int(0)) } ?? 0
+                if matches < filter.textNarrowingLimit {
+                    textPlan = .narrowed
+                    accelerators.append("q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?)")
+                    acceleratorValues.append(.text(textQuery.match))
+                }
+            }
+        }
+    }
+
+    private mutating func addIn(_ column: String, _ items: [SQLValue]) {
+        terms.append("\(column) IN (\(items.map { _ in "?" }.joined(separator: ", ")))")
+        values += items
+    }
+
+    /// The trigram query narrowing a search for `text`: every run of at least three ASCII
+    /// characters of its lowercased NFC form must appear in the same field (a field holding the
+    /// text holds those bytes: an ASCII character is equal only to itself). Whether a match in
+    /// ASCII text is exact: the whole text is such a run, without CR or LF (the one ASCII pair
+    /// that is a single character). Nil when the text has no such run.
+    static func trigramQuery(for text: String) -> (match: String, exactInASCII: Bool)? {
+        let needle = text.lowercased().precomposedStringWithCanonicalMapping
+        func phrase(_ text: String) -> String { "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        // Text beyond ASCII, three characters or more: the whole text in NFC. A field holding it
+        // holds its NFC bytes (canonically equivalent characters have one NFC form, and NFC
+        // composes only within a character), and trigram folding of both sides keeps a match.
+        if narrowsByNFC(needle) { return (phrase(needle), false) }
+        var runs: [String] = []
+        var current = ""
+        for scalar in needle.unicodeScalars {
+            if scalar.isASCII {
+                current.unicodeScalars.append(scalar)
+            } else {
+                if current.utf8.count >= 3 { runs.append(current) }
+                current = ""
+            }
+        }
+        if current.utf8.count >= 3 { runs.append(current) }
+        guard !runs.isEmpty else { return nil }
+        let exact =
+            runs.count == 1 && runs[0].utf8.count == needle.utf8.count
+            && !needle.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D })
+        let match = runs.map(phrase).joined(separator: " AND ")
+        return (match, exact)
+    }
+
+    /// Whether the (lowercased NFC) text, beyond ASCII, narrows by its own NFC bytes: three
+    /// characters or more, not starting with a combining mark (a mark alone may match inside a
+    /// precomposed character).
+    static func narrowsByNFC(_ needle: String) -> Bool {
+        guard let first = needle.unicodeScalars.first, first.properties.canonicalCombiningClass == .notReordered else {
+            return false
+        }
+        return !needle.utf8.allSatisfy({ $0 < 0x80 }) && needle.unicodeScalars.count >= 3
+    }
+
+    /// The exact terms.
+    private var whereClause: String { terms.isEmpty ? "1" : terms.joined(separator: " AND ") }
+    /// The exact terms and the accelerators.
+    private var fastWhereClause: String {
+        let all = terms + accelerators
+        return all.isEmpty ? "1" : all.joined(separator: " AND ")
+    }
+    private var fastValues: [SQLValue] { values + acceleratorValues }
+
+    /// Whether the incident at `rowid` holds the text: its ASCII rows by a byte search when that
+    /// is exact, the others by `textMatches`.
+    private func holdsText(_ rowid: Int64, db: Database, textMatches: (String) -> Bool) throws -> Bool {
+        let byteSearch = textQuery?.exactInASCII == true
+        var found = false
+        try db.cached("SELECT rowid, text, raw FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
+            .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).scan { row in
+                if byteSearch && row.int(0) & 8 == 0 {
+                    found = row.withBytes(1) { IndexedQueryPlan.bytes($0, contain: needle) }
+                } else if row.withBytes(1, { text in asciiRuns.allSatisfy { IndexedQueryPlan.bytes(text, contain: $0) } }),
+                    let text = row.isNull(2) ? row.text(1) : row.text(2)
+                {
+                    // Only a field whose NFC text holds the bytes every match holds is asked,
+                    // about the field as written (lowercased).
+                    found = textMatches(text)
+                }
+                return !found
+            }
+        return found
+    }
+
+    /// Whether `haystack` holds the bytes of `needle`.
+    static func bytes(_ haystack: UnsafeBufferPointer<UInt8>, contain needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty else { return true }
+        guard haystack.count >= needle.count, let base = haystack.baseAddress else { return false }
+        return needle.withUnsafeBufferPointer { wanted in
+            let first = wanted[0]
+            var at = 0
+            let last = haystack.count - wanted.count
+            while at <= last {
+                // memchr finds the candidate starts; memcmp checks each.
+                guard let hit = memchr(base + at, Int32(first), last - at + 1) else { return false }
+                at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if memcmp(base + at, wanted.baseAddress!, wanted.count) == 0 { return true }
+                at += 1
+            }
+            return false
+        }
+    }
+
+    /// The rowids of the page's incidents (one more than the page when more follow), the total,
+    /// and whether the total is exact (a text filter answered row by row counts at most
+    /// `IncidentFilter.textCountCap` matches).
+    func run(db: Database, textMatches: (String) -> Bool) throws -> (page: [Int64], total: Int, exact: Bool) {
+        var pageTerms = fastWhereClause
+        var pageValues = fastValues
+        if let after = filter.after {
+            pageTerms += " AND (q.created_ms > ? OR (q.created_ms = ? AND q.id > ?))"
+            pageValues += [.integer(after.createdMs), .integer(after.createdMs), .text(after.id)]
+        }
+        let wanted = filter.limit + 1
+        let skip = filter.after == nil ? filter.offset : 0
+        let exactMatch = textQuery.flatMap { $0.exactInASCII ? $0.match : nil }
+        // With an exact trigram match, a row matched in ASCII text needs no confirming.
+        let narrowedExact = textPlan == .narrowed ? exactMatch : nil
+        let flag =
+            narrowedExact == nil
+            ? "0" : "q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ? AND (rowid & 8) = 0)"
+        let flagValues: [SQLValue] = narrowedExact.map { [.text($0)] } ?? []
+        guard let textPlan else {
+            let total =
+                try db.cached("SELECT count(*) FROM query_incidents q WHERE \(fastWhereClause)").bind(fastValues).first {
+                    Int($0.int(0))
+                } ?? 0
+            var page: [Int64] = []
+            try db.cached("SELECT q.rowid FROM query_incidents q WHERE \(pageTerms) ORDER BY q.created_ms, q.id LIMIT ? OFFSET ?")
+                .bind(pageValues + [.integer(Int64(wanted)), .integer(Int64(skip))]).forEach { page.append($0.int(0)) }
+            return (page, total, true)
+        }
+        // The page: candidates in order, each exact or confirmed, until it is full.
+        var page: [Int64] = []
+        var skipped = 0
+        try db.cached("SELECT q.rowid, \(flag) FROM query_incidents q WHERE \(pageTerms) ORDER BY q.created_ms, q.id")
+            .bind(flagValues + pageValues).scan { row in
+                let rowid = row.int(0)
+                guard try row.int(1) != 0 || holdsText(rowid, db: db, textMatches: textMatches) else { return true }
+                if skipped < skip {
+                    skipped += 1
+                    return true
+                }
+                page.append(rowid)
+                return page.count < wanted
+            }
+        // The total: every candidate confirmed, up to `cap` matches (one past the cap stops it).
+        let cap = textPlan == .narrowed ? Int.max : filter.textCountCap
+        var total = 0
+        var exhausted = true
+        func counted(_ matches: Bool) -> Bool {
+            guard matches else { return true }
+            guard total < cap else {
+                exhausted = false
+                return false
+            }
+            total += 1
+            return true
+        }
+        // Few candidates by the other filters: each confirmed; many: the trigram matches instead.
+        let others =
+            textPlan == .confirmed && textQuery != nil
+            ? try db.cached("SELECT count(*) FROM (SELECT 1 FROM query_incidents q WHERE \(fastWhereClause) LIMIT ?)")
+                .bind(fastValues + [.integer(Int64(filter.textCountCap * 10))]).first { Int($0.int(0)) } ?? 0 : 0
+        if textPlan == .confirmed, let textQuery, others >= filter.textCountCap * 10 {
+            // Common text: the trigram matches in index order (lazily), each incident once, its
+            // other filters checked by rowid (the exact terms only), then its text.
+            let passes = try db.cached("SELECT 1 FROM query_incidents q WHERE q.rowid = ? AND \(whereClause)")
+            var last: Int64 = -1
+            try db.cached("SELECT rowid FROM query_text WHERE query_text MATCH ? ORDER BY rowid").bind(.text(textQuery.match))
+                .scan { row in
+                    let textRow = row.int(0)
+                    let rowid = textRow >> 4
+                    guard rowid != last else { return true }
+                    last = rowid
+                    guard try passes.bind([.integer(rowid)] + values).first({ _ in true }) == true else { return true }
+                    let exact = exactMatch != nil && textRow & 8 == 0
+                    return try counted(exact || holdsText(rowid, db: db, textMatches: textMatches))
+                }
+        } else {
+            try db.cached("SELECT q.rowid, \(flag) FROM query_incidents q WHERE \(fastWhereClause)")
+                .bind(flagValues + fastValues).scan { row in
+                    try counted(row.int(1) != 0 || holdsText(row.int(0), db: db, textMatches: textMatches))
+                }
+        }
+        return (page, total, exhausted)
+    }
+}
+
+extension Store {
+    /// Every replica this store has heard of.
+    public func knownReplicas() throws(StoreError) -> Set<ReplicaID> {
+        try read {
+            var out: Set<ReplicaID> = []
+            try db.cached("SELECT id FROM replicas").forEach { out.insert(ReplicaID(bytes: $0.bytes(0))) }
+            return out
+        }
+    }
+}

@@ -1,0 +1,307 @@
+import Foundation
+import OutpostCore
+import OutpostStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Analysts' filtered queries through a real `outpost-server serve` over a server store of
+/// `incidents` incidents with its query indexes (`Store+QueryIndex`): a fixed, seeded set of
+/// filter combinations, each asked `runs` times for its first page (with its total); prints p50
+/// and p95 per combination and overall. Then apply throughput of the same remote edits into a
+/// store without and with the indexes.
+enum QueryBenchmark: Benchmark {
+    static let name = "query"
+    static let usage =
+        "[--incidents 100000] [--db PATH] [--runs 20] [--limit 100] [--apply-incidents 20000] [--changes 20000]  filtered first-page p50/p95 through the API, and apply throughput without/with the query indexes"
+
+    static func run(_ arguments: BenchArguments) throws {
+        let incidents = try arguments.int("incidents", 100_000)
+        let runs = try arguments.int("runs", 20)
+        let limit = try arguments.int("limit", 100)
+        let db = arguments.string("db") ?? NSTemporaryDirectory() + "outpost-bench-query-\(incidents).db"
+        let server = NewBenchmark.siblingBinary("outpost-server")
+        guard FileManager.default.isExecutableFile(atPath: server) else {
+            throw BenchError("\(server) is missing: build with `swift build -c release` first")
+        }
+        if arguments.string("apply-only") == nil {
+            try buildStore(at: db, incidents: incidents)
+            try measureQueries(server: server, db: db, runs: runs, limit: limit)
+        }
+        if arguments.string("query-only") == nil {
+            try measureApply(
+                incidents: try arguments.int("apply-incidents", 20_000), changes: try arguments.int("changes", 20_000))
+        }
+    }
+
+    /// Makes the server store at `path` once (reused while it exists): the generator's incidents
+    /// created over a year, a few thousand racing edits (conflicts) and deletes, then its indexes.
+    static func buildStore(at path: String, incidents: Int) throws {
+        if FileManager.default.fileExists(atPath: path) {
+            print("query: reusing \(path)")
+            return
+        }
+        print("query: building a server store of \(incidents) incidents at \(path)…")
+        let store = try Store.create(databasePath: path, reporter: "server")
+        var generator = IncidentGenerator()
+        var ids: [String] = []
+        let chunk = 5_000
+        let started = Bench.now()
+        for start in stride(from: 0, to: incidents, by: chunk) {
+            let inputs = (start..<min(start + chunk, incidents)).map { i -> IncidentInput in
+                guard case .object(let fields) = generator.incident(index: i) else { fatalError("an incident is an object") }
+                return IncidentInput(id: nil, fields: fields)
+            }
+            // Creation times spread over a year.
+            ids += try store.importIncidents(inputs, wallMs: 1_735_689_600_000 + Int64(start) * 315_000)
+        }
+        print(String(format: "query: imported in %.1f s", Bench.now() - started))
+        // Racing edits from two signed replicas: conflicts on 2 % of the incidents; 1 % deleted.
+        let keys = [DeviceKey(), DeviceKey()]
+        try store.trust(
+            keys.enumerated().map {
+                RosterEntry(replica: $1.replicaID, key: $1.publicKey, reporter: "field-\($0)", status: .active, version: 1)
+            })
+        var random = SplitMix64(seed: 7)
+        var changes: [Change] = []
+        var counters = [UInt64](repeating: 0, count: keys.count)
+        for _ in 0..<(incidents / 50) {
+            let id = ids[Int(random.next() % UInt64(ids.count))]
+            guard let state = try store.recordState(id: id) else { continue }
+            for (k, key) in keys.enumerated() {
+                counters[k] += 1
+                changes.append(
+                    key.signed(
+                        Change(
+                            dot: Dot(replica: key.replicaID, counter: counters[k]), record: RecordKey(id: id),
+                            deps: state.version,
+                            tag: HLCTag(ms: 1_767_225_700_000 + Int64(counters[k]), seq: 0),
+                            writes: ["status": .string(k == 0 ? "verified" : "disputed")], reporter: "field-\(k)")))
+            }
+        }
+        try store.applyRemote(changes)
+        for _ in 0..<(incidents / 100) { _ = try? store.delete(id: ids[Int(random.next() % UInt64(ids.count))]) }
+        let indexStart = Bench.now()
+        try store.enableQueryIndexes()
+        print(String(format: "query: query indexes built in %.1f s", Bench.now() - indexStart))
+    }
+
+    /// One named filter combination; `make` gives the query string of run `i` (seeded variants).
+    struct Combination {
+        var name: String
+        var make: (inout SplitMix64) -> String
+    }
+
+    static func combinations() -> [Combination] {
+        func pick(_ items: [String], _ random: inout SplitMix64) -> String { items[Int(random.next() % UInt64(items.count))] }
+        let types = IncidentSchema.eventTypes
+        // Boxes around the generator's places (Gao, Mopti, Goma, Maiduguri) and wider ones.
+        let small = ["-0.1,16.2,0.1,16.4", "-4.3,14.4,-4.1,14.6", "29.1,-1.8,29.3,-1.6", "13.1,11.8,13.3,11.9"]
+        let large = ["-20,0,45,30", "-10,10,5,20", "-5,-15,45,25"]
+        let words = ["gunfire", "market", "motorcycles", "displaced", "witnesses"]
+        return [
+            Combination(name: "no filter") { _ in "" },
+            Combination(name: "event_type") { "event_type=" + pick(types, &$0) },
+            Combination(name: "status") { "status=" + pick(["verified", "disputed", "submitted"], &$0) },
+            Combination(name: "bbox small") { "bbox=" + pick(small, &$0) },
+            Combination(name: "bbox large") { "bbox=" + pick(large, &$0) },
+            Combination(name: "bbox antimeridian") { _ in "bbox=170,-30,-170,30" },
+            Combination(name: "q common word") { "q=" + pick(words, &$0) },
+            Combination(name: "q rare (title #n)") { "q=%23" + String($0.next() % 100_000) },
+            Combination(name: "q place (Arabic)") { _ in
+                "q=" + "الفاشر".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            },
+            Combination(name: "q accented") { _ in "q=Moc%C3%ADmboa" },
+            Combination(name: "occurred range") {
+                "occurred_from=20\(15 + $0.next() % 10)-01-01&occurred_to=20\(15 + $0.next() % 10)-06-30"
+            },
+            Combination(name: "has_conflicts") { _ in "has_conflicts=true" },
+            Combination(name: "reporter") { "reporter=" + pick(["server", "server", "nobody"], &$0) },
+            Combination(name: "bbox+q+type") {
+                "bbox=" + pick(small + large, &$0) + "&q=" + pick(words, &$0) + "&event_type=" + pick(types, &$0)
+            },
+            Combination(name: "type+status+date") {
+                "event_type=" + pick(types, &$0) + "&status=submitted&occurred_from=2020-01-01&occurred_to=2022-12-31"
+            },
+            Combination(name: "bbox large+q") { "bbox=" + pick(large, &$0) + "&q=" + pick(words, &$0) },
+            Combination(name: "status+conflicts") { _ in "status=verified,disputed&has_conflicts=true" },
+            Combination(name: "q+date+type+deleted") {
+                "q=" + pick(words, &$0) + "&occurred_from=2024-01-01&event_type=" + pick(types, &$0) + "&include_deleted=true"
+            },
+        ]
+    }
+
+    static func measureQueries(server: String, db: String, runs: Int, limit: Int) throws {
+        let token = try ChildProcess.check(server, ["enroll", "--db", db, "--reporter", "bench-desk", "--role", "analyst"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let dir = try Bench.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + "/server.log"
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: server)
+        process.arguments = [
+            "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--token-burst", "1000000", "--token-requests-per-second",
+            "1000000",
+        ]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        defer {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        var port = 0
+        for _ in 0..<600 where port == 0 {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: #"127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                port = Int(text[range].split(separator: ":")[1]) ?? 0
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        guard port > 0 else { throw BenchError("the server did not start") }
+        print("query: GET /v1/incidents?limit=\(limit)&… through outpost-server on port \(port), \(runs) runs per combination")
+        var random = SplitMix64(seed: 0x51_0E_21)
+        var all: [Double] = []
+        for combination in combinations() {
+            var samples: [Double] = []
+            var totals: [Int] = []
+            for run in -2..<runs {
+                let filter = combination.make(&random)
+                let path = "/v1/incidents?limit=\(limit)" + (filter.isEmpty ? "" : "&" + filter)
+                let start = Bench.now()
+                let (status, body) = try get(port: port, path: path, token: token)
+                let ms = (Bench.now() - start) * 1000
+                guard status == 200 else { throw BenchError("\(path) answered \(status): \(body.prefix(200))") }
+                guard run >= 0 else { continue }  // two warm-up requests
+                samples.append(ms)
+                if let range = body.range(of: #""total":[0-9]+"#, options: .regularExpression) {
+                    totals.append(Int(body[range].dropFirst(8)) ?? -1)
+                }
+            }
+            samples.sort()
+            all += samples
+            print(
+                String(
+                    format: "query: %-22@ p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms  (totals %d…%d)", combination.name as NSString,
+                    Bench.quantile(samples, 0.5), Bench.quantile(samples, 0.95), samples.last ?? 0, totals.min() ?? 0,
+                    totals.max() ?? 0))
+        }
+        all.sort()
+        print(
+            String(
+                format: "query: overall: %d requests, p50 %.1f ms, p95 %.1f ms, max %.1f ms", all.count, Bench.quantile(all, 0.5),
+                Bench.quantile(all, 0.95), all.last ?? 0))
+    }
+
+    /// A GET with the analyst's token over a fresh connection: the status and the body.
+    static func get(port: Int, path: String, token: String) throws -> (Int, String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BenchError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw BenchError("cannot connect to the server") }
+        let request = Array(
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out.append(contentsOf: buffer[0..<n])
+        }
+        let text = String(decoding: out, as: UTF8.self)
+        let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status, text)
+    }
+
+    /// Remote edits (text, status, numbers; one in ten racing another) applied in sync-sized
+    /// batches into two stores of the same incidents, the second with query indexes.
+    static func measureApply(incidents: Int, changes: Int) throws {
+        print("query: apply throughput, \(changes) remote edits into \(incidents) incidents, batches of 1000…")
+        var results: [Double] = []
+        for indexed in [false, true] {
+            let dir = try Bench.temporaryFolder()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let store = try Store.create(at: dir + "/store", reporter: "server")
+            var generator = IncidentGenerator()
+            let inputs = (0..<incidents).map { i -> IncidentInput in
+                guard case .object(let fields) = generator.incident(index: i) else { fatalError("an incident is an object") }
+                return IncidentInput(id: nil, fields: fields)
+            }
+            let importStart = Bench.now()
+            if indexed { try store.enableQueryIndexes() }
+            let ids = try store.importIncidents(inputs, wallMs: 1_767_225_600_000)
+            let importSeconds = Bench.now() - importStart
+            let keys = (0..<20).map { _ in DeviceKey() }
+            try store.trust(
+                keys.enumerated().map {
+                    RosterEntry(replica: $1.replicaID, key: $1.publicKey, reporter: "r\($0)", status: .active, version: 1)
+                })
+            var random = SplitMix64(seed: 42)
+            var counters = [UInt64](repeating: 0, count: keys.count)
+            var seen: [Int: VersionVector] = [:]
+            let origin = store.replica
+            var remote: [Change] = []
+            for n in 0..<changes {
+                let a = n % keys.count
+                let record = Int(random.next() % UInt64(ids.count))
+                counters[a] += 1
+                var deps = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
+                if random.next() % 10 == 0 { deps = VersionVector([origin: UInt64(record + 1)]) }
+                let writes: [String: JSONValue]
+                switch random.next() % 5 {
+                case 0: writes = ["killed": .int(Int64(random.next() % 50))]
+                case 1: writes = ["status": .string(["verified", "disputed", "submitted"][Int(random.next() % 3)])]
+                case 2: writes = ["place_name": .string("Village \(random.next() % 500)")]
+                case 3:
+                    writes = [
+                        "narrative": .string("Witness account \(random.next() % 10_000): gunfire heard at dawn near the market.")
+                    ]
+                default:
+                    writes = [
+                        "lat": .double(14 + Double(random.next() % 1000) / 1000),
+                        "lon": .double(-1 + Double(random.next() % 1000) / 1000),
+                    ]
+                }
+                remote.append(
+                    keys[a].signed(
+                        Change(
+                            dot: Dot(replica: keys[a].replicaID, counter: counters[a]), record: RecordKey(id: ids[record]),
+                            deps: deps, tag: HLCTag(ms: 1_767_225_700_000 + Int64(n), seq: 0), writes: writes, reporter: "r\(a)"))
+                )
+                var after = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
+                after[keys[a].replicaID] = counters[a]
+                seen[record] = after
+            }
+            let start = Bench.now()
+            let cpuStart = Bench.cpuSeconds()
+            var index = 0
+            while index < remote.count {
+                let end = min(index + 1000, remote.count)
+                try store.applyRemote(Array(remote[index..<end]))
+                index = end
+            }
+            let seconds = Bench.now() - start
+            let cpu = Bench.cpuSeconds() - cpuStart
+            results.append(Double(changes) / cpu)
+            print(
+                String(
+                    format:
+                        "query: apply %@ query indexes: %.0f changes/s (%.0f per CPU-second); import of the %d incidents %.0f/s",
+                    indexed ? "with" : "without", Double(changes) / seconds, Double(changes) / cpu, incidents,
+                    Double(incidents) / importSeconds))
+        }
+        print(String(format: "query: apply with indexes / without (per CPU-second): %.1f %%", 100 * results[1] / results[0]))
+    }
+}
