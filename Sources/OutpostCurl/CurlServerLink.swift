@@ -49,10 +49,37 @@ public struct CurlServerLink: ServerLink {
         do { body = try request.gzipped() } catch {
             throw ServerLinkError(.invalidResponse, "cannot compress the request: \(error.message)")
         }
-        var http = HTTPRequest(method: "POST", url: serverURL + "/v1/sync")
+        let (bytes, status) = try await post(
+            "/v1/sync", body, contentType: "application/json", gzipped: true, answerLimit: responseLimit)
+        do {
+            return try ServerSyncResponse.decode(try JSONParser.parse(bytes))
+        } catch {
+            throw ServerLinkError(.invalidResponse, "the server's answer is not a sync response: \(error)", status: status)
+        }
+    }
+
+    /// `POST {server}/v1/parcels` with the parcel as `application/octet-stream` (it is compressed
+    /// inside), with the token, TLS settings and pin of the sync requests.
+    public func sendParcel(_ parcel: [UInt8]) async throws -> ParcelReceipt {
+        let (bytes, status) = try await post(
+            "/v1/parcels", parcel, contentType: "application/octet-stream", gzipped: false, answerLimit: 1 << 20)
+        do {
+            return try ParcelReceipt(json: try JSONParser.parse(bytes))
+        } catch {
+            throw ServerLinkError(
+                .invalidResponse, "the server's answer to a parcel is not a parcel receipt: \(error)", status: status)
+        }
+    }
+
+    /// POSTs `body` to `path` with the token and returns the answer's body (gunzipped, at most
+    /// `answerLimit` bytes) and status; transport failures are mapped as `map` does.
+    private func post(_ path: String, _ body: [UInt8], contentType: String, gzipped: Bool, answerLimit: Int)
+        async throws -> (body: [UInt8], status: Int)
+    {
+        var http = HTTPRequest(method: "POST", url: serverURL + path)
         http.headers.set(name: "Authorization", value: "Bearer \(token)")
-        http.headers.set(name: "Content-Type", value: "application/json")
-        http.headers.set(name: "Content-Encoding", value: "gzip")
+        http.headers.set(name: "Content-Type", value: contentType)
+        if gzipped { http.headers.set(name: "Content-Encoding", value: "gzip") }
         http.body = body
         let response: HTTPResponse
         do {
@@ -63,48 +90,14 @@ public struct CurlServerLink: ServerLink {
         traffic.add(sent: body.count, received: response.wireBodyBytes)
         var bytes = response.body
         if Gzip.isGzip(bytes) {
-            do { bytes = try Gzip.decompress(bytes, maxOutput: responseLimit) } catch {
+            do { bytes = try Gzip.decompress(bytes, maxOutput: answerLimit) } catch {
                 throw ServerLinkError(
                     .invalidResponse,
-                    "the server's gzip answer is damaged or larger than \(ByteCountText.text(responseLimit)) "
+                    "the server's gzip answer is damaged or larger than \(ByteCountText.text(answerLimit)) "
                         + "(the most this client holds): \(error.message)", status: response.status)
             }
         }
-        do {
-            return try ServerSyncResponse.decode(try JSONParser.parse(bytes))
-        } catch {
-            throw ServerLinkError(
-                .invalidResponse, "the server's answer is not a sync response: \(error)", status: response.status)
-        }
-    }
-
-    /// `POST {server}/v1/parcels` with the parcel as `application/octet-stream` (it is compressed
-    /// inside), with the token, TLS settings and pin of the sync requests.
-    public func sendParcel(_ parcel: [UInt8]) async throws -> ParcelReceipt {
-        var http = HTTPRequest(method: "POST", url: serverURL + "/v1/parcels")
-        http.headers.set(name: "Authorization", value: "Bearer \(token)")
-        http.headers.set(name: "Content-Type", value: "application/octet-stream")
-        http.body = parcel
-        let response: HTTPResponse
-        do {
-            response = try await clients.send(http, progress: progress)
-        } catch {
-            throw CurlServerLink.map(error)
-        }
-        traffic.add(sent: parcel.count, received: response.wireBodyBytes)
-        var bytes = response.body
-        if Gzip.isGzip(bytes) {
-            do { bytes = try Gzip.decompress(bytes, maxOutput: 1 << 20) } catch {
-                throw ServerLinkError(
-                    .invalidResponse, "the server's answer to a parcel is damaged: \(error.message)", status: response.status)
-            }
-        }
-        do {
-            return try ParcelReceipt(json: try JSONParser.parse(bytes))
-        } catch {
-            throw ServerLinkError(
-                .invalidResponse, "the server's answer to a parcel is not a parcel receipt: \(error)", status: response.status)
-        }
+        return (bytes, response.status)
     }
 
     /// Maps a transport failure onto the kinds the CLI tells apart, keeping the server's message.

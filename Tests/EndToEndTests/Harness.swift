@@ -1,6 +1,10 @@
 import Foundation
 import OutpostTestSupport
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// Paths of the built executables, found next to the test bundle (`swift build --build-tests` builds them).
 enum Binaries {
     static let directory: URL = {
@@ -133,4 +137,20 @@ final class ServerProcess {
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// GET `url` with a bearer `token`: the HTTP status (0 when unreachable) and the body.
+func httpGet(_ url: String, token: String) -> (status: Int, body: Data) {
+    var request = URLRequest(url: URL(string: url)!)
+    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var body = Data()
+    nonisolated(unsafe) var status = 0
+    URLSession.shared.dataTask(with: request) { data, response, _ in
+        body = data ?? Data()
+        status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        done.signal()
+    }.resume()
+    done.wait()
+    return (status, body)
 }

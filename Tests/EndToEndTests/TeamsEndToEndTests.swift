@@ -14,17 +14,7 @@ import Testing
 struct TeamsEndToEndTests {
     /// GET `path` on the server at `base` with `token`: the status and the JSON answer (nil when not JSON).
     static func get(_ base: String, _ path: String, token: String) -> (status: Int, json: JSONValue?) {
-        var request = URLRequest(url: URL(string: base + path)!)
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var body = Data()
-        nonisolated(unsafe) var status = 0
-        URLSession.shared.dataTask(with: request) { data, response, _ in
-            body = data ?? Data()
-            status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            done.signal()
-        }.resume()
-        done.wait()
+        let (status, body) = httpGet(base + path, token: token)
         return (status, try? JSONParser.parse(Array(body)))
     }
 

@@ -16,17 +16,7 @@ struct TrustEndToEndTests {
 
     /// GET `path` on the server with `token`; the JSON answer.
     static func get(_ world: World, _ path: String, token: String) throws -> JSONValue {
-        var request = URLRequest(url: URL(string: world.server.url + path)!)
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var body = Data()
-        nonisolated(unsafe) var status = 0
-        URLSession.shared.dataTask(with: request) { data, response, _ in
-            body = data ?? Data()
-            status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            done.signal()
-        }.resume()
-        done.wait()
+        let (status, body) = httpGet(world.server.url + path, token: token)
         guard status == 200 else { throw HarnessError("GET \(path): \(status) \(String(decoding: body, as: UTF8.self))") }
         return try JSONParser.parse(Array(body))
     }

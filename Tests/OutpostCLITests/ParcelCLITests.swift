@@ -9,21 +9,7 @@ import Testing
 /// Sealed parcels on the command line (issue 14): `status` shows what a device carries,
 /// `config --parcel-key` pins the key `outpost-server enroll` prints.
 @Suite("sealed parcels on the command line")
-struct ParcelCLITests {
-    private func ok(_ arguments: [String], store: String) throws -> String {
-        let r = try CLIRunner.run(arguments, store: store)
-        try #require(r.status == 0, "\(arguments.joined(separator: " ")) failed: \(r.stderr)")
-        return r.stdout
-    }
-
-    /// The encrypted store at `path`, opened with the test passphrase.
-    private func openStore(_ path: String) throws -> Store {
-        guard case .dataKey(let key) = try Keyfile.read(inStore: path).unlock(passphrase: TestPassphrase.text) else {
-            throw StoreError(.encrypted, "the test passphrase did not open \(path)")
-        }
-        return try Store.open(at: path, cipher: StoreCipher(key: key))
-    }
-
+struct ParcelCLITests: CLIStoreSuite {
     /// A parcel of one signed change, sealed to a fresh X25519 key.
     private func parcel(title: String) throws -> [UInt8] {
         let author = DeviceKey()

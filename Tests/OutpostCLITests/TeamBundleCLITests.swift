@@ -9,21 +9,7 @@ import Testing
 /// `bundle summary`, `bundle create --for` and `bundle apply` between teams (issue 14), through
 /// the real binary: what the peer may not read goes sealed, and the receiver says it carries it.
 @Suite("bundles between teams on the command line")
-struct TeamBundleCLITests {
-    private func ok(_ arguments: [String], store: String) throws -> String {
-        let r = try CLIRunner.run(arguments, store: store)
-        try #require(r.status == 0, "\(arguments.joined(separator: " ")) failed: \(r.stderr)")
-        return r.stdout
-    }
-
-    /// The encrypted store at `path`, opened with the test passphrase.
-    private func openStore(_ path: String) throws -> Store {
-        guard case .dataKey(let key) = try Keyfile.read(inStore: path).unlock(passphrase: TestPassphrase.text) else {
-            throw StoreError(.encrypted, "the test passphrase did not open \(path)")
-        }
-        return try Store.open(at: path, cipher: StoreCipher(key: key))
-    }
-
+struct TeamBundleCLITests: CLIStoreSuite {
     /// Enrolls the stores at `paths` (name, team) with one roster key; pins the parcel key when asked.
     private func enroll(_ members: [(path: String, name: String, team: String, parcelKey: Bool)]) throws {
         let rosterKey = DeviceKey()

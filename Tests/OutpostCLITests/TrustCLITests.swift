@@ -9,23 +9,9 @@ import Testing
 /// `identity`, `roster`, `config --roster-key`, `history --json` and verification in `bundle
 /// apply`, `show` and `list`, through the real binary.
 @Suite("trust on the command line")
-struct TrustCLITests {
-    private func ok(_ arguments: [String], store: String) throws -> String {
-        let r = try CLIRunner.run(arguments, store: store)
-        try #require(r.status == 0, "\(arguments.joined(separator: " ")) failed: \(r.stderr)")
-        return r.stdout
-    }
-
+struct TrustCLITests: CLIStoreSuite {
     private func json(_ arguments: [String], store: String) throws -> JSONValue {
         try JSONParser.parse(Array(try ok(arguments, store: store).utf8))
-    }
-
-    /// The encrypted store at `path`, opened with the test passphrase.
-    private func openStore(_ path: String) throws -> Store {
-        guard case .dataKey(let key) = try Keyfile.read(inStore: path).unlock(passphrase: TestPassphrase.text) else {
-            throw StoreError(.encrypted, "the test passphrase did not open \(path)")
-        }
-        return try Store.open(at: path, cipher: StoreCipher(key: key))
     }
 
     /// A bundle of every change in the store at `path`, with `roster` in its header; `alter`
