@@ -93,7 +93,9 @@ struct Enroll: ParsableCommand {
     @Option(help: "The reporter's name.") var reporter: String
     @Option(help: "reporter, analyst or admin.") var role: Role = .reporter
     @Option(help: "The device's replica ID (hex), with --key.") var replica: String?
-    @Option(help: "The device's public key (unpadded base64url), with --replica.") var key: String?
+    // Unconditional: a base64url key may start with "-".
+    @Option(parsing: .unconditional, help: "The device's public key (unpadded base64url), with --replica.")
+    var key: String?
     @Option(help: ArgumentHelp("The reporter's team, or an analyst's (repeatable).", valueName: "team"))
     var team: [String] = []
 
