@@ -55,6 +55,8 @@ public struct ServerConfiguration: Sendable {
     public var onListening: (@Sendable (String, Int) -> Void)?
     /// The clock the rate limits refill by, ms (tests move it by hand).
     public var rateLimitClock: @Sendable () -> Int64 = currentTimeMs
+    /// Whether the analysts' query indexes are made and kept (`serve --query-indexes`).
+    public var queryIndexes = false
 
     /// Makes a configuration.
     public init(databasePath: String = "./outpost-server.db", host: String = "127.0.0.1", port: Int = 8080) {
@@ -118,7 +120,9 @@ public func buildApplication(
     configuration: ServerConfiguration, backend: SQLiteBackend? = nil, logger: Logger? = nil
 ) throws -> some ApplicationProtocol {
     let logger = logger ?? Logger(label: "outpost-server")
-    let backend = try backend ?? SQLiteBackend(databasePath: configuration.databasePath, create: true)
+    let backend =
+        try backend
+        ?? SQLiteBackend(databasePath: configuration.databasePath, create: true, queryIndexes: configuration.queryIndexes)
     let router = buildRouter(
         sync: backend, incidents: backend, devices: backend, parcels: backend, parcelKey: try backend.vouchedParcelKey(),
         limits: configuration.limits, logger: logger, rateLimitClock: configuration.rateLimitClock,

@@ -15,9 +15,11 @@ public enum ServerCommands {
     /// `serve`: runs until SIGTERM/SIGINT, then finishes in-flight requests and stops; with
     /// `tls`, over HTTPS.
     public static func serve(
-        databasePath: String, host: String, port: Int, limits: ServerLimits = ServerLimits(), tls: ServerTLS? = nil
+        databasePath: String, host: String, port: Int, limits: ServerLimits = ServerLimits(), tls: ServerTLS? = nil,
+        queryIndexes: Bool = false
     ) async throws {
         var configuration = ServerConfiguration(databasePath: databasePath, host: host, port: port)
+        configuration.queryIndexes = queryIndexes
         configuration.limits = limits
         configuration.tls = tls
         let scheme = tls == nil ? "http" : "https"

@@ -46,10 +46,10 @@ extension SQLiteBackend: ParcelRepository {
         do {
             report = try store.applyRemote(changes, trust: .server, deliveredBy: token)
         } catch {
-            if let refused = error as? StoreError, refused.kind == .refusedChange {
+            if error.kind == .refusedChange {
                 try? store.recordSecurityEvent(
-                    kind: refused.refusal?.reason.rawValue ?? "refused_change", token: token,
-                    detail: "in parcel \(Base64URL.encode(hash)): \(refused.message)")
+                    kind: error.refusal?.reason.rawValue ?? "refused_change", token: token,
+                    detail: "in parcel \(Base64URL.encode(hash)): \(error.message)")
             }
             throw error
         }

@@ -36,8 +36,10 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     /// The reporter name of the server's own replica.
     public static let serverReporter = "server"
 
-    /// Opens the database at `path`; with `create`, makes it first when missing.
-    public init(databasePath path: String, create: Bool = true) throws {
+    /// Opens the database at `path`; with `create`, makes it first when missing. With
+    /// `queryIndexes`, the analysts' query indexes are made (once) and kept from then on (they cost
+    /// pushes of new incidents most of their speed today, so `serve` makes them only when asked).
+    public init(databasePath path: String, create: Bool = true, queryIndexes: Bool = false) throws {
         if create { try SQLiteBackend.createIfMissing(path) }
         store = try Store.open(databasePath: path)
         reader = try Store.open(databasePath: path)
@@ -50,7 +52,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         clock = store.systemClock
         rosterKey = try store.serverRosterKey()
         try repairAccess()
-        try store.enableQueryIndexes()
+        if queryIndexes { try store.enableQueryIndexes() }
     }
 
     private static func createIfMissing(_ path: String) throws {
@@ -150,39 +152,52 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         try await offload { [reader] in
             // The scope's teams narrow the query's (an analyst never reads past them).
             var query = query
+            let pagesInSQL = !query.filtersFields  // no filter but paging and `since` (teams aside)
             if let teams = scope.teams {
                 let asked = query.teams.map { $0.intersection(teams) } ?? teams
                 if asked.isEmpty { return IncidentPage(incidents: [], total: 0, hasMore: false) }
                 query.teams = asked
             }
             if let page = try self.indexedIncidents(query, reader: reader) { return page }
-            if !query.filtersFields, let teams = scope.teams {
+            if pagesInSQL, let teams = query.teams {
                 let (page, total, more) = try reader.incidentPage(
                     inTeams: teams, includeDeleted: query.includeDeleted, updatedAfterMs: query.updatedAfterMs,
                     after: query.after.map { ($0.createdMs, $0.id) }, offset: query.offset, limit: query.limit)
                 return IncidentPage(incidents: page, total: total, hasMore: more)
             }
-            if !query.filtersFields {
+            if pagesInSQL && query.teams == nil {
                 // Paging and the `since` filter in SQL: only the page's states are read.
                 let (page, total, more) = try reader.incidentPage(
                     includeDeleted: query.includeDeleted, updatedAfterMs: query.updatedAfterMs,
                     after: query.after.map { ($0.createdMs, $0.id) }, offset: query.offset, limit: query.limit)
                 return IncidentPage(incidents: page, total: total, hasMore: more)
             }
-            // The ids of the scope's teams (nil: every incident).
-            let readable = try scope.teams.map { try reader.incidentIDs(inTeams: $0) }
+            // Without the query indexes: the ids of the scope's and the query's teams (nil: every
+            // incident), and the creator's enrolled name for `reporter`.
+            let readable = try query.teams.map { try reader.incidentIDs(inTeams: $0) }
+            var names: [ReplicaID: String] = [:]
+            func createdByReporter(_ id: String) throws -> Bool {
+                guard let reporter = query.reporter else { return true }
+                guard let creator = try reader.history(id: id).first?.change.dot.replica else { return false }
+                if names[creator] == nil { names.merge(try self.enrolledReporters(of: [creator])) { $1 } }
+                return (creator == reader.replica ? SQLiteBackend.serverReporter : names[creator]) == reporter
+            }
+            // Matches first (the store is read inside the scan), then the creators' names.
+            var matched: [IncidentRecord] = []
+            try reader.forEachIncident(includeDeleted: query.includeDeleted) { incident in
+                if query.matches(incident), readable?.contains(incident.id) ?? true { matched.append(incident) }
+            }
             var page: [IncidentRecord] = []
             var total = 0
             var skipped = 0
             var hasNext = false
-            try reader.forEachIncident(includeDeleted: query.includeDeleted) { incident in
-                guard query.matches(incident), readable?.contains(incident.id) ?? true else { return }
+            for incident in matched where try createdByReporter(incident.id) {
                 total += 1
                 if let after = query.after {
-                    guard after.precedes(incident) else { return }
+                    guard after.precedes(incident) else { continue }
                 } else if skipped < query.offset {
                     skipped += 1
-                    return
+                    continue
                 }
                 if page.count < query.limit { page.append(incident) } else { hasNext = true }
             }

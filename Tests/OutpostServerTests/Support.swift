@@ -18,13 +18,13 @@ final class ServerFixture: @unchecked Sendable {
 
     /// A fresh server; with `seedDatabase`, a server over a copy of that database file (a server
     /// restored from a backup).
-    init(limits: ServerLimits = ServerLimits(), seedDatabase: String? = nil) throws {
+    init(limits: ServerLimits = ServerLimits(), seedDatabase: String? = nil, queryIndexes: Bool = true) throws {
         directory = NSTemporaryDirectory() + "outpost-server-tests-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configuration = ServerConfiguration(databasePath: directory + "/server.db", host: "127.0.0.1", port: 0)
         configuration.limits = limits
         if let seedDatabase { try FileManager.default.copyItem(atPath: seedDatabase, toPath: configuration.databasePath) }
-        backend = try SQLiteBackend(databasePath: configuration.databasePath, create: true)
+        backend = try SQLiteBackend(databasePath: configuration.databasePath, create: true, queryIndexes: queryIndexes)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }

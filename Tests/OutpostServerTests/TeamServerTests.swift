@@ -278,8 +278,8 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
 
     /// An analyst of Kidal sees no Gao incident in lists (plain and filtered) or details; an
     /// all-teams analyst sees both (the control).
-    @Test func anAnalystSeesOnlyItsTeams() async throws {
-        let fixture = try ServerFixture()
+    @Test(arguments: [true, false]) func anAnalystSeesOnlyItsTeams(queryIndexes: Bool) async throws {
+        let fixture = try ServerFixture(queryIndexes: queryIndexes)
         let gao = try fixture.device("alice", team: "Gao")
         let kidal = try fixture.device("bob", team: "Kidal")
         let kidalDesk = try fixture.analyst("kdesk", teams: ["Kidal"])
@@ -301,6 +301,9 @@ private func listedIDs(_ response: TestResponse) throws -> Set<String> {
             #expect(try listedIDs(try await get(client, "/v1/incidents?team=Gao&q=market", kidalDesk)) == [])
             #expect(try listedIDs(try await get(client, "/v1/incidents?team=Kidal", kidalDesk)) == ["K1"])
             #expect(try listedIDs(try await get(client, "/v1/incidents?team=Gao", everyDesk)) == ["G1"])
+            #expect(try listedIDs(try await get(client, "/v1/incidents?reporter=alice", everyDesk)) == ["G1"])
+            #expect(try listedIDs(try await get(client, "/v1/incidents?reporter=alice", kidalDesk)) == [])
+            #expect(try fixture.store.hasQueryIndexes() == queryIndexes)
         }
         // The operator's export on the box stays whole; an export for the Kidal analyst does not.
         var exported = ""
