@@ -161,10 +161,7 @@ extension Store {
     func holdSealed(_ withheld: [Change], sealer: ParcelSealer?) throws -> Int {
         guard !withheld.isEmpty, let sealer, case .blob(let parcelKey)? = try metaValue(Store.parcelKeyMeta) else { return 0 }
         let parcels = try sealer(withheld.map { $0.encodedJSON() }, parcelKey)
-        let insert = try db.cached("INSERT OR IGNORE INTO parcels (hash, bytes, received_ms) VALUES (?, ?, ?)")
-        for parcel in parcels {
-            try insert.bind(.blob(Array(SHA256.hash(data: parcel))), .blob(parcel), .integer(systemClock())).run()
-        }
+        for parcel in parcels { _ = try insertParcel(parcel) }
         return withheld.count
     }
 

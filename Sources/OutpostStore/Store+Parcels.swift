@@ -108,10 +108,15 @@ extension Store {
                     "the parcel is sealed to \(Base64URL.encode(recipient)), not to the server's parcel key this device pinned; refused"
                 )
             }
-            try db.cached("INSERT OR IGNORE INTO parcels (hash, bytes, received_ms) VALUES (?, ?, ?)")
-                .bind(.blob(hash), .blob(bytes), .integer(systemClock())).run()
-            return db.changes > 0
+            return try insertParcel(bytes, hash: hash)
         }
+    }
+
+    /// Stores a parcel to forward (inside a transaction); false when it is held already.
+    func insertParcel(_ bytes: [UInt8], hash: [UInt8]? = nil) throws -> Bool {
+        try db.cached("INSERT OR IGNORE INTO parcels (hash, bytes, received_ms) VALUES (?, ?, ?)")
+            .bind(.blob(hash ?? Array(SHA256.hash(data: bytes))), .blob(bytes), .integer(systemClock())).run()
+        return db.changes > 0
     }
 
     /// Parcels held for the server, oldest first, at most `limit`.

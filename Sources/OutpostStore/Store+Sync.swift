@@ -94,30 +94,9 @@ extension Store {
     public func changes(
         afterSeq: Int64, excluding: ReplicaID? = nil, limit: Int = 1000, maxBytes: Int = 1 << 20
     ) throws(StoreError) -> (changes: [StoredChange], nextSeq: Int64) {
-        try read {
-            var out: [StoredChange] = []
-            var bytes = 0
-            var last = afterSeq
-            let skip = excluding.flatMap { replicaIndex[$0] } ?? -1
-            let statement = try db.cached(
-                "SELECT seq, applied, ms, \(Store.changeColumns) FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
-            try statement.bind(.integer(afterSeq), .integer(Int64(limit)))
-            try statement.scan { row in
-                let seq = row.int(0)
-                last = seq
-                let idx = row.int(5)
-                if idx == skip || row.int(1) == 0 { return true }
-                // An out-of-range change an older version stored is kept and shown here, but not
-                // relayed: every device would refuse the whole answer that carried it.
-                if !Change.msRange.contains(row.int(2)) || !Change.counterRange.contains(row.int(6)) { return true }
-                let body = try changeBody(fromRow: row, at: 3)
-                out.append(
-                    StoredChange(seq: seq, replica: try replicaID(forIndex: idx), counter: UInt64(row.int(6)), body: body))
-                bytes += body.count
-                return bytes < maxBytes
-            }
-            return (out, last)
-        }
+        // The server's filtered pull with every record readable and no more rows looked at than asked for.
+        try readableChanges(
+            afterSeq: afterSeq, excluding: excluding, limit: limit, maxBytes: maxBytes, scanLimit: limit, readable: { _ in true })
     }
 
     /// This store's own changes with counter above `afterCounter`, in counter order.
