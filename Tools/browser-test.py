@@ -14,10 +14,9 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 # Reporter text seeded by browser-test.sh: removed from a page's text before looking for English labels.
@@ -64,10 +63,23 @@ class Run:
         driver.save_screenshot(path)
 
     def click(self, driver, element):
-        """Clicks and waits for the next page to replace this one."""
-        page = driver.find_element(By.TAG_NAME, "html")
+        """Clicks and waits until the next page has replaced this one and finished loading.
+
+        The old page is marked by a property on its window: a new document starts without it. (Waiting
+        for the old <html> element to go stale raced Chromium's navigation: asking a node of a document
+        being torn down fails with "Node with given id does not belong to the document".)
+        """
+        driver.execute_script("window.outpostPreviousPage = true")
         element.click()
-        WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+
+        def next_page_loaded(d):
+            try:
+                return d.execute_script(
+                    "return window.outpostPreviousPage === undefined && document.readyState === 'complete'")
+            except WebDriverException:  # between documents: ask again
+                return False
+
+        WebDriverWait(driver, 20).until(next_page_loaded)
 
     def row_link(self, driver, title):
         """The table's link to the incident titled `title` (the map's points link there too)."""

@@ -132,8 +132,8 @@ echo "browser-test: seeded 5 incidents (one in conflict, one with a script in it
 mkdir -p "$ARTIFACTS"
 export SE_OFFLINE=true
 status=0
-"$VENV/bin/python" "$ROOT/Tools/browser-test.py" --url "$URL" --analyst-token "$ANALYST_TOKEN" \
-    --reporter-token "$REPORTER_TOKEN" --artifacts "$ARTIFACTS" --catalogues "$ROOT/Web/messages" || status=$?
+"$VENV/bin/python" "$ROOT/Tools/browser-test.py" --url "$URL" --analyst-token="$ANALYST_TOKEN" \
+    --reporter-token="$REPORTER_TOKEN" --artifacts "$ARTIFACTS" --catalogues "$ROOT/Web/messages" || status=$?
 kill -0 "$SERVER_PID" 2>/dev/null || {
     cat "$WORK/server.log" >&2
     die "the server died during the run"
