@@ -10,7 +10,10 @@ import Testing
     static func configuration(_ fixture: ServerFixture) -> ServerConfiguration {
         var configuration = fixture.configuration
         configuration.limits.bodyTimeout = .seconds(1)
-        configuration.limits.idleTimeout = .seconds(15)
+        // Far beyond the body timeout and the tests' receive timeouts: a close seen here comes from
+        // the 408, never from the idle timer (which fired in a loaded CI run, while the request
+        // still waited for a thread, and closed the connection with no answer at all).
+        configuration.limits.idleTimeout = .seconds(120)
         return configuration
     }
 
@@ -37,12 +40,12 @@ import Testing
     }
 
     /// A client that sends the head and part of the body, then nothing: 408 once the body timeout
-    /// passes, and the connection is closed (the receive timeout, 20 s, would say otherwise).
+    /// passes, and the connection is closed (the receive timeout, 90 s, would say otherwise).
     @Test func stalledBodyIsCutOff() async throws {
         let fixture = try ServerFixture()
         let token = try fixture.token("alice")
         try await withLiveServer(fixture, configuration: SlowBodyTests.configuration(fixture)) { port in
-            let connection = try RawConnection(port: port)
+            let connection = try RawConnection(port: port, receiveTimeoutSeconds: 90)
             connection.send(SlowBodyTests.syncHead(token: token, length: 1000) + "{\"replica\":")
             let (response, closed) = try await connection.readToEnd()
             #expect(statusCode(response) == 408, "\(response)")
