@@ -8,7 +8,8 @@ extension Store {
     /// over its canonical bytes. On the analyst's first change the replica is made: an Ed25519
     /// key, the replica ID its public key gives, and a roster entry signed by `rosterKey` naming
     /// `reporter` in `team` (the team their reviews count under in the roster; it decides no
-    /// access, since access follows a record's creator). The change is not applied here.
+    /// access, since access follows a record's creator); a revoked one is replaced by a new one.
+    /// The change is not applied here.
     public func makeAnalystChange(
         reporter: String, team: String, record: RecordKey, deps: VersionVector, writes: [String: JSONValue],
         rosterKey: DeviceKey
@@ -25,7 +26,15 @@ extension Store {
             return key.seed
         }
         let key = try DeviceKey(seed: seed)
-        if try signedRosterEntry(of: key.replicaID) == nil {
+        let entry = try signedRosterEntry(of: key.replicaID)
+        if entry?.status == .revoked {
+            // Revoked with the analyst's tokens (`outpost-server revoke`): a re-enrolled analyst
+            // continues under a new replica; the old one's changes stay, attributed to it.
+            try write { try db.cached("DELETE FROM analyst_replicas WHERE reporter = ?").bind(.text(reporter)).run() }
+            return try makeAnalystChange(
+                reporter: reporter, team: team, record: record, deps: deps, writes: writes, rosterKey: rosterKey)
+        }
+        if entry == nil {
             try raiseRosterEntry(
                 replica: key.replicaID, key: key.publicKey, reporter: reporter, team: team, status: .active,
                 signedBy: rosterKey)

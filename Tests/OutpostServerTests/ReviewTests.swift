@@ -110,6 +110,18 @@ import Testing
             #expect(again.status == .seeOther)
             let second = try #require(try fixture.store.history(id: id).last?.change)
             #expect(second.dot == Dot(replica: replica, counter: 2) && second.tag > change.tag)
+            // Revoked with their tokens, then enrolled again: a new analyst replica carries on.
+            _ = try fixture.backend.revoke(reporter: "ana")
+            #expect(try fixture.store.signedRosterEntry(of: replica)?.status == .revoked)
+            let back = Browser(client)
+            _ = try await back.signIn(try fixture.token("ana", .analyst))
+            let after = try await ReviewTests.review(
+                back, id, try await ReviewTests.form(back, id), status: "verified", note: "Confirmed again.")
+            #expect(after.status == .seeOther)
+            let renewed = try #require(try fixture.store.analystReplica(of: "ana"))
+            #expect(renewed != replica)
+            #expect(try fixture.store.history(id: id).last?.change.dot == Dot(replica: renewed, counter: 1))
+            #expect(try fixture.store.incident(id: id)?.fields["review_note"] == "Confirmed again.")
         }
     }
 
