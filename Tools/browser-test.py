@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import traceback
 import urllib.error
@@ -95,6 +96,21 @@ class Run:
         binned = sum(int(b.get_attribute("data-count")) for b in driver.find_elements(By.CSS_SELECTOR, "#map circle.bin"))
         return points + binned
 
+    def reporter_sees(self, incident, status):
+        """Whether `outpost sync` then `outpost show --json` in the reporter's store gives `status`."""
+        store = ["--store", self.args.reporter_store]
+        sync = subprocess.run([self.args.outpost, *store, "sync"], capture_output=True, text=True, timeout=120)
+        if sync.returncode != 0:
+            print(f"     outpost sync: {sync.stderr.strip()[:300]}")
+            return False
+        show = subprocess.run([self.args.outpost, *store, "show", incident, "--json"], capture_output=True, text=True,
+                              timeout=60)
+        if show.returncode != 0:
+            print(f"     outpost show: {show.stderr.strip()[:300]}")
+            return False
+        fields = json.loads(show.stdout).get("fields", {})
+        return fields.get("status") == status and bool(fields.get("review_note"))
+
     def errors_in_log(self, driver):
         return [entry for entry in driver.get_log("browser") if entry.get("level") == "SEVERE"]
 
@@ -161,6 +177,29 @@ class Run:
         self.check("the history lists every change", len(history) == 3, str(len(history)))
         self.shot(driver, "incident-conflict")
 
+        # Review: resolve the conflict by picking a value, then mark the incident verified with a note.
+        clash_url = driver.current_url
+        clash_id = urllib.parse.unquote(clash_url.rstrip("/").rsplit("/", 1)[1])
+        form = driver.find_element(By.CSS_SELECTOR, "form.resolve[data-field='killed']")
+        form.find_element(By.CSS_SELECTOR, "input[type=radio][value^='pick:']").click()
+        self.click(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+        self.check("resolving a conflict by picking a value ends it",
+                   driver.current_url == clash_url and driver.find_elements(By.ID, "no-conflicts") != [],
+                   driver.current_url)
+        Select(driver.find_element(By.ID, "review-status")).select_by_value("verified")
+        self.click(driver, driver.find_element(By.ID, "review-submit"))
+        self.check("a review without a note is refused", driver.find_elements(By.ID, "form-error") != [])
+        driver_log += [e for e in self.errors_in_log(driver) if "400" not in e.get("message", "")]
+        Select(driver.find_element(By.ID, "review-status")).select_by_value("verified")
+        driver.find_element(By.ID, "review-note").send_keys("Two witnesses and a photograph agree.")
+        self.click(driver, driver.find_element(By.ID, "review-submit"))
+        shown = driver.find_element(By.CSS_SELECTOR, "#fields td.value.status").text
+        self.check("a review with a note marks it verified", shown == "Verified", shown)
+        self.check("... and no conflict is left", driver.find_elements(By.ID, "no-conflicts") != [])
+        self.shot(driver, "incident-reviewed")
+        if self.args.outpost and self.args.reporter_store:
+            self.check("a reporter's sync shows the new status", self.reporter_sees(clash_id, "verified"))
+
         # A POST without the CSRF token is refused: the browser's own sign-out form, its token removed.
         driver.get(url + "/web/incidents")
         driver.execute_script("document.querySelector('form[action=\"/web/signout\"] input[name=csrf]').remove()")
@@ -218,6 +257,12 @@ class Run:
             self.check(f"{name}: the page is in French", driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr")
             left = leftovers()
             self.check(f"{name}: no English label is left", not left, ", ".join(left))
+            if name == "incident-fr":
+                forms = driver.find_elements(By.CSS_SELECTOR, "#review-form, form.resolve")
+                self.check("incident-fr: the review and resolve forms are there, in French",
+                           len(forms) >= 2 and not [label for label in english for form in forms
+                                                    if re.search(r"(?<!\w)" + re.escape(label) + r"(?!\w)", form.text)],
+                           str(len(forms)))
             self.shot(driver, name)
         self.click(driver, driver.find_element(By.ID, "signout"))
         left = leftovers()
@@ -232,9 +277,12 @@ def main():
     parser.add_argument("--reporter-token", required=True)
     parser.add_argument("--artifacts", required=True)
     parser.add_argument("--catalogues", required=True)
+    parser.add_argument("--outpost", help="the outpost CLI, for the reporter's sync after a review")
+    parser.add_argument("--reporter-store", help="a reporter's store that syncs with the server")
     args = parser.parse_args()
     run = Run(args)
-    for language, body in (("en", run.english), ("fr", run.french)):
+    # French first: the English run resolves the conflict (and its forms) that the French pages show.
+    for language, body in (("fr", run.french), ("en", run.english)):
         driver = run.browser(language)
         try:
             body(driver)

@@ -133,7 +133,8 @@ mkdir -p "$ARTIFACTS"
 export SE_OFFLINE=true
 status=0
 "$VENV/bin/python" "$ROOT/Tools/browser-test.py" --url "$URL" --analyst-token="$ANALYST_TOKEN" \
-    --reporter-token="$REPORTER_TOKEN" --artifacts "$ARTIFACTS" --catalogues "$ROOT/Web/messages" || status=$?
+    --reporter-token="$REPORTER_TOKEN" --artifacts "$ARTIFACTS" --catalogues "$ROOT/Web/messages" \
+    --outpost "$BIN/outpost" --reporter-store "$A" || status=$?
 kill -0 "$SERVER_PID" 2>/dev/null || {
     cat "$WORK/server.log" >&2
     die "the server died during the run"

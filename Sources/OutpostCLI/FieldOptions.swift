@@ -90,6 +90,14 @@ public struct FieldOptions: ParsableArguments {
     @Option(name: .customLong("status"), parsing: .unconditional, help: FieldOptions.help("status"))
     public var status: String?
 
+    /// The `--review-note` text, when given.
+    @Option(name: .customLong("review-note"), parsing: .unconditional, help: FieldOptions.help("review_note"))
+    public var reviewNote: String?
+
+    /// The `--duplicate-of` text, when given.
+    @Option(name: .customLong("duplicate-of"), parsing: .unconditional, help: FieldOptions.help("duplicate_of"))
+    public var duplicateOf: String?
+
     /// The `--narrative-file` path, when given.
     @Option(
         name: .customLong("narrative-file"),
@@ -122,6 +130,8 @@ public struct FieldOptions: ParsableArguments {
         "confidence": "How sure you are of the report",
         "sensitivity": "How carefully the report must be handled",
         "status": "Where the report stands in review",
+        "review_note": "Why the review gave its status",
+        "duplicate_of": "The incident this one repeats (its id)",
     ]
 
     /// The help line of a field's flag: what it holds, then its rule.
@@ -164,6 +174,8 @@ public struct FieldOptions: ParsableArguments {
             ("confidence", confidence),
             ("sensitivity", sensitivity),
             ("status", status),
+            ("review_note", reviewNote),
+            ("duplicate_of", duplicateOf),
         ]
         return all.compactMap { pair in pair.1.map { (field: pair.0, text: $0) } }
     }

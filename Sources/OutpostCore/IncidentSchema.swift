@@ -86,6 +86,8 @@ public enum IncidentSchema {
         FieldSpec(name: "confidence", kind: .choice(["low", "medium", "high"])),
         FieldSpec(name: "sensitivity", kind: .choice(["normal", "sensitive", "restricted"])),
         FieldSpec(name: "status", kind: .choice(["draft", "submitted", "verified", "disputed", "rejected", "duplicate"])),
+        FieldSpec(name: "review_note", kind: .text(min: 0, max: 2000, trimmed: false)),
+        FieldSpec(name: "duplicate_of", kind: .text(min: 0, max: 200, trimmed: false)),
     ]
 
     /// Field name → spec.

@@ -18,7 +18,7 @@ extension RecordState {
     static let fieldCodebook: [String] = [
         "_deleted", "title", "narrative", "event_type", "occurred_at", "date_precision", "lat", "lon", "geo_precision",
         "place_name", "admin1", "admin2", "killed", "injured", "abducted", "displaced", "perpetrator", "target",
-        "source_type", "confidence", "sensitivity", "status",
+        "source_type", "confidence", "sensitivity", "status", "review_note", "duplicate_of",
     ]
     static let fieldCodes: [String: UInt8] = Dictionary(
         uniqueKeysWithValues: fieldCodebook.enumerated().map { ($0.element, UInt8($0.offset + 1)) })

@@ -286,12 +286,16 @@ public struct IncidentDetail: Sendable {
     public var provenance: [Dot: ChangeProvenance]
     /// The reporter of each delivering token.
     public var deliverers: [Int64: String]
+    /// The record's version vector when it was read (what a review made from it has seen).
+    public var version: VersionVector
 
     /// Makes a detail.
     public init(
         incident: IncidentRecord, conflicts: [ConflictedField], keptAliveByConcurrentEdit: Bool, history: [HistoryEntry],
-        enrolledReporters: [ReplicaID: String], provenance: [Dot: ChangeProvenance] = [:], deliverers: [Int64: String] = [:]
+        enrolledReporters: [ReplicaID: String], provenance: [Dot: ChangeProvenance] = [:], deliverers: [Int64: String] = [:],
+        version: VersionVector = VersionVector()
     ) {
+        self.version = version
         self.incident = incident
         self.conflicts = conflicts
         self.keptAliveByConcurrentEdit = keptAliveByConcurrentEdit
@@ -337,6 +341,9 @@ public protocol IncidentRepository: Sendable {
     func move(incident id: String, to team: String, by scope: AccessScope) async throws -> String
     /// The server's roster key and every entry it signed.
     func roster() async throws -> ServerRoster
+    /// Applies an analyst's edit (a review or a resolve) as a change signed by their analyst
+    /// replica; the change as applied.
+    func edit(_ edit: AnalystEdit) async throws -> Change
     /// Throws when the storage is not usable (health check).
     func checkHealth() async throws
 }

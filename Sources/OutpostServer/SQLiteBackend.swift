@@ -220,7 +220,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
             return IncidentDetail(
                 incident: incident, conflicts: conflicts, keptAliveByConcurrentEdit: state.isKeptAliveByConcurrentEdit,
                 history: history, enrolledReporters: try self.enrolledReporters(of: authors), provenance: provenance,
-                deliverers: try self.tokenReporters(Set(provenance.values.compactMap(\.deliveredBy))))
+                deliverers: try self.tokenReporters(Set(provenance.values.compactMap(\.deliveredBy))), version: state.version)
         }
     }
 

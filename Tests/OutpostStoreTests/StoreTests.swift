@@ -5,8 +5,8 @@ import Testing
 @testable import OutpostStore
 
 /// A fresh store folder under the temporary directory, removed by the caller.
-/// Undoes schemas 6, 5 and 4 of a store (no teams or parcels, roster, verification, held-back
-/// waits), as an older Outpost left it, so the next open migrates it again.
+/// Undoes schemas 8 to 4 of a store (no analyst replicas, web sessions, teams or parcels, roster,
+/// verification, held-back waits), as an older Outpost left it, so the next open migrates it again.
 let backToSchemaThree = """
     DROP TABLE parcels_opened;
     DROP TABLE parcels;
@@ -28,6 +28,8 @@ let backToSchemaThree = """
     DELETE FROM schema_migrations WHERE version = 4;
     DROP TABLE web_sessions;
     DELETE FROM schema_migrations WHERE version = 7;
+    DROP TABLE analyst_replicas;
+    DELETE FROM schema_migrations WHERE version = 8;
     """
 
 func temporaryStoreDirectory() -> String {

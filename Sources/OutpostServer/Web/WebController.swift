@@ -40,6 +40,8 @@ struct WebController: Sendable {
         APIRoute(method: .get, path: "/web/incidents.csv"),
         APIRoute(method: .get, path: "/web/incidents.geojson"),
         APIRoute(method: .get, path: "/web/incidents/{id}"),
+        APIRoute(method: .post, path: "/web/incidents/{id}/review"),
+        APIRoute(method: .post, path: "/web/incidents/{id}/resolve"),
         APIRoute(method: .get, path: "/web/static/{name}"),
     ]
 
@@ -62,6 +64,12 @@ struct WebController: Sendable {
         }
         router.get("/web/incidents/:id") { request, context in
             await respond(request, context) { try await incidentPage($0, request, context) }
+        }
+        router.post("/web/incidents/:id/review") { request, context in
+            await respond(request, context) { try await review($0, request, context) }
+        }
+        router.post("/web/incidents/:id/resolve") { request, context in
+            await respond(request, context) { try await resolve($0, request, context) }
         }
         router.get("/web/static/:name") { request, context in staticFile(context.parameters.get("name") ?? "") }
     }
@@ -334,13 +342,26 @@ struct WebController: Sendable {
 
     func incidentPage(_ visit: Visit, _ request: Request, _ context: OutpostRequestContext) async throws -> Response {
         guard let session = visit.session else { return WebController.redirect(to: "/web/signin") }
-        let c = visit.catalogue
+        return incidentView(visit, try await readableDetail(context, session))
+    }
+
+    /// The incident of the path's `:id` if the session may read it; a 404 otherwise.
+    func readableDetail(_ context: OutpostRequestContext, _ session: WebSession) async throws -> IncidentDetail {
         let raw = context.parameters.get("id") ?? ""
         let id = raw.removingPercentEncoding ?? raw
         guard RecordKey.isValidID(id), let detail = try await incidents.incidentDetail(id: id, readableBy: session.scope)
         else {
             throw Refused(status: .notFound, messageKey: "error_not_found")
         }
+        return detail
+    }
+
+    /// The incident page of `detail`; `entered` and `error` give back a refused review or resolve.
+    func incidentView(
+        _ visit: Visit, _ detail: IncidentDetail, entered: [String: String] = [:], error: String? = nil,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        let c = visit.catalogue
         let incident = detail.incident
         func name(_ replica: ReplicaID) -> String { detail.enrolledReporters[replica] ?? c.text("unknown") }
         func verified(_ dot: Dot) -> String {
@@ -367,9 +388,11 @@ struct WebController: Sendable {
                         "value": conflict.field == "_deleted"
                             ? c.value(field: "", s.value) : c.value(field: conflict.field, s.value),
                         "author": name(s.dot.replica), "time": c.dateTime(epochMilliseconds: s.tag.ms),
-                        "verified": verified(s.dot), "visible": i == 0,
+                        "verified": verified(s.dot), "visible": i == 0, "dot": SeenVersion.dotText(s.dot),
+                        "index": i,
                     ] as [String: Any]
                 },
+                "resolvable": IncidentSchema.byName[conflict.field] != nil,
             ]
         }
         let order = Dictionary(uniqueKeysWithValues: IncidentSchema.fieldNames.enumerated().map { ($1, $0) })
@@ -389,14 +412,15 @@ struct WebController: Sendable {
             ]
         }
         let title = incident.fields["title"]?.stringValue ?? c.text("untitled")
-        return page(
-            "incident", visit, title: title,
-            [
-                "id": incident.id, "title": title, "deleted": incident.deleted, "keptAlive": detail.keptAliveByConcurrentEdit,
-                "created": c.dateTime(epochMilliseconds: incident.createdMs),
-                "updated": c.dateTime(epochMilliseconds: incident.updatedMs),
-                "fields": fields, "conflicts": conflicts, "hasConflicts": !conflicts.isEmpty, "history": history,
-            ])
+        var values: [String: Any] = [
+            "id": incident.id, "title": title, "deleted": incident.deleted, "keptAlive": detail.keptAliveByConcurrentEdit,
+            "created": c.dateTime(epochMilliseconds: incident.createdMs),
+            "updated": c.dateTime(epochMilliseconds: incident.updatedMs),
+            "fields": fields, "conflicts": conflicts, "hasConflicts": !conflicts.isEmpty, "history": history,
+            "review": reviewValues(c, detail, entered: entered), "seen": SeenVersion.encode(detail.version),
+        ]
+        if let error { values["formError"] = error }
+        return page("incident", visit, title: title, values, status: status)
     }
 
     // MARK: Responses
