@@ -39,10 +39,11 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public static let serverReporter = "server"
 
     /// Opens the database at `path`; with `create`, makes it first when missing. With
-    /// `queryIndexes`, the analysts' query indexes are made (once), brought up to date and kept
-    /// (their text between sync batches, after `textIndexDelay` seconds without one; infinite:
-    /// only when asked, for tests); without, they are dropped (a later start makes them again).
-    public init(databasePath path: String, create: Bool = true, queryIndexes: Bool = true, textIndexDelay: Double = 0.25)
+    /// `queryIndexes` true, the analysts' query indexes are made (once), brought up to date and
+    /// kept (their text between sync batches, after `textIndexDelay` seconds without one;
+    /// infinite: only when asked, for tests); false drops them (a later start with them makes
+    /// them again); nil leaves them as they are (a command that serves nothing).
+    public init(databasePath path: String, create: Bool = true, queryIndexes: Bool? = nil, textIndexDelay: Double = 0.25)
         throws
     {
         if create { try SQLiteBackend.createIfMissing(path) }
@@ -56,9 +57,13 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         try tokenWriter.execute("PRAGMA foreign_keys = ON")
         clock = store.systemClock
         rosterKey = try store.serverRosterKey()
-        textIndexer = queryIndexes ? QueryTextIndexer(store: store, queue: syncQueue, idleDelay: textIndexDelay) : nil
+        textIndexer = queryIndexes == true ? QueryTextIndexer(store: store, queue: syncQueue, idleDelay: textIndexDelay) : nil
         try repairAccess()
-        if queryIndexes { try store.enableQueryIndexes() } else { try store.disableQueryIndexes() }
+        switch queryIndexes {
+        case true?: try store.enableQueryIndexes()
+        case false?: try store.disableQueryIndexes()
+        case nil: break  // a command that serves nothing (enrol, backup…) leaves them as they are
+        }
     }
 
     private static func createIfMissing(_ path: String) throws {

@@ -94,7 +94,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/server.db"
         do {
-            let backend = try SQLiteBackend(databasePath: path, textIndexDelay: .infinity)
+            let backend = try SQLiteBackend(databasePath: path, queryIndexes: true, textIndexDelay: .infinity)
             let device = DeviceKey()
             _ = try backend.enroll(reporter: "amadou", device: (device.replicaID, device.publicKey))
             let changes = (1...5).map { n in
@@ -109,7 +109,7 @@ import Testing
             #expect(try backend.store.pendingQueryText() == 5)
             #expect(try Self.indexed(backend.store, "drought") == 0)
         }
-        let restarted = try SQLiteBackend(databasePath: path, textIndexDelay: .infinity)
+        let restarted = try SQLiteBackend(databasePath: path, queryIndexes: true, textIndexDelay: .infinity)
         #expect(try restarted.store.pendingQueryText() == 0)
         #expect(try Self.indexed(restarted.store, "drought") == 5)
         var query = IncidentQuery()

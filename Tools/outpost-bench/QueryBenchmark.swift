@@ -144,7 +144,8 @@ enum QueryBenchmark: Benchmark {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: server)
         process.arguments = [
-            "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--token-burst", "1000000", "--token-requests-per-second",
+            "serve", "--db", db, "--query-indexes", "--host", "127.0.0.1", "--port", "0", "--token-burst", "1000000",
+            "--token-requests-per-second",
             "1000000",
         ]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))

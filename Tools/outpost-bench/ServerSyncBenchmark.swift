@@ -56,7 +56,7 @@ enum ServerSyncBenchmark: Benchmark {
         serverProcess.executableURL = URL(fileURLWithPath: server)
         serverProcess.arguments =
             ["serve", "--db", db, "--host", "127.0.0.1", "--port", "0"] + tlsArguments
-            + (queryIndexes ? [] : ["--no-query-indexes"])
+            + (queryIndexes ? ["--query-indexes"] : ["--no-query-indexes"])
         print("sync: server \(queryIndexes ? "with" : "without") query indexes")
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         serverProcess.standardOutput = logHandle
