@@ -55,7 +55,8 @@ public struct ServerConfiguration: Sendable {
     public var onListening: (@Sendable (String, Int) -> Void)?
     /// The clock the rate limits refill by, ms (tests move it by hand).
     public var rateLimitClock: @Sendable () -> Int64 = currentTimeMs
-    /// Whether the analysts' query indexes are made and kept (`serve --query-indexes`).
+    /// Whether the analysts' query indexes are made and kept (`serve --query-indexes`); without,
+    /// they are dropped.
     public var queryIndexes = false
 
     /// Makes a configuration.

@@ -346,4 +346,29 @@ public protocol IncidentRepository: Sendable {
     func edit(_ edit: AnalystEdit) async throws -> Change
     /// Throws when the storage is not usable (health check).
     func checkHealth() async throws
+    /// The teams `scope` reads, by name (for every team: those tokens are enrolled in).
+    func teamNames(readableBy scope: AccessScope) async throws -> [String]
+    /// Every incident `scope` may read that matches the query (its paging aside) by point and
+    /// date, the query's page in full, and the matches inside `region` in full when at most
+    /// `pointLimit` are.
+    func incidentOverview(
+        matching query: IncidentQuery, readableBy scope: AccessScope, region: IncidentOverview.Region, pointLimit: Int
+    ) async throws -> IncidentOverview
+}
+
+extension IncidentRepository {
+    /// The scope's own teams (a repository that knows no others).
+    public func teamNames(readableBy scope: AccessScope) async throws -> [String] { (scope.teams ?? []).sorted() }
+
+    /// The overview from every match read in full.
+    public func incidentOverview(
+        matching query: IncidentQuery, readableBy scope: AccessScope, region: IncidentOverview.Region, pointLimit: Int
+    ) async throws -> IncidentOverview {
+        var all = query
+        all.offset = 0
+        all.after = nil
+        all.limit = Int(Int32.max)
+        let found = try await incidents(matching: all, readableBy: scope).incidents
+        return IncidentOverview(all: found, query: query, region: region, pointLimit: pointLimit)
+    }
 }

@@ -40,6 +40,55 @@ extension SQLiteBackend {
         return filter
     }
 
+    /// The overview from the query indexes (every match read as its index entry; in full only
+    /// the page and the points), else from every match read in full.
+    public func incidentOverview(
+        matching query: IncidentQuery, readableBy scope: AccessScope, region: IncidentOverview.Region, pointLimit: Int
+    ) async throws -> IncidentOverview {
+        let indexed = try await offload { [self, reader] () throws -> IncidentOverview? in
+            // The scope's teams narrow the query's, as in `incidents(matching:readableBy:)`.
+            var query = query
+            if let teams = scope.teams {
+                let asked = query.teams.map { $0.intersection(teams) } ?? teams
+                if asked.isEmpty { return IncidentOverview() }
+                query.teams = asked
+            }
+            let needle = (query.text ?? "").lowercased()
+            let found = try reader.indexedOverview(
+                try filter(for: query, reader: reader), textMatches: { IncidentQuery.holds($0, needle: needle) },
+                wanted: { matches in
+                    let inside = matches.filter { region.contains(lat: $0.lat, lon: $0.lon) }
+                    return inside.count <= pointLimit ? inside.map(\.rowid) : []
+                })
+            guard let found else { return nil }
+            return IncidentOverview(
+                matches: found.matches.map {
+                    IncidentOverview.Match(lat: $0.lat, lon: $0.lon, occurredMs: $0.occurredMs, incident: found.records[$0.rowid])
+                }, page: found.page)
+        }
+        if let indexed { return indexed }
+        var all = query
+        all.offset = 0
+        all.after = nil
+        all.limit = Int(Int32.max)
+        let found = try await incidents(matching: all, readableBy: scope).incidents
+        return IncidentOverview(all: found, query: query, region: region, pointLimit: pointLimit)
+    }
+
+    /// The teams `scope` reads: its own, or for every team those of the enrolled tokens and
+    /// "default" (the team of a reporter enrolled without one).
+    public func teamNames(readableBy scope: AccessScope) async throws -> [String] {
+        if let teams = scope.teams { return teams.sorted() }
+        return try await offload { [self] in
+            try withTokens { db in
+                var names: Set<String> = ["default"]
+                try db.cached("SELECT team FROM server_tokens WHERE team IS NOT NULL UNION SELECT team FROM token_teams")
+                    .forEach { if let team = $0.text(0) { names.insert(team) } }
+                return names.sorted()
+            }
+        }
+    }
+
     /// The replicas whose enrolled reporter (as the incident page names authors) is `name`.
     func creators(ofReporter name: String, reader: Store) throws -> Set<ReplicaID> {
         let names = try enrolledReporters(of: try reader.knownReplicas().union([reader.replica]))

@@ -29,6 +29,8 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     let syncLock = NSLock()
     /// Where sync batches run, one after another: waiting batches hold no thread of the shared pool.
     private let syncQueue = DispatchQueue(label: "outpost-server.sync", qos: .userInitiated)
+    /// Indexes the text of what batches wrote, between batches (nil without query indexes).
+    let textIndexer: QueryTextIndexer?
     private let clock: @Sendable () -> Int64
     /// The server's roster signing key (kept in the store's meta, made once).
     public let rosterKey: DeviceKey
@@ -37,9 +39,13 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     public static let serverReporter = "server"
 
     /// Opens the database at `path`; with `create`, makes it first when missing. With
-    /// `queryIndexes`, the analysts' query indexes are made (once) and kept from then on (they cost
-    /// pushes of new incidents most of their speed today, so `serve` makes them only when asked).
-    public init(databasePath path: String, create: Bool = true, queryIndexes: Bool = false) throws {
+    /// `queryIndexes` true, the analysts' query indexes are made (once), brought up to date and
+    /// kept (their text between sync batches, after `textIndexDelay` seconds without one;
+    /// infinite: only when asked, for tests); false drops them (a later start with them makes
+    /// them again); nil leaves them as they are (a command that serves nothing).
+    public init(databasePath path: String, create: Bool = true, queryIndexes: Bool? = nil, textIndexDelay: Double = 0.25)
+        throws
+    {
         if create { try SQLiteBackend.createIfMissing(path) }
         store = try Store.open(databasePath: path)
         reader = try Store.open(databasePath: path)
@@ -51,8 +57,13 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
         try tokenWriter.execute("PRAGMA foreign_keys = ON")
         clock = store.systemClock
         rosterKey = try store.serverRosterKey()
+        textIndexer = queryIndexes == true ? QueryTextIndexer(store: store, queue: syncQueue, idleDelay: textIndexDelay) : nil
         try repairAccess()
-        if queryIndexes { try store.enableQueryIndexes() }
+        switch queryIndexes {
+        case true?: try store.enableQueryIndexes()
+        case false?: try store.disableQueryIndexes()
+        case nil: break  // a command that serves nothing (enrol, backup…) leaves them as they are
+        }
     }
 
     private static func createIfMissing(_ path: String) throws {
@@ -113,7 +124,11 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                         kind: error.refusal?.reason.rawValue ?? "refused_change", token: batch.deliveredBy, detail: error.message)
                     throw error
                 }
-                if report.applied > 0 { try updateAccess(appliedAfter: logEnd) }
+                if report.applied > 0 {
+                    try updateAccess(appliedAfter: logEnd)
+                    textIndexer?.batch(applied: true)
+                }
+                if report.applied == 0 { textIndexer?.batch(applied: false) }
                 let acked = try store.contiguousCounter(of: batch.replica)
                 let pulled = try pull(batch, reset: reset)
                 return SyncOutcome(

@@ -645,7 +645,7 @@ final class ChangeApplier {
                     rowid: record.rowid ?? db.lastInsertRowID, id: key.id, fields: source.visibleFields, deleted: deleted,
                     conflict: conflicted, createdMs: record.createdMs, updatedMs: record.updatedMs, updatedSeq: record.updatedSeq,
                     creator: record.log.withUnsafeBufferPointer(QueryIndexWriter.creator(fromLog:)),
-                    textChanged: record.rowid == nil || record.wroteSearchedText)
+                    textChanged: record.rowid == nil || record.wroteSearchedText, isNew: record.rowid == nil)
             }
         }
         for idx in touchedReplicas { try store.advanceContiguous(replicaIdx: idx) }

@@ -15,9 +15,11 @@ final class QueryIndexWriter {
         db = store.db
     }
 
-    /// Whether the database holds the query index tables.
+    /// Whether the database holds the query index tables (as this version makes them: a store
+    /// indexed by an older one, without `query_text_pending`, is brought up to date by
+    /// `Store.enableQueryIndexes()` before it is used or kept).
     static func tablesExist(_ db: Database) throws -> Bool {
-        try db.cached("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'query_incidents')")
+        try db.cached("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'query_text_pending')")
             .first { $0.int(0) != 0 } ?? false
     }
 
@@ -71,27 +73,33 @@ final class QueryIndexWriter {
         var point: (lat: Double, lon: Double)? { lat.flatMap { lat in lon.map { (lat, $0) } } }
     }
 
-    /// Writes the index entries of one incident (its `records` row's rowid and visible fields).
+    /// Writes the index entries of one incident (its `records` row's rowid and visible fields);
+    /// `isNew`: the row was just inserted into `records`.
     func write(
         rowid: Int64, id: String, fields: [String: JSONValue], deleted: Bool, conflict: Bool, createdMs: Int64, updatedMs: Int64,
-        updatedSeq: Int64, creator: Int64?, textChanged: Bool = true
+        updatedSeq: Int64, creator: Int64?, textChanged: Bool = true, isNew: Bool = false
     ) throws {
         let keys = Keys(
             id: id, createdMs: createdMs, eventType: fields["event_type"]?.stringValue, status: fields["status"]?.stringValue,
             deleted: deleted, conflict: conflict, lat: fields["lat"]?.doubleValue, lon: fields["lon"]?.doubleValue,
             occurredMs: fields["occurred_at"]?.stringValue.flatMap(DateText.epochMilliseconds), creator: creator)
-        let old = try db.cached(
-            """
-            SELECT id, created_ms, event_type, status, deleted, conflict, lat, lon, occurred_ms, creator
-            FROM query_incidents WHERE rowid = ?
-            """
-        ).bind(.integer(rowid)).first { row in
-            Keys(
-                id: row.text(0) ?? "", createdMs: row.int(1), eventType: row.text(2), status: row.text(3),
-                deleted: row.int(4) != 0,
-                conflict: row.int(5) != 0, lat: row.isNull(6) ? nil : row.double(6), lon: row.isNull(7) ? nil : row.double(7),
-                occurredMs: row.isNull(8) ? nil : row.int(8), creator: row.isNull(9) ? nil : row.int(9))
-        }
+        // A record new to `records` has no index row: its rowid's entries left with the row that
+        // held it before (`query_incidents_forget`).
+        let old =
+            isNew
+            ? nil
+            : try db.cached(
+                """
+                SELECT id, created_ms, event_type, status, deleted, conflict, lat, lon, occurred_ms, creator
+                FROM query_incidents WHERE rowid = ?
+                """
+            ).bind(.integer(rowid)).first { row in
+                Keys(
+                    id: row.text(0) ?? "", createdMs: row.int(1), eventType: row.text(2), status: row.text(3),
+                    deleted: row.int(4) != 0,
+                    conflict: row.int(5) != 0, lat: row.isNull(6) ? nil : row.double(6), lon: row.isNull(7) ? nil : row.double(7),
+                    occurredMs: row.isNull(8) ? nil : row.int(8), creator: row.isNull(9) ? nil : row.int(9))
+            }
         if let old, old == keys {
             // Only the times moved: no index of the table is touched.
             try db.cached("UPDATE query_incidents SET updated_ms = ?, updated_seq = ? WHERE rowid = ?")
@@ -129,10 +137,17 @@ final class QueryIndexWriter {
                 .integer(conflict ? 1 : 0), keys.lat.map(SQLValue.real) ?? .null, keys.lon.map(SQLValue.real) ?? .null,
                 keys.occurredMs.map(SQLValue.integer) ?? .null, creator.map(SQLValue.integer) ?? .null
             ).run()
-            try writePoint(rowid: rowid, old: old?.point, new: keys.point, isNew: old == nil)
+            if isNew {
+                if let point = keys.point { try insertPoint(rowid: rowid, point) }
+            } else {
+                try writePoint(rowid: rowid, old: old?.point, new: keys.point, isNew: old == nil)
+            }
         }
-        // A record none of whose searched fields was written keeps its text entries.
-        if textChanged || old == nil || old?.id != id { try writeText(rowid: rowid, fields: fields) }
+        // A record none of whose searched fields was written keeps its text entries; the others'
+        // are indexed later (`Store.drainQueryTextIndex`), off the apply path.
+        if textChanged || old == nil || old?.id != id {
+            try db.cached("INSERT OR IGNORE INTO query_text_pending (rowid) VALUES (?)").bind(.integer(rowid)).run()
+        }
     }
 
     /// Rewrites the R*Tree entry when the point changed.
@@ -140,15 +155,17 @@ final class QueryIndexWriter {
     {
         if old?.lat != new?.lat || old?.lon != new?.lon || isNew {
             try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
-            if let point = new {
-                try db.cached("INSERT INTO query_geo (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)")
-                    .bind(.integer(rowid), .real(point.lon), .real(point.lon), .real(point.lat), .real(point.lat)).run()
-            }
+            if let point = new { try insertPoint(rowid: rowid, point) }
         }
     }
 
-    /// Rewrites the text rows of the searched fields whose value changed.
-    private func writeText(rowid: Int64, fields: [String: JSONValue]) throws {
+    private func insertPoint(rowid: Int64, _ point: (lat: Double, lon: Double)) throws {
+        try db.cached("INSERT INTO query_geo (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)")
+            .bind(.integer(rowid), .real(point.lon), .real(point.lon), .real(point.lat), .real(point.lat)).run()
+    }
+
+    /// Rewrites the text rows of the searched fields whose value changed (no fields: removes them).
+    func writeText(rowid: Int64, fields: [String: JSONValue]) throws {
         // Read even for a new index row: rows left by a record once at this rowid are replaced.
         var held: [Int64: TextRow] = [:]
         try db.cached("SELECT rowid, text, raw FROM query_text_rows WHERE rowid BETWEEN ? AND ?")

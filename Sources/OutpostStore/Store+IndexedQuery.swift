@@ -15,7 +15,8 @@ extension Store {
             guard let plan = try IndexedQueryPlan(filter, db: db) else {
                 return IndexedIncidentPage(incidents: [], total: 0, more: false)
             }
-            let rowids = try plan.run(db: db, textMatches: textMatches)
+            let pending = try plan.readsPendingText ? pendingText(textMatches: textMatches) : nil
+            let rowids = try plan.run(db: db, pending: pending, textMatches: textMatches)
             var incidents: [IncidentRecord] = []
             incidents.reserveCapacity(rowids.page.count)
             let load = try db.cached("SELECT \(Store.recordColumns) FROM records WHERE rowid = ?")
@@ -28,6 +29,85 @@ extension Store {
         }
     }
 
+    /// Every incident `filter` selects (its paging aside) as index entries (point, `occurred_at`),
+    /// the page `filter` asks for in full, and in full too the matches `wanted` picks from the
+    /// entries; from one snapshot; nil when this store has no query indexes.
+    public func indexedOverview(
+        _ filter: IncidentFilter, textMatches: (String) -> Bool, wanted: ([IndexedMatch]) -> [Int64]
+    ) throws(StoreError) -> IndexedOverview? {
+        try read { () throws -> IndexedOverview? in
+            guard try QueryIndexWriter.tablesExist(db) else { return nil }
+            guard let plan = try IndexedQueryPlan(filter, db: db) else { return IndexedOverview() }
+            let pending = try plan.readsPendingText ? pendingText(textMatches: textMatches) : nil
+            var out = IndexedOverview()
+            try plan.forEachMatch(db: db, pending: pending, textMatches: textMatches) {
+                out.matches.append($0)
+                return true
+            }
+            let rowids = try plan.run(db: db, pending: pending, textMatches: textMatches, counting: false)
+            let load = try db.cached("SELECT \(Store.recordColumns) FROM records WHERE rowid = ?")
+            for rowid in rowids.page {
+                if let incident = try load.bind(.integer(rowid)).first({ try incident(from: $0) }) { out.page.append(incident) }
+            }
+            out.more = out.page.count > filter.limit
+            if out.more { out.page.removeLast() }
+            for rowid in wanted(out.matches) {
+                if let incident = try load.bind(.integer(rowid)).first({ try incident(from: $0) }) {
+                    out.records[rowid] = incident
+                }
+            }
+            return out
+        }
+    }
+
+    /// The incidents whose text is not indexed yet (`query_text_pending`) and those of them whose
+    /// current searched fields hold the text, as `textMatches` decides on each field lowercased.
+    func pendingText(textMatches: (String) -> Bool) throws -> PendingText {
+        var pending = PendingText()
+        try db.cached(
+            "SELECT p.rowid, r.id, r.state FROM query_text_pending p JOIN records r ON r.rowid = p.rowid AND r.collection = 'incidents'"
+        ).forEach { row in
+            let rowid = row.int(0)
+            pending.all.insert(rowid)
+            let fields = try decodeState(row, column: 2, key: RecordKey(id: row.text(1) ?? "")).visibleFields
+            let holds = IncidentFilter.searchedFields.contains { name in
+                guard let value = fields[name]?.stringValue, !value.isEmpty else { return false }
+                return textMatches(value.lowercased())
+            }
+            if holds { pending.matching.insert(rowid) }
+        }
+        return pending
+    }
+
+}
+
+/// One incident an indexed filter selects, as the query indexes hold it.
+public struct IndexedMatch: Sendable {
+    /// Its `records` rowid.
+    public var rowid: Int64
+    /// Its point (both or neither).
+    public var lat: Double?
+    public var lon: Double?
+    /// Its `occurred_at` in ms (nil: none, or not a date).
+    public var occurredMs: Int64?
+}
+
+/// Every match of a filter as index entries, its page, and the records asked for.
+public struct IndexedOverview: Sendable {
+    /// Every match, in no particular order.
+    public var matches: [IndexedMatch] = []
+    /// The page the filter asks for, in (created ms, id) order.
+    public var page: [IncidentRecord] = []
+    /// Whether more follow the page.
+    public var more = false
+    /// The records asked for, by rowid.
+    public var records: [Int64: IncidentRecord] = [:]
+}
+
+/// The incidents whose text `query_text` does not hold yet, and which of them hold the text.
+struct PendingText {
+    var all: Set<Int64> = []
+    var matching: Set<Int64> = []
 }
 
 /// The SQL an `IncidentFilter` becomes over the query indexes.
@@ -55,6 +135,12 @@ struct IndexedQueryPlan {
     /// How a text filter is answered (nil: no text filter).
     private var textPlan: TextPlan?
     private let filter: IncidentFilter
+    /// Whether incidents wait for their text to be indexed: a text filter then decides them by
+    /// their current state (`PendingText`), never by `query_text`.
+    private var hasPendingText = false
+
+    /// Whether `run` needs the pending incidents (`Store.pendingText`).
+    var readsPendingText: Bool { textPlan != nil && hasPendingText }
 
     enum TextPlan {
         /// Few trigram matches: narrowed in SQL; each match confirmed unless exact; counted in full.
@@ -134,6 +220,7 @@ struct IndexedQueryPlan {
                 ? [needle] : needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
             textQuery = IndexedQueryPlan.trigramQuery(for: text)
             textPlan = .confirmed
+            hasPendingText = try db.cached("SELECT EXISTS (SELECT 1 FROM query_text_pending)").first { $0.int(0) != 0 } ?? false
             if let textQuery {
                 let matches =
                     try db.cached(
@@ -141,7 +228,10 @@ struct IndexedQueryPlan {
                     ).bind(.text(textQuery.match)).first { Int($0.int(0)) } ?? 0
                 if matches < filter.textNarrowingLimit {
                     textPlan = .narrowed
-                    accelerators.append("q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?)")
+                    accelerators.append(
+                        hasPendingText
+                            ? "(q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?) OR q.rowid IN (SELECT rowid FROM query_text_pending))"
+                            : "q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?)")
                     acceleratorValues.append(.text(textQuery.match))
                 }
             }
@@ -205,7 +295,8 @@ struct IndexedQueryPlan {
 
     /// Whether the incident at `rowid` holds the text: its ASCII rows by a byte search when that
     /// is exact, the others by `textMatches`.
-    private func holdsText(_ rowid: Int64, db: Database, textMatches: (String) -> Bool) throws -> Bool {
+    private func holdsText(_ rowid: Int64, db: Database, pending: PendingText?, textMatches: (String) -> Bool) throws -> Bool {
+        if let pending, pending.all.contains(rowid) { return pending.matching.contains(rowid) }
         let byteSearch = textQuery?.exactInASCII == true
         var found = false
         try db.cached("SELECT rowid, text, raw FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
@@ -245,8 +336,11 @@ struct IndexedQueryPlan {
 
     /// The rowids of the page's incidents (one more than the page when more follow), the total,
     /// and whether the total is exact (a text filter answered row by row counts at most
-    /// `IncidentFilter.textCountCap` matches).
-    func run(db: Database, textMatches: (String) -> Bool) throws -> (page: [Int64], total: Int, exact: Bool) {
+    /// `IncidentFilter.textCountCap` matches; 0 without `counting`). `pending` is
+    /// `Store.pendingText` when `readsPendingText`.
+    func run(db: Database, pending: PendingText?, textMatches: (String) -> Bool, counting: Bool = true) throws -> (
+        page: [Int64], total: Int, exact: Bool
+    ) {
         var pageTerms = fastWhereClause
         var pageValues = fastValues
         if let after = filter.after {
@@ -255,16 +349,12 @@ struct IndexedQueryPlan {
         }
         let wanted = filter.limit + 1
         let skip = filter.after == nil ? filter.offset : 0
-        let exactMatch = textQuery.flatMap { $0.exactInASCII ? $0.match : nil }
-        // With an exact trigram match, a row matched in ASCII text needs no confirming.
-        let narrowedExact = textPlan == .narrowed ? exactMatch : nil
-        let flag =
-            narrowedExact == nil
-            ? "0" : "q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ? AND (rowid & 8) = 0)"
-        let flagValues: [SQLValue] = narrowedExact.map { [.text($0)] } ?? []
-        guard let textPlan else {
+        let (flag, flagValues) = exactFlag(pending: pending)
+        guard textPlan != nil else {
             let total =
-                try db.cached("SELECT count(*) FROM query_incidents q WHERE \(fastWhereClause)").bind(fastValues).first {
+                !counting
+                ? 0
+                : try db.cached("SELECT count(*) FROM query_incidents q WHERE \(fastWhereClause)").bind(fastValues).first {
                     Int($0.int(0))
                 } ?? 0
             var page: [Int64] = []
@@ -278,7 +368,9 @@ struct IndexedQueryPlan {
         try db.cached("SELECT q.rowid, \(flag) FROM query_incidents q WHERE \(pageTerms) ORDER BY q.created_ms, q.id")
             .bind(flagValues + pageValues).scan { row in
                 let rowid = row.int(0)
-                guard try row.int(1) != 0 || holdsText(rowid, db: db, textMatches: textMatches) else { return true }
+                guard try row.int(1) != 0 || holdsText(rowid, db: db, pending: pending, textMatches: textMatches) else {
+                    return true
+                }
                 if skipped < skip {
                     skipped += 1
                     return true
@@ -286,12 +378,12 @@ struct IndexedQueryPlan {
                 page.append(rowid)
                 return page.count < wanted
             }
-        // The total: every candidate confirmed, up to `cap` matches (one past the cap stops it).
+        guard counting else { return (page, 0, true) }
+        // The total: every match, up to `cap` (one past the cap stops it).
         let cap = textPlan == .narrowed ? Int.max : filter.textCountCap
         var total = 0
         var exhausted = true
-        func counted(_ matches: Bool) -> Bool {
-            guard matches else { return true }
+        try forEachMatch(db: db, pending: pending, textMatches: textMatches) { _ in
             guard total < cap else {
                 exhausted = false
                 return false
@@ -299,6 +391,37 @@ struct IndexedQueryPlan {
             total += 1
             return true
         }
+        return (page, total, exhausted)
+    }
+
+    /// The text filter's flag column: 1 for a row whose exact trigram match in ASCII text needs
+    /// no confirming (never a pending one), and its values.
+    private func exactFlag(pending: PendingText?) -> (String, [SQLValue]) {
+        let exactMatch = textQuery.flatMap { $0.exactInASCII ? $0.match : nil }
+        guard textPlan == .narrowed, let exactMatch else { return ("0", []) }
+        return (
+            "q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ? AND (rowid & 8) = 0)"
+                + (pending == nil ? "" : " AND q.rowid NOT IN (SELECT rowid FROM query_text_pending)"), [.text(exactMatch)]
+        )
+    }
+
+    /// Calls `body` with every match (paging aside), in no particular order, while it returns true.
+    func forEachMatch(
+        db: Database, pending: PendingText?, textMatches: (String) -> Bool, _ body: (IndexedMatch) throws -> Bool
+    ) throws {
+        func match(_ row: Row, _ rowid: Int64, from column: Int32) -> IndexedMatch {
+            IndexedMatch(
+                rowid: rowid, lat: row.isNull(column) ? nil : row.double(column),
+                lon: row.isNull(column + 1) ? nil : row.double(column + 1),
+                occurredMs: row.isNull(column + 2) ? nil : row.int(column + 2))
+        }
+        let (flag, flagValues) = exactFlag(pending: pending)
+        guard let textPlan else {
+            try db.cached("SELECT q.rowid, q.lat, q.lon, q.occurred_ms FROM query_incidents q WHERE \(fastWhereClause)")
+                .bind(fastValues).scan { row in try body(match(row, row.int(0), from: 1)) }
+            return
+        }
+        let exactMatch = textQuery.flatMap { $0.exactInASCII ? $0.match : nil }
         // Few candidates by the other filters: each confirmed; many: the trigram matches instead.
         let others =
             textPlan == .confirmed && textQuery != nil
@@ -307,25 +430,43 @@ struct IndexedQueryPlan {
         if textPlan == .confirmed, let textQuery, others >= filter.textCountCap * 10 {
             // Common text: the trigram matches in index order (lazily), each incident once, its
             // other filters checked by rowid (the exact terms only), then its text.
-            let passes = try db.cached("SELECT 1 FROM query_incidents q WHERE q.rowid = ? AND \(whereClause)")
+            let passes = try db.cached(
+                "SELECT q.lat, q.lon, q.occurred_ms FROM query_incidents q WHERE q.rowid = ? AND \(whereClause)")
             var last: Int64 = -1
+            var going = true
             try db.cached("SELECT rowid FROM query_text WHERE query_text MATCH ? ORDER BY rowid").bind(.text(textQuery.match))
                 .scan { row in
                     let textRow = row.int(0)
                     let rowid = textRow >> 4
                     guard rowid != last else { return true }
                     last = rowid
-                    guard try passes.bind([.integer(rowid)] + values).first({ _ in true }) == true else { return true }
+                    // A pending incident's text in the index may be old: it is decided below.
+                    if let pending, pending.all.contains(rowid) { return true }
+                    guard let found = try passes.bind([.integer(rowid)] + values).first({ match($0, rowid, from: 0) }) else {
+                        return true
+                    }
                     let exact = exactMatch != nil && textRow & 8 == 0
-                    return try counted(exact || holdsText(rowid, db: db, textMatches: textMatches))
+                    guard try exact || holdsText(rowid, db: db, pending: pending, textMatches: textMatches) else { return true }
+                    going = try body(found)
+                    return going
                 }
+            for rowid in (pending?.matching ?? []).sorted() where going {
+                guard let found = try passes.bind([.integer(rowid)] + values).first({ match($0, rowid, from: 0) }) else {
+                    continue
+                }
+                going = try body(found)
+            }
         } else {
-            try db.cached("SELECT q.rowid, \(flag) FROM query_incidents q WHERE \(fastWhereClause)")
-                .bind(flagValues + fastValues).scan { row in
-                    try counted(row.int(1) != 0 || holdsText(row.int(0), db: db, textMatches: textMatches))
+            try db.cached(
+                "SELECT q.rowid, \(flag), q.lat, q.lon, q.occurred_ms FROM query_incidents q WHERE \(fastWhereClause)"
+            ).bind(flagValues + fastValues).scan { row in
+                let rowid = row.int(0)
+                guard try row.int(1) != 0 || holdsText(rowid, db: db, pending: pending, textMatches: textMatches) else {
+                    return true
                 }
+                return try body(match(row, rowid, from: 2))
+            }
         }
-        return (page, total, exhausted)
     }
 }
 

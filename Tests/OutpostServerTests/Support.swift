@@ -17,14 +17,19 @@ final class ServerFixture: @unchecked Sendable {
     var configuration: ServerConfiguration
 
     /// A fresh server; with `seedDatabase`, a server over a copy of that database file (a server
-    /// restored from a backup).
-    init(limits: ServerLimits = ServerLimits(), seedDatabase: String? = nil, queryIndexes: Bool = true) throws {
+    /// restored from a backup). `textIndexDelay` is the server's wait before it indexes pushed text
+    /// (infinite: only when a test asks, `backend.textIndexer?.drainNow()`).
+    init(
+        limits: ServerLimits = ServerLimits(), seedDatabase: String? = nil, queryIndexes: Bool = true,
+        textIndexDelay: Double = 0.25
+    ) throws {
         directory = NSTemporaryDirectory() + "outpost-server-tests-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         configuration = ServerConfiguration(databasePath: directory + "/server.db", host: "127.0.0.1", port: 0)
         configuration.limits = limits
         if let seedDatabase { try FileManager.default.copyItem(atPath: seedDatabase, toPath: configuration.databasePath) }
-        backend = try SQLiteBackend(databasePath: configuration.databasePath, create: true, queryIndexes: queryIndexes)
+        backend = try SQLiteBackend(
+            databasePath: configuration.databasePath, create: true, queryIndexes: queryIndexes, textIndexDelay: textIndexDelay)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }

@@ -312,8 +312,31 @@ import Testing
             #expect(conflicts.contains("data-total=\"1\"") && conflicts.contains("Clash at the market"))
             let march = WebTests.text(try await browser.request("/web/incidents?from=2024-03-10&to=2024-03-31"))
             #expect(march.contains("data-total=\"1\"") && march.contains("Protest in Gao"))
+            // The reporter is the creator's enrolled name, as the API's `reporter`: Bob only edited.
             let byBob = WebTests.text(try await browser.request("/web/incidents?reporter=bob"))
-            #expect(byBob.contains("data-total=\"1\"") && byBob.contains("Clash at the market"))
+            #expect(byBob.contains("data-total=\"0\""))
+            let byAlice = WebTests.text(try await browser.request("/web/incidents?reporter=alice"))
+            #expect(byAlice.contains("data-total=\"3\"") && byAlice.contains("Clash at the market"))
+            #expect(all.contains("id=\"f-reporter-help\""))
+            // Teams: a select of the analyst's teams (every team: those enrolled), as the API's `team`.
+            #expect(all.contains("<option value=\"default\">default</option>"))
+            let team = WebTests.text(try await browser.request("/web/incidents?team=default&event_type=battle"))
+            #expect(team.contains("data-total=\"1\"") && team.contains("<option value=\"default\" selected>"))
+            let otherTeam = WebTests.text(try await browser.request("/web/incidents?team=elsewhere"))
+            #expect(otherTeam.contains("data-total=\"0\""))
+            // The page's counts are the API's for the same filters.
+            for (web, api) in [
+                ("reporter=alice&has_conflicts=1", "reporter=alice&has_conflicts=true"),
+                ("team=default&q=dawn", "team=default&q=dawn"),
+                ("from=2024-03-01&to=2024-03-11", "occurred_from=2024-03-01&occurred_to=2024-03-11"),
+            ] {
+                let page = WebTests.text(try await browser.request("/web/incidents?" + web))
+                let json = try responseJSON(
+                    try await client.executeRequest(
+                        uri: "/v1/incidents?" + api, method: .get, headers: bearer(analyst), body: nil))
+                let total = json["total"]?.intValue ?? -1
+                #expect(page.contains("data-total=\"\(total)\""), "\(web)")
+            }
             let area = WebTests.text(try await browser.request("/web/incidents?west=-10&south=10&east=-5&north=14"))
             #expect(area.contains("data-total=\"1\"") && area.contains("Clash at the market"))
             let text = WebTests.text(try await browser.request("/web/incidents?q=dawn"))
@@ -415,13 +438,15 @@ import Testing
     }
 
     @Test func beyondTwoThousandPointsTheMapBins() throws {
-        func incident(_ id: String, lat: Double, lon: Double) -> IncidentRecord {
-            IncidentRecord(
-                id: id, fields: ["lat": .double(lat), "lon": .double(lon)], deleted: false, conflict: false, createdMs: 0,
-                updatedMs: 0, updatedSeq: 0)
+        func incident(_ id: String, lat: Double, lon: Double) -> IncidentOverview.Match {
+            IncidentOverview.Match(
+                lat: lat, lon: lon, occurredMs: nil,
+                incident: IncidentRecord(
+                    id: id, fields: ["lat": .double(lat), "lon": .double(lon)], deleted: false, conflict: false, createdMs: 0,
+                    updatedMs: 0, updatedSeq: 0))
         }
-        func incidents(_ count: Int) -> [IncidentRecord] {
-            var out: [IncidentRecord] = []
+        func incidents(_ count: Int) -> [IncidentOverview.Match] {
+            var out: [IncidentOverview.Match] = []
             for i in 0..<count {
                 let lat = 10 + Double(i % 100) * 0.1
                 let lon = -5 + Double(i / 100) * 0.2
@@ -432,11 +457,53 @@ import Testing
         }
         let few = SahelMap.layout(incidents(2_000))
         #expect(few.points.count == 2_000 && few.bins.isEmpty && few.placed == 2_000 && few.unplaced == 1)
+        #expect(!few.points.contains { $0.id == "far" })
         let many = SahelMap.layout(incidents(2_001))
         #expect(many.points.isEmpty && !many.bins.isEmpty && many.placed == 2_001 && many.unplaced == 1)
         // Every placed incident is in exactly one bin.
         #expect(many.bins.map(\.count).reduce(0, +) == 2_001)
         #expect(many.bins.allSatisfy { $0.x > 0 && $0.y > 0 && $0.x < Double(SahelMap.width) && $0.y < Double(SahelMap.height) })
+    }
+
+    /// Past 2,000 placed matches the page draws bins from the index entries alone; points plus
+    /// binned counts are the API's total less the unplaced ones, whatever the filter.
+    @Test func theBinnedMapCountsWhatTheAPICounts() async throws {
+        let fixture = try ServerFixture()
+        let analyst = try fixture.token("ana", .analyst)
+        var inputs: [IncidentInput] = []
+        for i in 0..<2_150 {
+            var fields: [String: JSONValue] = [
+                "title": .string(i % 3 == 0 ? "Ambush \(i)" : "Report \(i)"), "event_type": i % 2 == 0 ? "battle" : "riot",
+                "occurred_at": .string("2024-0\(1 + i % 9)-1\(i % 10)"),
+            ]
+            if i % 50 != 0 {
+                fields["lat"] = .double(10 + Double(i % 100) * 0.1)
+                fields["lon"] = .double(-5 + Double(i / 100) * 0.2)
+            }
+            inputs.append(IncidentInput(id: nil, fields: fields))
+        }
+        _ = try fixture.store.importIncidents(inputs, wallMs: 1_700_000_000_000)
+        try await fixture.test { client in
+            let browser = Browser(client)
+            _ = try await browser.signIn(analyst)
+            for (web, api, expectBins) in [
+                ("", "", true), ("event_type=battle", "event_type=battle", false), ("q=ambush", "q=ambush", false),
+                ("from=2024-01-01&to=2024-12-31", "occurred_from=2024-01-01&occurred_to=2024-12-31", true),
+            ] {
+                let page = WebTests.text(try await browser.request("/web/incidents" + (web.isEmpty ? "" : "?" + web)))
+                let json = try responseJSON(
+                    try await client.executeRequest(
+                        uri: "/v1/incidents" + (api.isEmpty ? "" : "?" + api), method: .get, headers: bearer(analyst),
+                        body: nil))
+                let total = Int(json["total"]?.intValue ?? -1)
+                #expect(page.contains("data-total=\"\(total)\""), "\(web)")
+                let points = page.components(separatedBy: "class=\"point\"").count - 1
+                let binned = page.matches(of: /class="bin" [^>]*data-count="([0-9]+)"/).map { Int($0.1)! }.reduce(0, +)
+                let unplaced = page.firstMatch(of: /<span id="unplaced">([0-9]+)<\/span>/).map { Int($0.1)! } ?? -1
+                #expect(points + binned + unplaced == total, "\(web)")
+                #expect((binned > 0) == expectBins && (points > 0) == !expectBins, "\(web)")
+            }
+        }
     }
 
     @Test func theTableIsPagedAndThePagerKeepsTheFilter() async throws {

@@ -9,12 +9,14 @@ import OutpostStore
 /// Analysts' filtered queries through a real `outpost-server serve` over a server store of
 /// `incidents` incidents with its query indexes (`Store+QueryIndex`): a fixed, seeded set of
 /// filter combinations, each asked `runs` times for its first page (with its total); prints p50
-/// and p95 per combination and overall. Then apply throughput of the same remote edits into a
-/// store without and with the indexes.
+/// and p95 per combination and overall; then the same filters' first page of the incidents web
+/// page (`GET /web/incidents`, signed in: rows, map and weekly chart). Then apply throughput of
+/// the same remote edits into a store without and with the indexes (the text indexed after the
+/// apply, as the server does between sync batches, timed apart).
 enum QueryBenchmark: Benchmark {
     static let name = "query"
     static let usage =
-        "[--incidents 100000] [--db PATH] [--runs 20] [--limit 100] [--apply-incidents 20000] [--changes 20000]  filtered first-page p50/p95 through the API, and apply throughput without/with the query indexes"
+        "[--incidents 100000] [--db PATH] [--runs 20] [--limit 100] [--apply-incidents 20000] [--changes 20000]  filtered first-page p50/p95 through the API and the web page, and apply throughput without/with the query indexes"
 
     static func run(_ arguments: BenchArguments) throws {
         let incidents = try arguments.int("incidents", 100_000)
@@ -142,7 +144,8 @@ enum QueryBenchmark: Benchmark {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: server)
         process.arguments = [
-            "serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--token-burst", "1000000", "--token-requests-per-second",
+            "serve", "--db", db, "--query-indexes", "--host", "127.0.0.1", "--port", "0", "--token-burst", "1000000",
+            "--token-requests-per-second",
             "1000000",
         ]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -195,10 +198,95 @@ enum QueryBenchmark: Benchmark {
             String(
                 format: "query: overall: %d requests, p50 %.1f ms, p95 %.1f ms, max %.1f ms", all.count, Bench.quantile(all, 0.5),
                 Bench.quantile(all, 0.95), all.last ?? 0))
+        try measurePages(port: port, token: token, runs: runs)
     }
 
-    /// A GET with the analyst's token over a fresh connection: the status and the body.
+    /// The web page's form parameters for an API filter (bbox as four sides, plain dates, flags
+    /// as 1, the first of several statuses).
+    static func webFilter(_ api: String) -> String {
+        guard !api.isEmpty else { return "" }
+        return api.split(separator: "&").map { pair -> String in
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            let (key, value) = (parts[0], parts.count > 1 ? parts[1] : "")
+            switch key {
+            case "bbox":
+                let sides = value.split(separator: ",")
+                return zip(["west", "south", "east", "north"], sides).map { "\($0)=\($1)" }.joined(separator: "&")
+            case "occurred_from": return "from=" + value
+            case "occurred_to": return "to=" + value
+            case "has_conflicts", "include_deleted": return value == "true" ? key + "=1" : ""
+            case "status": return "status=" + (value.split(separator: ",").first.map(String.init) ?? "")
+            default: return key + "=" + value
+            }
+        }.filter { !$0.isEmpty }.joined(separator: "&")
+    }
+
+    /// The first page of `GET /web/incidents` for each combination, signed in with the analyst's token.
+    static func measurePages(port: Int, token: String, runs: Int) throws {
+        let signin = try request(port: port, path: "/web/signin")
+        guard let formCookie = cookie(signin.head, "outpost_form"),
+            let csrf = signin.body.range(of: #"name="csrf" value="[^"]+""#, options: .regularExpression).map({
+                String(signin.body[$0].dropFirst(19).dropLast())
+            })
+        else { throw BenchError("no sign-in form (status \(signin.status))") }
+        let body = "csrf=\(csrf)&token=\(token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? token)"
+        let signed = try request(
+            port: port, method: "POST", path: "/web/signin",
+            headers: [
+                "Cookie: outpost_form=\(formCookie)", "Origin: http://127.0.0.1:\(port)",
+                "Content-Type: application/x-www-form-urlencoded",
+            ], body: body)
+        guard let session = cookie(signed.head, "outpost_session") else {
+            throw BenchError("sign-in failed (status \(signed.status))")
+        }
+        print("query: GET /web/incidents?… (first page of 50, map, weekly chart), signed in, \(runs) runs per combination")
+        var random = SplitMix64(seed: 0x51_0E_21)
+        var all: [Double] = []
+        var worst = (name: "", p95: 0.0)
+        for combination in combinations() {
+            var samples: [Double] = []
+            for run in -2..<runs {
+                let filter = webFilter(combination.make(&random))
+                let path = "/web/incidents" + (filter.isEmpty ? "" : "?" + filter)
+                let start = Bench.now()
+                let page = try request(port: port, path: path, headers: ["Cookie: outpost_session=\(session)"])
+                let ms = (Bench.now() - start) * 1000
+                guard page.status == 200 else { throw BenchError("\(path) answered \(page.status): \(page.body.prefix(200))") }
+                guard run >= 0 else { continue }
+                samples.append(ms)
+            }
+            samples.sort()
+            all += samples
+            let p95 = Bench.quantile(samples, 0.95)
+            if p95 > worst.p95 { worst = (combination.name, p95) }
+            print(
+                String(
+                    format: "query: page %-22@ p50 %6.1f ms  p95 %6.1f ms  max %6.1f ms", combination.name as NSString,
+                    Bench.quantile(samples, 0.5), p95, samples.last ?? 0))
+        }
+        all.sort()
+        print(
+            String(
+                format: "query: page overall: %d requests, p50 %.1f ms, p95 %.1f ms, max %.1f ms; worst p95 %.1f ms (%@)",
+                all.count, Bench.quantile(all, 0.5), Bench.quantile(all, 0.95), all.last ?? 0, worst.p95, worst.name as NSString))
+    }
+
+    /// The value of cookie `name` a response sets.
+    static func cookie(_ head: String, _ name: String) -> String? {
+        guard let range = head.range(of: "(?i)set-cookie: \(name)=[^;\r\n]*", options: .regularExpression) else { return nil }
+        return String(head[range].split(separator: "=", maxSplits: 1)[1])
+    }
+
+    /// A GET with the analyst's token over a fresh connection: the status and the response.
     static func get(port: Int, path: String, token: String) throws -> (Int, String) {
+        let response = try request(port: port, path: path, headers: ["Authorization: Bearer \(token)"])
+        return (response.status, response.head + "\r\n\r\n" + response.body)
+    }
+
+    /// A request over a fresh connection: the status, the head and the body.
+    static func request(port: Int, method: String = "GET", path: String, headers: [String] = [], body: String = "") throws -> (
+        status: Int, head: String, body: String
+    ) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BenchError("socket failed") }
         defer { close(fd) }
@@ -210,9 +298,11 @@ enum QueryBenchmark: Benchmark {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else { throw BenchError("cannot connect to the server") }
-        let request = Array(
-            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        let lines =
+            ["\(method) \(path) HTTP/1.1", "Host: 127.0.0.1:\(port)", "Connection: close"] + headers
+            + (body.isEmpty ? [] : ["Content-Length: \(body.utf8.count)"])
+        let bytes = Array((lines.joined(separator: "\r\n") + "\r\n\r\n" + body).utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -222,7 +312,8 @@ enum QueryBenchmark: Benchmark {
         }
         let text = String(decoding: out, as: UTF8.self)
         let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
-        return (status, text)
+        guard let end = text.range(of: "\r\n\r\n") else { return (status, text, "") }
+        return (status, String(text[..<end.lowerBound]), String(text[end.upperBound...]))
     }
 
     /// Remote edits (text, status, numbers; one in ten racing another) applied in sync-sized
@@ -243,6 +334,8 @@ enum QueryBenchmark: Benchmark {
             if indexed { try store.enableQueryIndexes() }
             let ids = try store.importIncidents(inputs, wallMs: 1_767_225_600_000)
             let importSeconds = Bench.now() - importStart
+            // The imported text indexed before the edits, as a server does between batches.
+            while try store.drainQueryTextIndex(limit: 5_000) > 0 {}
             let keys = (0..<20).map { _ in DeviceKey() }
             try store.trust(
                 keys.enumerated().map {
@@ -295,6 +388,15 @@ enum QueryBenchmark: Benchmark {
             let seconds = Bench.now() - start
             let cpu = Bench.cpuSeconds() - cpuStart
             results.append(Double(changes) / cpu)
+            if indexed {
+                let drainStart = Bench.now()
+                var drained = 0
+                while case let n = try store.drainQueryTextIndex(limit: 2_000), n > 0 { drained += n }
+                print(
+                    String(
+                        format: "query: text of %d edited incidents indexed afterwards in %.2f s (off the apply path)", drained,
+                        Bench.now() - drainStart))
+            }
             print(
                 String(
                     format:

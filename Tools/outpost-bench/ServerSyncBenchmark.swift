@@ -11,17 +11,21 @@ import OutpostStore
 enum ServerSyncBenchmark: Benchmark {
     static let name = "sync"
     static let usage =
-        "[--incidents 100000] [--batch 1000] [--encrypted] [--tls] [--keep DIR]  push/pull rates through a real server, bytes on the wire, peak memory, CPU time"
+        "[--incidents 100000] [--batch 1000] [--encrypted] [--tls] [--no-query-indexes] [--keep DIR]  push/pull rates through a real server, bytes on the wire, peak memory, CPU time"
 
     static func run(_ arguments: BenchArguments) throws {
         try run(
             incidents: try arguments.int("incidents", 100_000), batch: try arguments.int("batch", 1000),
             keep: arguments.string("keep"), encrypted: arguments.string("encrypted") != nil,
-            tls: arguments.string("tls") != nil)
+            tls: arguments.string("tls") != nil, queryIndexes: arguments.string("no-query-indexes") == nil)
     }
 
     /// Runs the benchmark; with `keep`, works in that folder and leaves it behind (for profiling).
-    static func run(incidents: Int, batch: Int, keep: String? = nil, encrypted: Bool = false, tls: Bool = false) throws {
+    /// Without `queryIndexes` the server runs with `--no-query-indexes`; with them, the time and
+    /// server CPU its background text indexing takes after the push are printed too.
+    static func run(
+        incidents: Int, batch: Int, keep: String? = nil, encrypted: Bool = false, tls: Bool = false, queryIndexes: Bool = true
+    ) throws {
         let outpost = NewBenchmark.siblingBinary("outpost")
         let server = NewBenchmark.siblingBinary("outpost-server")
         for path in [outpost, server] where !FileManager.default.isExecutableFile(atPath: path) {
@@ -50,7 +54,10 @@ enum ServerSyncBenchmark: Benchmark {
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let serverProcess = Process()
         serverProcess.executableURL = URL(fileURLWithPath: server)
-        serverProcess.arguments = ["serve", "--db", db, "--host", "127.0.0.1", "--port", "0"] + tlsArguments
+        serverProcess.arguments =
+            ["serve", "--db", db, "--host", "127.0.0.1", "--port", "0"] + tlsArguments
+            + (queryIndexes ? ["--query-indexes"] : ["--no-query-indexes"])
+        print("sync: server \(queryIndexes ? "with" : "without") query indexes")
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         serverProcess.standardOutput = logHandle
         serverProcess.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -127,6 +134,15 @@ enum ServerSyncBenchmark: Benchmark {
         let pull = try ChildProcess.check(outpost, ["--store", storeB, "sync", "--json", "--batch-size", String(batch)])
         let serverCPU2 = cpuSeconds(ofProcess: serverPID)
         let childCPU2 = childrenCPUSeconds()
+        var indexedAfter = 0.0
+        if queryIndexes {
+            // The server indexes the pushed text between batches and once they stop: wait for it.
+            let reader = try Store.open(databasePath: db)
+            let start = Bench.now()
+            while try reader.pendingQueryText() > 0, Bench.now() - start < 600 { Thread.sleep(forTimeInterval: 0.05) }
+            indexedAfter = Bench.now() - start
+        }
+        let serverCPU3 = cpuSeconds(ofProcess: serverPID)
         let serverPeak = peakMemory(ofProcess: serverPID) ?? 0
 
         func figure(_ text: String, _ key: String) -> Double {
@@ -157,6 +173,12 @@ enum ServerSyncBenchmark: Benchmark {
             String(
                 format: "sync: CPU s (user+sys): push client %.2f server %.2f; pull client %.2f server %.2f",
                 childCPU1 - childCPU0, serverCPU1 - serverCPU0, childCPU2 - childCPU1, serverCPU2 - serverCPU1))
+        if queryIndexes {
+            print(
+                String(
+                    format: "sync: text index complete %.2f s after the pull ended; server CPU s after the pull %.2f",
+                    indexedAfter, serverCPU3 - serverCPU2))
+        }
     }
 
     /// User plus system CPU seconds of every finished child this process waited for.

@@ -41,35 +41,38 @@ enum SahelMap {
         var binned: Bool { !bins.isEmpty }
     }
 
-    /// Where each incident goes; bins when more than `maxPoints` are placed.
-    static func layout(_ incidents: [IncidentRecord]) -> Layout {
+    /// The map's region, for `IncidentOverview`.
+    static let region = IncidentOverview.Region(west: west, south: south, east: east, north: north)
+
+    /// Where each match goes; bins when more than `maxPoints` are placed (then the matches need
+    /// no incident), else points (each placed match has its incident, for its id and title).
+    static func layout(_ matches: [IncidentOverview.Match]) -> Layout {
         var points: [Point] = []
-        var unplaced = 0
-        for incident in incidents {
-            guard let lat = incident.fields["lat"]?.doubleValue, let lon = incident.fields["lon"]?.doubleValue,
-                (west...east).contains(lon), (south...north).contains(lat)
-            else {
-                unplaced += 1
-                continue
-            }
-            points.append(
-                Point(
-                    id: incident.id, x: ((lon - west) * scale * 10).rounded() / 10,
-                    y: ((north - lat) * scale * 10).rounded() / 10,
-                    title: incident.fields["title"]?.stringValue ?? ""))
+        var placed: [(x: Double, y: Double, incident: IncidentRecord?)] = []
+        for match in matches {
+            guard let lat = match.lat, let lon = match.lon, region.contains(lat: lat, lon: lon) else { continue }
+            placed.append(
+                (((lon - west) * scale * 10).rounded() / 10, ((north - lat) * scale * 10).rounded() / 10, match.incident))
         }
-        guard points.count > maxPoints else { return Layout(placed: points.count, unplaced: unplaced, points: points, bins: []) }
+        let unplaced = matches.count - placed.count
+        guard placed.count > maxPoints else {
+            for p in placed {
+                points.append(
+                    Point(id: p.incident?.id ?? "", x: p.x, y: p.y, title: p.incident?.fields["title"]?.stringValue ?? ""))
+            }
+            return Layout(placed: placed.count, unplaced: unplaced, points: points, bins: [])
+        }
         var counts: [Int: Int] = [:]
         let columns = Int(((east - west) / binDegrees).rounded(.up))
         let cell = binDegrees * scale
-        for p in points {
+        for p in placed {
             let key = Int(p.y / cell) * columns + Int(p.x / cell)
             counts[key, default: 0] += 1
         }
         let bins = counts.sorted { $0.key < $1.key }.map { key, count in
             Bin(x: (Double(key % columns) + 0.5) * cell, y: (Double(key / columns) + 0.5) * cell, count: count)
         }
-        return Layout(placed: points.count, unplaced: unplaced, points: [], bins: bins)
+        return Layout(placed: placed.count, unplaced: unplaced, points: [], bins: bins)
     }
 
     /// A bin's circle radius: area grows with the count, capped at the bin's size.
@@ -100,17 +103,16 @@ enum WeeklyChart {
     }
 
     /// Counts by week, every week between the first and the last (empty ones as zero).
-    static func chart(_ incidents: [IncidentRecord]) -> Chart {
+    static func chart(_ matches: [IncidentOverview.Match]) -> Chart {
         var byWeek: [Int: Int] = [:]
         var undated = 0
-        for incident in incidents {
-            guard let occurred = incident.fields["occurred_at"]?.stringValue, let day = WebFilter.day(of: occurred),
-                let ms = DateText.epochMilliseconds(day)
-            else {
+        for match in matches {
+            guard let ms = match.occurredMs else {
                 undated += 1
                 continue
             }
-            let days = Int(ms / 86_400_000)
+            // The UTC day of `occurred_at`.
+            let days = Int((ms - ((ms % 86_400_000) + 86_400_000) % 86_400_000) / 86_400_000)
             // 1970-01-01 was a Thursday: Monday-start weeks are offset by 3 days.
             let monday = days - ((days + 3) % 7 + 7) % 7
             byWeek[monday, default: 0] += 1

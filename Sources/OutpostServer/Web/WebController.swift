@@ -12,7 +12,6 @@ import OutpostStore
 struct WebController: Sendable {
     let assets: WebAssets
     let sessions: WebSessions
-    let reporterIncidents: ReporterIncidents
     let incidents: any IncidentRepository
     let devices: any DeviceRepository
     let auth: Authenticator
@@ -221,23 +220,25 @@ struct WebController: Sendable {
 
     /// Every incident matching the filter, in (created, id) order.
     func matches(_ filter: WebFilter, readableBy scope: AccessScope) async throws -> [IncidentRecord] {
-        var found = try await incidents.incidents(matching: filter.query, readableBy: scope).incidents
-        if filter.hasLocalFilters {
-            var ofReporter: Set<String>?
-            if let reporter = filter.reporter { ofReporter = try await reporterIncidents.incidentIDs(reporter: reporter) }
-            found = found.filter { filter.matchesLocally($0, reporterIncidents: ofReporter) }
-        }
-        return found
+        try await incidents.incidents(matching: filter.query, readableBy: scope).incidents
     }
 
     func incidentsPage(_ visit: Visit, _ request: Request) async throws -> Response {
         guard let session = visit.session else { return WebController.redirect(to: "/web/signin") }
         let c = visit.catalogue
         let filter = try WebFilter(parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) })
-        let all = try await matches(filter, readableBy: session.scope)
-        let pages = max(1, (all.count + WebController.pageSize - 1) / WebController.pageSize)
-        let start = min((filter.page - 1) * WebController.pageSize, all.count)
-        let rows: [[String: Any]] = all[start..<min(start + WebController.pageSize, all.count)].map { incident in
+        // Every match by its point and date (for the map and the chart), in full only the page's
+        // rows and the map's points.
+        var query = filter.query
+        query.offset = (filter.page - 1) * WebController.pageSize
+        query.limit = WebController.pageSize
+        let overview = try await incidents.incidentOverview(
+            matching: query, readableBy: session.scope, region: SahelMap.region, pointLimit: SahelMap.maxPoints)
+        let total = overview.matches.count
+        var teams = try await incidents.teamNames(readableBy: session.scope)
+        if let team = filter.team, !teams.contains(team) { teams.append(team) }
+        let pages = max(1, (total + WebController.pageSize - 1) / WebController.pageSize)
+        let rows: [[String: Any]] = overview.page.map { incident in
             [
                 "id": incident.id,
                 "title": incident.fields["title"]?.stringValue ?? c.text("untitled"),
@@ -253,7 +254,7 @@ struct WebController: Sendable {
         if filter.page > 1 { pager["previous"] = filter.queryString(page: filter.page - 1).ifEmpty("?page=1") }
         if filter.page < pages { pager["next"] = filter.queryString(page: filter.page + 1) }
 
-        let layout = SahelMap.layout(all)
+        let layout = SahelMap.layout(overview.matches)
         let largest = layout.bins.map(\.count).max() ?? 1
         var map: [String: Any] = [
             "width": SahelMap.width, "height": SahelMap.height, "placed": layout.placed,
@@ -272,7 +273,7 @@ struct WebController: Sendable {
             map["binnedText"] = c.text("map_binned", ["size": c.decimal(SahelMap.binDegrees)])
         }
 
-        let weekly = WeeklyChart.chart(all)
+        let weekly = WeeklyChart.chart(overview.matches)
         let span = Double(WeeklyChart.width - WeeklyChart.left - 4)
         let barWidth = weekly.bars.isEmpty ? 0 : span / Double(weekly.bars.count)
         let height = Double(WeeklyChart.base - WeeklyChart.top)
@@ -309,6 +310,7 @@ struct WebController: Sendable {
         }
         var filterContext: [String: Any] = [
             "from": filter.from ?? "", "to": filter.to ?? "", "q": filter.text ?? "", "reporter": filter.reporter ?? "",
+            "team": filter.team ?? "",
             "west": filter.bboxText[0], "south": filter.bboxText[1], "east": filter.bboxText[2], "north": filter.bboxText[3],
         ]
         filterContext["hasConflicts"] = filter.hasConflicts
@@ -323,7 +325,8 @@ struct WebController: Sendable {
                 "statuses": WebFilter.statuses.map {
                     ["value": $0, "label": c.statuses[$0] ?? $0, "selected": filter.status == $0] as [String: Any]
                 },
-                "total": all.count, "totalText": c.number(all.count), "queryString": filter.queryString(),
+                "teams": teams.map { ["value": $0, "selected": filter.team == $0] as [String: Any] },
+                "total": total, "totalText": c.number(total), "queryString": filter.queryString(),
                 "rows": rows, "hasRows": !rows.isEmpty, "pager": pager, "map": map, "chart": chart,
             ])
     }

@@ -3,7 +3,7 @@ import OutpostCore
 import OutpostStore
 
 /// The incidents page's filters, as the form sends them (`GET /web/incidents?…`): read, checked,
-/// and turned into an `IncidentQuery` plus the filters `IncidentQuery` does not have yet.
+/// and turned into the `IncidentQuery` the API would answer for the same filters.
 struct WebFilter: Hashable, Sendable {
     var eventType: String?
     var status: String?
@@ -11,7 +11,10 @@ struct WebFilter: Hashable, Sendable {
     var from: String?
     var to: String?
     var text: String?
+    /// The creator's enrolled reporter name, as the API's `reporter`.
     var reporter: String?
+    /// One of the analyst's teams, as the API's `team`.
+    var team: String?
     /// West, south, east, north, as typed (all four or none).
     var bbox: BoundingBox?
     var bboxText: [String] = ["", "", "", ""]
@@ -28,7 +31,7 @@ struct WebFilter: Hashable, Sendable {
 
     static let keys: Set<String> = [
         "event_type", "status", "from", "to", "q", "reporter", "west", "south", "east", "north", "has_conflicts",
-        "include_deleted", "page",
+        "include_deleted", "page", "team",
     ]
 
     /// Reads the query string's parameters; empty values mean "any". Unknown keys are ignored
@@ -66,6 +69,10 @@ struct WebFilter: Hashable, Sendable {
             guard v.utf8.count <= 100 else { throw Invalid(messageKey: "error_too_long", field: "reporter") }
             reporter = v
         }
+        if let v = try value("team") {
+            guard v.utf8.count <= 256 else { throw Invalid(messageKey: "error_too_long", field: "team") }
+            team = v
+        }
         let sides = ["west", "south", "east", "north"]
         var numbers: [Double] = []
         for (i, key) in sides.enumerated() {
@@ -95,7 +102,8 @@ struct WebFilter: Hashable, Sendable {
         return []
     }
 
-    /// The repository query for every match (no paging: the map and chart need them all).
+    /// The repository query for every match (no paging), the API's for the same filters: the
+    /// dates on `occurred_at` in UTC days, `to` inclusive (as `occurred_to=YYYY-MM-DD`).
     var query: IncidentQuery {
         var query = IncidentQuery()
         query.eventTypes = eventType.map { [$0] }
@@ -103,27 +111,13 @@ struct WebFilter: Hashable, Sendable {
         query.text = text
         query.bbox = bbox
         query.includeDeleted = includeDeleted
+        query.occurredFromMs = from.flatMap(DateText.epochMilliseconds)
+        query.occurredToMs = to.flatMap(DateText.epochMilliseconds).map { $0 + 86_400_000 - 1 }
+        query.hasConflicts = hasConflicts ? true : nil
+        query.reporter = reporter
+        query.teams = team.map { [$0] }
         query.limit = Int(Int32.max)
         return query
-    }
-
-    /// Whether the filters `IncidentQuery` lacks (date range, conflicts, reporter) are given.
-    var hasLocalFilters: Bool { from != nil || to != nil || hasConflicts || reporter != nil }
-
-    /// The filters `IncidentQuery` does not have yet, applied to the repository's matches. When
-    /// IncidentQuery gains `occurred` range, `hasConflicts` and `reporter` fields (issue 15,
-    /// item 5), set them in `query` above and drop this.
-    func matchesLocally(_ incident: IncidentRecord, reporterIncidents: Set<String>?) -> Bool {
-        if hasConflicts && !incident.conflict { return false }
-        if from != nil || to != nil {
-            guard let occurred = incident.fields["occurred_at"]?.stringValue, let day = WebFilter.day(of: occurred) else {
-                return false
-            }
-            if let from, day < from { return false }
-            if let to, day > to { return false }
-        }
-        if let reporterIncidents, !reporterIncidents.contains(incident.id) { return false }
-        return true
     }
 
     /// The UTC day (`YYYY-MM-DD`) of an `occurred_at` value.
@@ -143,6 +137,7 @@ struct WebFilter: Hashable, Sendable {
         if let to { pairs.append(("to", to)) }
         if let text { pairs.append(("q", text)) }
         if let reporter { pairs.append(("reporter", reporter)) }
+        if let team { pairs.append(("team", team)) }
         if bbox != nil { for (k, v) in zip(["west", "south", "east", "north"], bboxText) { pairs.append((k, v)) } }
         if hasConflicts { pairs.append(("has_conflicts", "1")) }
         if includeDeleted { pairs.append(("include_deleted", "1")) }

@@ -1,13 +1,12 @@
 import Hummingbird
 
 /// What the analysts' web workspace needs beyond the API's repositories: its embedded files,
-/// its sessions, and the reporter lookup, over the server database at one path.
+/// its sessions, over the server database at one path.
 public struct WebWorkspace: Sendable {
     /// Templates, catalogues and static files.
     public let assets: WebAssets
     /// Signed-in analysts.
     public let sessions: WebSessions
-    let reporterIncidents: ReporterIncidents
     /// Whether cookies get `Secure` (the server speaks TLS).
     public let secureCookies: Bool
 
@@ -15,7 +14,6 @@ public struct WebWorkspace: Sendable {
     public init(databasePath: String, secureCookies: Bool, sessionClock: @escaping @Sendable () -> Int64 = currentTimeMs) throws {
         assets = try WebAssets()
         sessions = try WebSessions(databasePath: databasePath, clock: sessionClock)
-        reporterIncidents = try ReporterIncidents(databasePath: databasePath)
         self.secureCookies = secureCookies
     }
 
@@ -24,7 +22,7 @@ public struct WebWorkspace: Sendable {
         auth: Authenticator
     ) {
         WebController(
-            assets: assets, sessions: sessions, reporterIncidents: reporterIncidents, incidents: incidents, devices: devices,
+            assets: assets, sessions: sessions, incidents: incidents, devices: devices,
             auth: auth, secureCookies: secureCookies
         ).register(on: router)
     }
