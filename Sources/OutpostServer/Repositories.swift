@@ -364,6 +364,13 @@ extension IncidentRepository {
     public func incidentOverview(
         matching query: IncidentQuery, readableBy scope: AccessScope, region: IncidentOverview.Region, pointLimit: Int
     ) async throws -> IncidentOverview {
+        try await overviewReadingEveryMatch(matching: query, readableBy: scope, region: region, pointLimit: pointLimit)
+    }
+
+    /// The overview from every match read in full (the way without query indexes).
+    public func overviewReadingEveryMatch(
+        matching query: IncidentQuery, readableBy scope: AccessScope, region: IncidentOverview.Region, pointLimit: Int
+    ) async throws -> IncidentOverview {
         var all = query
         all.offset = 0
         all.after = nil

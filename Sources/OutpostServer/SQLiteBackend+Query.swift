@@ -67,12 +67,7 @@ extension SQLiteBackend {
                 }, page: found.page)
         }
         if let indexed { return indexed }
-        var all = query
-        all.offset = 0
-        all.after = nil
-        all.limit = Int(Int32.max)
-        let found = try await incidents(matching: all, readableBy: scope).incidents
-        return IncidentOverview(all: found, query: query, region: region, pointLimit: pointLimit)
+        return try await overviewReadingEveryMatch(matching: query, readableBy: scope, region: region, pointLimit: pointLimit)
     }
 
     /// The teams `scope` reads: its own, or for every team those of the enrolled tokens and
