@@ -23,13 +23,24 @@ extension WebController {
         ]
     }
 
-    func review(_ visit: Visit, _ request: Request, _ context: OutpostRequestContext) async throws -> Response {
-        guard let session = visit.session else { return WebController.redirect(to: "/web/signin") }
+    /// A review or resolve form, checked: the session, the form's fields (CSRF and `Origin`
+    /// checked), the incident as the analyst may read it (404 otherwise), and the version the page
+    /// showed; nil without a session.
+    func editForm(_ visit: Visit, _ request: Request, _ context: OutpostRequestContext) async throws
+        -> (session: WebSession, field: @Sendable (String) -> String, detail: IncidentDetail, seen: VersionVector)?
+    {
+        guard let session = visit.session else { return nil }
         let form = try await checkedForm(request, visit, expected: session.csrf)
         let detail = try await readableDetail(context, session)
+        let field: @Sendable (String) -> String = { name in form.first { $0.0 == name }?.1 ?? "" }
+        return (session, field, detail, try seenVersion(field("seen")))
+    }
+
+    func review(_ visit: Visit, _ request: Request, _ context: OutpostRequestContext) async throws -> Response {
+        guard let (session, field, detail, seen) = try await editForm(visit, request, context) else {
+            return WebController.redirect(to: "/web/signin")
+        }
         let c = visit.catalogue
-        func field(_ name: String) -> String { form.first { $0.0 == name }?.1 ?? "" }
-        let seen = try seenVersion(field("seen"))
         let status = field("status")
         let note = field("note")
         let duplicate = field("duplicate_of").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -57,12 +68,10 @@ extension WebController {
     }
 
     func resolve(_ visit: Visit, _ request: Request, _ context: OutpostRequestContext) async throws -> Response {
-        guard let session = visit.session else { return WebController.redirect(to: "/web/signin") }
-        let form = try await checkedForm(request, visit, expected: session.csrf)
-        let detail = try await readableDetail(context, session)
+        guard let (session, field, detail, seen) = try await editForm(visit, request, context) else {
+            return WebController.redirect(to: "/web/signin")
+        }
         let c = visit.catalogue
-        func field(_ name: String) -> String { form.first { $0.0 == name }?.1 ?? "" }
-        let seen = try seenVersion(field("seen"))
         let name = field("field")
         let choice = field("choice")
         func again(_ message: String, _ status: HTTPResponse.Status = .badRequest) -> Response {
