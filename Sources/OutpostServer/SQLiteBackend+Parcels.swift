@@ -53,11 +53,8 @@ extension SQLiteBackend: ParcelRepository {
             }
             throw error
         }
-        // Who may read the records it touched (teams, restricted): as after a sync batch.
-        if report.applied > 0 {
-            try updateAccess(appliedAfter: logEnd)
-            textIndexer?.batch(applied: true)
-        }
+        // Who may read the records it touched (teams, restricted), and its text: as after a sync batch.
+        try afterApply(report, logEnd: logEnd)
         try store.recordParcelOpened(hash: hash, token: token, changes: changes.count)
         return ParcelReceipt(
             status: .applied, parcel: hash, changes: changes.count, applied: report.applied,

@@ -18,8 +18,9 @@ extension SQLiteBackend {
                     reporter: edit.reporter, team: edit.rosterTeam, record: key, deps: edit.seen, writes: edit.writes,
                     rosterKey: rosterKey)
                 let logEnd = try store.lastSeq()
-                _ = try store.applyRemote([change], trust: .server, deliveredBy: edit.tokenID)
-                try updateAccess(appliedAfter: logEnd)
+                let report = try store.applyRemote([change], trust: .server, deliveredBy: edit.tokenID)
+                // As after a sync batch: access rows, and the edited text indexed (a review note).
+                try afterApply(report, logEnd: logEnd)
                 return change
             }
         }

@@ -124,11 +124,7 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
                         kind: error.refusal?.reason.rawValue ?? "refused_change", token: batch.deliveredBy, detail: error.message)
                     throw error
                 }
-                if report.applied > 0 {
-                    try updateAccess(appliedAfter: logEnd)
-                    textIndexer?.batch(applied: true)
-                }
-                if report.applied == 0 { textIndexer?.batch(applied: false) }
+                try afterApply(report, logEnd: logEnd)
                 let acked = try store.contiguousCounter(of: batch.replica)
                 let pulled = try pull(batch, reset: reset)
                 return SyncOutcome(
@@ -144,6 +140,14 @@ public final class SQLiteBackend: SyncRepository, IncidentRepository, DeviceRepo
     /// Whether the batch's pull position is not in this server's log: past its end, or (when the
     /// sender names the change there) holding another change. A position whose change was held
     /// back and has since moved on to the end of the log (on its release) still matches.
+    /// What follows every apply on the sync queue (a batch, a parcel, an analyst's edit): who may
+    /// read the records it touched (`record_access`, for the log past `logEnd`), and the text
+    /// indexer told of it (text it made pending is indexed at the next quiet moment).
+    func afterApply(_ report: ApplyReport, logEnd: Int64) throws {
+        if report.applied > 0 { try updateAccess(appliedAfter: logEnd) }
+        textIndexer?.batch(applied: report.applied > 0)
+    }
+
     static func pullPositionIsStale(_ batch: SyncBatch, in store: Store) throws -> Bool {
         guard batch.pullAfter > 0 else { return false }
         if batch.pullAfter > (try store.lastSeq()) { return true }
