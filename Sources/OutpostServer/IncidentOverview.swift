@@ -5,20 +5,17 @@ import OutpostStore
 /// `occurred_at`), with one page of them in full and, when they are few, the incidents inside a
 /// region in full too (the map's points).
 public struct IncidentOverview: Sendable {
-    /// One match.
+    /// One match, as the map and the chart draw it (a plain value: a page may hold 100,000).
     public struct Match: Sendable {
         public var lat: Double?
         public var lon: Double?
         /// `occurred_at` in ms (nil: none, or not a date).
         public var occurredMs: Int64?
-        /// The incident, for a match inside the region when at most `pointLimit` are.
-        public var incident: IncidentRecord?
 
-        public init(lat: Double?, lon: Double?, occurredMs: Int64?, incident: IncidentRecord?) {
+        public init(lat: Double?, lon: Double?, occurredMs: Int64?) {
             self.lat = lat
             self.lon = lon
             self.occurredMs = occurredMs
-            self.incident = incident
         }
     }
 
@@ -45,11 +42,15 @@ public struct IncidentOverview: Sendable {
 
     /// Every match (its `count` is the total), in no particular order.
     public var matches: [Match] = []
+    /// The incidents of the matches inside the region, by their index in `matches`, when at
+    /// most `pointLimit` are (the map's points); else none.
+    public var incidents: [Int: IncidentRecord] = [:]
     /// The page the query asks for (its offset and limit), in (created, id) order.
     public var page: [IncidentRecord] = []
 
-    public init(matches: [Match] = [], page: [IncidentRecord] = []) {
+    public init(matches: [Match] = [], incidents: [Int: IncidentRecord] = [:], page: [IncidentRecord] = []) {
         self.matches = matches
+        self.incidents = incidents
         self.page = page
     }
 
@@ -57,12 +58,14 @@ public struct IncidentOverview: Sendable {
     public init(all: [IncidentRecord], query: IncidentQuery, region: Region, pointLimit: Int) {
         let inside = all.lazy.filter { region.contains(lat: $0.fields["lat"]?.doubleValue, lon: $0.fields["lon"]?.doubleValue) }
             .count
-        matches = all.map { incident in
+        for (index, incident) in all.enumerated() {
             let lat = incident.fields["lat"]?.doubleValue
             let lon = incident.fields["lon"]?.doubleValue
-            return Match(
-                lat: lat, lon: lon, occurredMs: incident.fields["occurred_at"]?.stringValue.flatMap(DateText.epochMilliseconds),
-                incident: inside <= pointLimit && region.contains(lat: lat, lon: lon) ? incident : nil)
+            matches.append(
+                Match(
+                    lat: lat, lon: lon,
+                    occurredMs: incident.fields["occurred_at"]?.stringValue.flatMap(DateText.epochMilliseconds)))
+            if inside <= pointLimit && region.contains(lat: lat, lon: lon) { incidents[index] = incident }
         }
         page = Array(all.dropFirst(query.offset).prefix(query.limit))
     }

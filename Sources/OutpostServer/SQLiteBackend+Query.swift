@@ -61,10 +61,15 @@ extension SQLiteBackend {
                     return inside.count <= pointLimit ? inside.map(\.rowid) : []
                 })
             guard let found else { return nil }
+            var incidents: [Int: IncidentRecord] = [:]
+            if !found.records.isEmpty {
+                for (index, match) in found.matches.enumerated() {
+                    if let incident = found.records[match.rowid] { incidents[index] = incident }
+                }
+            }
             return IncidentOverview(
-                matches: found.matches.map {
-                    IncidentOverview.Match(lat: $0.lat, lon: $0.lon, occurredMs: $0.occurredMs, incident: found.records[$0.rowid])
-                }, page: found.page)
+                matches: found.matches.map { IncidentOverview.Match(lat: $0.lat, lon: $0.lon, occurredMs: $0.occurredMs) },
+                incidents: incidents, page: found.page)
         }
         if let indexed { return indexed }
         return try await overviewReadingEveryMatch(matching: query, readableBy: scope, region: region, pointLimit: pointLimit)

@@ -40,7 +40,7 @@ extension Store {
             guard let plan = try IndexedQueryPlan(filter, db: db) else { return IndexedOverview() }
             let pending = try plan.readsPendingText ? pendingText(textMatches: textMatches) : nil
             var out = IndexedOverview()
-            try plan.forEachMatch(db: db, pending: pending, textMatches: textMatches) {
+            try plan.forEachMatch(db: db, pending: pending, textMatches: textMatches, exhaustive: true) {
                 out.matches.append($0)
                 return true
             }
@@ -292,6 +292,13 @@ struct IndexedQueryPlan {
         return all.isEmpty ? "1" : all.joined(separator: " AND ")
     }
     private var fastValues: [SQLValue] { values + acceleratorValues }
+    /// `fastWhereClause` for reading every match in no order: `deleted` kept from choosing an
+    /// index (nearly every incident passes it, and each index entry would cost a table lookup;
+    /// a filter that narrows still picks its own index).
+    private var everyMatchWhereClause: String {
+        let all = terms.map { $0 == "q.deleted = 0" ? "+q.deleted = 0" : $0 } + accelerators
+        return all.isEmpty ? "1" : all.joined(separator: " AND ")
+    }
 
     /// Whether the incident at `rowid` holds the text: its ASCII rows by a byte search when that
     /// is exact, the others by `textMatches`.
@@ -303,6 +310,8 @@ struct IndexedQueryPlan {
             .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).scan { row in
                 if byteSearch && row.int(0) & 8 == 0 {
                     found = row.withBytes(1) { IndexedQueryPlan.bytes($0, contain: needle) }
+                } else if byteSearch, row.withBytes(1, { IndexedQueryPlan.bytes($0, containBetweenASCII: needle) }) {
+                    found = true
                 } else if row.withBytes(1, { text in asciiRuns.allSatisfy { IndexedQueryPlan.bytes(text, contain: $0) } }),
                     let text = row.isNull(2) ? row.text(1) : row.text(2)
                 {
@@ -318,7 +327,24 @@ struct IndexedQueryPlan {
     /// Whether `haystack` holds the bytes of `needle`.
     static func bytes(_ haystack: UnsafeBufferPointer<UInt8>, contain needle: [UInt8]) -> Bool {
         guard !needle.isEmpty else { return true }
-        guard haystack.count >= needle.count, let base = haystack.baseAddress else { return false }
+        return bytes(haystack, contain: needle) { _ in true }
+    }
+
+    /// Whether `haystack` holds the bytes of `needle` (ASCII, without CR or LF) with an ASCII
+    /// byte or an end on each side. Such a match in text beyond ASCII is a match of the text
+    /// rule too: a character boundary lies between two ASCII characters (CR LF aside), so the
+    /// matched bytes are whole characters, each equal to the needle's.
+    static func bytes(_ haystack: UnsafeBufferPointer<UInt8>, containBetweenASCII needle: [UInt8]) -> Bool {
+        bytes(haystack, contain: needle) { at in
+            (at == 0 || haystack[at - 1] < 0x80) && (at + needle.count == haystack.count || haystack[at + needle.count] < 0x80)
+        }
+    }
+
+    /// Whether `haystack` holds the bytes of (non-empty) `needle` at an offset `accept` takes.
+    private static func bytes(
+        _ haystack: UnsafeBufferPointer<UInt8>, contain needle: [UInt8], where accept: (Int) -> Bool
+    ) -> Bool {
+        guard !needle.isEmpty, haystack.count >= needle.count, let base = haystack.baseAddress else { return false }
         return needle.withUnsafeBufferPointer { wanted in
             let first = wanted[0]
             var at = 0
@@ -327,7 +353,7 @@ struct IndexedQueryPlan {
                 // memchr finds the candidate starts; memcmp checks each.
                 guard let hit = memchr(base + at, Int32(first), last - at + 1) else { return false }
                 at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if memcmp(base + at, wanted.baseAddress!, wanted.count) == 0 { return true }
+                if memcmp(base + at, wanted.baseAddress!, wanted.count) == 0, accept(at) { return true }
                 at += 1
             }
             return false
@@ -406,8 +432,11 @@ struct IndexedQueryPlan {
     }
 
     /// Calls `body` with every match (paging aside), in no particular order, while it returns true.
+    /// `exhaustive`: the caller wants every match (not the first few), so common text is looked
+    /// up in the trigram index once and the other filters' rows are tested against that.
     func forEachMatch(
-        db: Database, pending: PendingText?, textMatches: (String) -> Bool, _ body: (IndexedMatch) throws -> Bool
+        db: Database, pending: PendingText?, textMatches: (String) -> Bool, exhaustive: Bool = false,
+        _ body: (IndexedMatch) throws -> Bool
     ) throws {
         func match(_ row: Row, _ rowid: Int64, from column: Int32) -> IndexedMatch {
             IndexedMatch(
@@ -417,11 +446,35 @@ struct IndexedQueryPlan {
         }
         let (flag, flagValues) = exactFlag(pending: pending)
         guard let textPlan else {
-            try db.cached("SELECT q.rowid, q.lat, q.lon, q.occurred_ms FROM query_incidents q WHERE \(fastWhereClause)")
+            try db.cached("SELECT q.rowid, q.lat, q.lon, q.occurred_ms FROM query_incidents q WHERE \(everyMatchWhereClause)")
                 .bind(fastValues).scan { row in try body(match(row, row.int(0), from: 1)) }
             return
         }
         let exactMatch = textQuery.flatMap { $0.exactInASCII ? $0.match : nil }
+        if exhaustive, textPlan == .confirmed, let textQuery {
+            // Every trigram match once (by incident: whether one of its rows is an exact match),
+            // then the rows of the other filters, each looked up there: a row without a trigram
+            // match cannot hold the text.
+            var trigramMatches: [Int64: Bool] = [:]
+            try db.cached("SELECT rowid FROM query_text WHERE query_text MATCH ?").bind(.text(textQuery.match)).forEach { row in
+                let textRow = row.int(0)
+                let exact = exactMatch != nil && textRow & 8 == 0
+                trigramMatches[textRow >> 4, default: false] = trigramMatches[textRow >> 4] == true || exact
+            }
+            try db.cached("SELECT q.rowid, q.lat, q.lon, q.occurred_ms FROM query_incidents q WHERE \(everyMatchWhereClause)")
+                .bind(fastValues).scan { row in
+                    let rowid = row.int(0)
+                    if let pending, pending.all.contains(rowid) {
+                        guard pending.matching.contains(rowid) else { return true }
+                    } else {
+                        guard let exact = trigramMatches[rowid],
+                            try exact || holdsText(rowid, db: db, pending: pending, textMatches: textMatches)
+                        else { return true }
+                    }
+                    return try body(match(row, rowid, from: 1))
+                }
+            return
+        }
         // Few candidates by the other filters: each confirmed; many: the trigram matches instead.
         let others =
             textPlan == .confirmed && textQuery != nil

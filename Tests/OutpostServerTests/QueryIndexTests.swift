@@ -245,9 +245,33 @@ import Testing
             } else {
                 #expect(other.total == filter.textCountCap && expected.total > filter.textCountCap, "\(query)")
             }
+            // The incidents page's overview: every match (common text looked up in the trigram
+            // index once), by each plan, is every match of the scan.
+            var every = query
+            (every.limit, every.offset, every.after) = (100_000, 0, nil)
+            let all = try Self.scanned(every, fixture: fixture).incidents
+            let wantedEntries = all.map { Self.entry($0.fields["lat"]?.doubleValue, $0.fields["lon"]?.doubleValue, $0) }.sorted()
+            let needle = (query.text ?? "").lowercased()
+            for plan in [try fixture.backend.filter(for: query, reader: fixture.backend.reader), filter] {
+                let overview = try #require(
+                    try fixture.backend.reader.indexedOverview(
+                        plan, textMatches: { IncidentQuery.holds($0, needle: needle) }, wanted: { _ in [] }))
+                #expect(overview.matches.count == expected.total, "\(query)")
+                #expect(overview.matches.map { Self.entry($0.lat, $0.lon, $0.occurredMs) }.sorted() == wantedEntries, "\(query)")
+            }
         }
         // The property is not vacuous: most queries match something.
         #expect(compared == 400 && nonEmpty > 150)
+    }
+
+    /// A match as the overview draws it (point and `occurred_at` in ms), comparable as text.
+    static func entry(_ lat: Double?, _ lon: Double?, _ occurredMs: Int64?) -> String {
+        "\(lat.map { "\($0)" } ?? "-") \(lon.map { "\($0)" } ?? "-") \(occurredMs.map { "\($0)" } ?? "-")"
+    }
+
+    /// `entry` of an incident.
+    static func entry(_ lat: Double?, _ lon: Double?, _ incident: IncidentRecord) -> String {
+        entry(lat, lon, incident.fields["occurred_at"]?.stringValue.flatMap(DateText.epochMilliseconds))
     }
 
     /// Every index entry, named by incident id (not by rowid), and whether each index row sits at
@@ -423,5 +447,15 @@ import Testing
         #expect(IndexedQueryPlan.trigramQuery(for: "ué") == nil)
         #expect(IndexedQueryPlan.trigramQuery(for: "ab") == nil)
         #expect(IncidentFilter.searchedFields == IncidentQuery.searchedFields)
+        // An ASCII needle met between ASCII bytes (or ends) in text beyond ASCII needs no
+        // confirming; met next to other bytes, it does.
+        func between(_ text: String, _ needle: String) -> Bool {
+            Array(text.utf8).withUnsafeBufferPointer { IndexedQueryPlan.bytes($0, containBetweenASCII: Array(needle.utf8)) }
+        }
+        #expect(between("café gunfire", "gunfire") && between("gunfire", "gunfire") && between("é;x gunfire, é", "gunfire"))
+        #expect(!between("ca\u{301}fe", "ca") && !between("éc", "c") && !between("xé", "x") && !between("école", "cole"))
+        #expect(between("école cole", "cole") && !between("", "a") && !between("gun", "gunfire"))
+        // Positive control: the same needles as ASCII text are plain byte matches.
+        #expect(between("ca fe", "ca") && between("ec", "c"))
     }
 }

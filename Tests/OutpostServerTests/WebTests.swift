@@ -437,16 +437,27 @@ import Testing
         }
     }
 
+    @Test func dateFormatsFillTheirPlaceholdersAndKeepOtherText() {
+        #expect(DateFormat("{dd}/{mm}/{yyyy}").fill(year: 2026, month: 3, day: 5, hour: 0, minute: 0) == "05/03/2026")
+        #expect(
+            DateFormat("{yyyy}-{mm}-{dd} {HH}:{MM} UTC").fill(year: 987, month: 12, day: 31, hour: 7, minute: 9)
+                == "987-12-31 07:09 UTC")
+        // Braces that open no placeholder stay as written.
+        #expect(DateFormat("{d} {yyyy}{").fill(year: 2026, month: 1, day: 1, hour: 0, minute: 0) == "{d} 2026{")
+        #expect(DateFormat("").parts.isEmpty)
+    }
+
     @Test func beyondTwoThousandPointsTheMapBins() throws {
-        func incident(_ id: String, lat: Double, lon: Double) -> IncidentOverview.Match {
-            IncidentOverview.Match(
-                lat: lat, lon: lon, occurredMs: nil,
-                incident: IncidentRecord(
+        func incident(_ id: String, lat: Double, lon: Double) -> (IncidentOverview.Match, IncidentRecord) {
+            (
+                IncidentOverview.Match(lat: lat, lon: lon, occurredMs: nil),
+                IncidentRecord(
                     id: id, fields: ["lat": .double(lat), "lon": .double(lon)], deleted: false, conflict: false, createdMs: 0,
-                    updatedMs: 0, updatedSeq: 0))
+                    updatedMs: 0, updatedSeq: 0)
+            )
         }
-        func incidents(_ count: Int) -> [IncidentOverview.Match] {
-            var out: [IncidentOverview.Match] = []
+        func incidents(_ count: Int) -> [(IncidentOverview.Match, IncidentRecord)] {
+            var out: [(IncidentOverview.Match, IncidentRecord)] = []
             for i in 0..<count {
                 let lat = 10 + Double(i % 100) * 0.1
                 let lon = -5 + Double(i / 100) * 0.2
@@ -455,10 +466,15 @@ import Testing
             out.append(incident("far", lat: -30, lon: 0))
             return out
         }
-        let few = SahelMap.layout(incidents(2_000))
+        func layout(_ items: [(IncidentOverview.Match, IncidentRecord)]) -> SahelMap.Layout {
+            var records: [Int: IncidentRecord] = [:]
+            for (index, item) in items.enumerated() { records[index] = item.1 }
+            return SahelMap.layout(items.map(\.0), incidents: records)
+        }
+        let few = layout(incidents(2_000))
         #expect(few.points.count == 2_000 && few.bins.isEmpty && few.placed == 2_000 && few.unplaced == 1)
         #expect(!few.points.contains { $0.id == "far" })
-        let many = SahelMap.layout(incidents(2_001))
+        let many = layout(incidents(2_001))
         #expect(many.points.isEmpty && !many.bins.isEmpty && many.placed == 2_001 && many.unplaced == 1)
         // Every placed incident is in exactly one bin.
         #expect(many.bins.map(\.count).reduce(0, +) == 2_001)

@@ -21,9 +21,9 @@ public struct MessageCatalogue: Sendable {
     /// Names of the other choice values by value.
     public let choices: [String: String]
     /// A date, with `{yyyy}`, `{mm}`, `{dd}`.
-    let dateFormat: String
+    let dateFormat: DateFormat
     /// A date and time (UTC), with `{yyyy}`, `{mm}`, `{dd}`, `{HH}`, `{MM}`.
-    let dateTimeFormat: String
+    let dateTimeFormat: DateFormat
     let thousandsSeparator: String
     let decimalSeparator: String
 
@@ -50,8 +50,8 @@ public struct MessageCatalogue: Sendable {
         code = try string("language")
         name = try string("language_name")
         direction = try string("direction")
-        dateFormat = try string("date_format")
-        dateTimeFormat = try string("datetime_format")
+        dateFormat = DateFormat(try string("date_format"))
+        dateTimeFormat = DateFormat(try string("datetime_format"))
         thousandsSeparator = try string("thousands_separator")
         decimalSeparator = try string("decimal_separator")
         messages = try table("messages")
@@ -91,7 +91,7 @@ public struct MessageCatalogue: Sendable {
 
     /// A day, from its civil date.
     public func date(year: Int, month: Int, day: Int) -> String {
-        fill(dateFormat, year: year, month: month, day: day, hour: 0, minute: 0)
+        dateFormat.fill(year: year, month: month, day: day, hour: 0, minute: 0)
     }
 
     /// A moment (ms since the epoch), in UTC.
@@ -99,7 +99,7 @@ public struct MessageCatalogue: Sendable {
         let days = Int((ms / 1000).quotientFloorDiv(86_400))
         let seconds = Int((ms / 1000) - Int64(days) * 86_400)
         let (y, m, d) = DateText.civil(daysSinceEpoch: days)
-        return fill(dateTimeFormat, year: y, month: m, day: d, hour: seconds / 3600, minute: seconds / 60 % 60)
+        return dateTimeFormat.fill(year: y, month: m, day: d, hour: seconds / 3600, minute: seconds / 60 % 60)
     }
 
     /// An incident's `occurred_at`: a bare date as a date, a date-time in UTC; other text as is.
@@ -137,13 +137,6 @@ public struct MessageCatalogue: Sendable {
 
     /// The label of a field.
     public func fieldLabel(_ name: String) -> String { fields[name] ?? name }
-
-    private func fill(_ format: String, year: Int, month: Int, day: Int, hour: Int, minute: Int) -> String {
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return format.replacingOccurrences(of: "{yyyy}", with: String(year)).replacingOccurrences(of: "{mm}", with: two(month))
-            .replacingOccurrences(of: "{dd}", with: two(day)).replacingOccurrences(of: "{HH}", with: two(hour))
-            .replacingOccurrences(of: "{MM}", with: two(minute))
-    }
 }
 
 extension Int64 {

@@ -45,34 +45,39 @@ enum SahelMap {
     static let region = IncidentOverview.Region(west: west, south: south, east: east, north: north)
 
     /// Where each match goes; bins when more than `maxPoints` are placed (then the matches need
-    /// no incident), else points (each placed match has its incident, for its id and title).
-    static func layout(_ matches: [IncidentOverview.Match]) -> Layout {
-        var points: [Point] = []
-        var placed: [(x: Double, y: Double, incident: IncidentRecord?)] = []
+    /// no incident), else points (each placed match has its incident in `incidents`, by its
+    /// index in `matches`, for its id and title).
+    static func layout(_ matches: [IncidentOverview.Match], incidents: [Int: IncidentRecord]) -> Layout {
+        func position(_ lat: Double, _ lon: Double) -> (x: Double, y: Double) {
+            (((lon - west) * scale * 10).rounded() / 10, ((north - lat) * scale * 10).rounded() / 10)
+        }
+        let placed = matches.reduce(0) { $0 + (region.contains(lat: $1.lat, lon: $1.lon) ? 1 : 0) }
+        let unplaced = matches.count - placed
+        guard placed > maxPoints else {
+            var points: [Point] = []
+            for (index, match) in matches.enumerated() {
+                guard let lat = match.lat, let lon = match.lon, region.contains(lat: lat, lon: lon) else { continue }
+                let (x, y) = position(lat, lon)
+                let incident = incidents[index]
+                points.append(Point(id: incident?.id ?? "", x: x, y: y, title: incident?.fields["title"]?.stringValue ?? ""))
+            }
+            return Layout(placed: placed, unplaced: unplaced, points: points, bins: [])
+        }
+        // Counted in a flat array of cells (the map has a few thousand), not a dictionary.
+        let columns = Int(((east - west) / binDegrees).rounded(.up))
+        let rows = Int(((north - south) / binDegrees).rounded(.up)) + 1
+        let cell = binDegrees * scale
+        var counts = [Int](repeating: 0, count: columns * rows + columns)
         for match in matches {
             guard let lat = match.lat, let lon = match.lon, region.contains(lat: lat, lon: lon) else { continue }
-            placed.append(
-                (((lon - west) * scale * 10).rounded() / 10, ((north - lat) * scale * 10).rounded() / 10, match.incident))
+            let (x, y) = position(lat, lon)
+            counts[min(Int(y / cell), rows) * columns + min(Int(x / cell), columns - 1)] += 1
         }
-        let unplaced = matches.count - placed.count
-        guard placed.count > maxPoints else {
-            for p in placed {
-                points.append(
-                    Point(id: p.incident?.id ?? "", x: p.x, y: p.y, title: p.incident?.fields["title"]?.stringValue ?? ""))
-            }
-            return Layout(placed: placed.count, unplaced: unplaced, points: points, bins: [])
+        let bins = counts.indices.compactMap { key -> Bin? in
+            guard counts[key] > 0 else { return nil }
+            return Bin(x: (Double(key % columns) + 0.5) * cell, y: (Double(key / columns) + 0.5) * cell, count: counts[key])
         }
-        var counts: [Int: Int] = [:]
-        let columns = Int(((east - west) / binDegrees).rounded(.up))
-        let cell = binDegrees * scale
-        for p in placed {
-            let key = Int(p.y / cell) * columns + Int(p.x / cell)
-            counts[key, default: 0] += 1
-        }
-        let bins = counts.sorted { $0.key < $1.key }.map { key, count in
-            Bin(x: (Double(key % columns) + 0.5) * cell, y: (Double(key / columns) + 0.5) * cell, count: count)
-        }
-        return Layout(placed: placed.count, unplaced: unplaced, points: [], bins: bins)
+        return Layout(placed: placed, unplaced: unplaced, points: [], bins: bins)
     }
 
     /// A bin's circle radius: area grows with the count, capped at the bin's size.
@@ -104,21 +109,33 @@ enum WeeklyChart {
 
     /// Counts by week, every week between the first and the last (empty ones as zero).
     static func chart(_ matches: [IncidentOverview.Match]) -> Chart {
-        var byWeek: [Int: Int] = [:]
+        /// The Monday (days since the epoch) of the UTC week of `ms`.
+        func monday(_ ms: Int64) -> Int {
+            // The UTC day of `occurred_at`.
+            let days = Int((ms - ((ms % 86_400_000) + 86_400_000) % 86_400_000) / 86_400_000)
+            // 1970-01-01 was a Thursday: Monday-start weeks are offset by 3 days.
+            return days - ((days + 3) % 7 + 7) % 7
+        }
+        var first = Int.max
+        var last = Int.min
         var undated = 0
         for match in matches {
             guard let ms = match.occurredMs else {
                 undated += 1
                 continue
             }
-            // The UTC day of `occurred_at`.
-            let days = Int((ms - ((ms % 86_400_000) + 86_400_000) % 86_400_000) / 86_400_000)
-            // 1970-01-01 was a Thursday: Monday-start weeks are offset by 3 days.
-            let monday = days - ((days + 3) % 7 + 7) % 7
-            byWeek[monday, default: 0] += 1
+            let week = monday(ms)
+            first = min(first, week)
+            last = max(last, week)
         }
-        guard let first = byWeek.keys.min(), let last = byWeek.keys.max() else { return Chart(bars: [], undated: undated) }
-        let bars = stride(from: first, through: last, by: 7).map { Bar(weekStart: $0, count: byWeek[$0] ?? 0) }
+        guard first <= last else { return Chart(bars: [], undated: undated) }
+        // Counted in a flat array of weeks, not a dictionary (a chart of years has hundreds).
+        var counts = [Int](repeating: 0, count: (last - first) / 7 + 1)
+        for match in matches {
+            guard let ms = match.occurredMs else { continue }
+            counts[(monday(ms) - first) / 7] += 1
+        }
+        let bars = counts.enumerated().map { Bar(weekStart: first + $0.offset * 7, count: $0.element) }
         return Chart(bars: bars, undated: undated)
     }
 }

@@ -254,7 +254,7 @@ struct WebController: Sendable {
         if filter.page > 1 { pager["previous"] = filter.queryString(page: filter.page - 1).ifEmpty("?page=1") }
         if filter.page < pages { pager["next"] = filter.queryString(page: filter.page + 1) }
 
-        let layout = SahelMap.layout(overview.matches)
+        let layout = SahelMap.layout(overview.matches, incidents: overview.incidents)
         let largest = layout.bins.map(\.count).max() ?? 1
         var map: [String: Any] = [
             "width": SahelMap.width, "height": SahelMap.height, "placed": layout.placed,
@@ -281,14 +281,19 @@ struct WebController: Sendable {
             let (y, m, d) = DateText.civil(daysSinceEpoch: days)
             return c.date(year: y, month: m, day: d)
         }
+        // Each bar's values made here (its title too): a chart of years has hundreds of bars,
+        // and a name the template looks up in a bar's parents costs a walk of its context.
+        let busiest = weekly.largest
+        let tallest = max(busiest, 1)
+        let (weekOf, colon) = (c.text("chart_week_of"), c.text("colon"))
         let bars: [[String: Any]] = weekly.bars.enumerated().compactMap { i, bar in
             guard bar.count > 0 else { return nil }
-            let h = height * Double(bar.count) / Double(max(weekly.largest, 1))
+            let h = height * Double(bar.count) / Double(tallest)
             return [
                 "x": round1(Double(WeeklyChart.left) + Double(i) * barWidth + barWidth * 0.1),
                 "w": round1(max(barWidth * 0.8, 0.5)),
-                "y": round1(Double(WeeklyChart.base) - h), "h": round1(h), "count": bar.count, "countText": c.number(bar.count),
-                "week": civil(bar.weekStart),
+                "y": round1(Double(WeeklyChart.base) - h), "h": round1(h), "count": bar.count,
+                "title": weekOf + " " + civil(bar.weekStart) + colon + c.number(bar.count),
             ]
         }
         let tickEvery = max(1, weekly.bars.count / 5)
@@ -301,7 +306,7 @@ struct WebController: Sendable {
         }
         var chart: [String: Any] = [
             "width": WeeklyChart.width, "height": WeeklyChart.height + 4, "left": WeeklyChart.left, "base": WeeklyChart.base,
-            "top": WeeklyChart.top + 4, "labelX": WeeklyChart.left - 4, "maxText": c.number(weekly.largest), "bars": bars,
+            "top": WeeklyChart.top + 4, "labelX": WeeklyChart.left - 4, "maxText": c.number(busiest), "bars": bars,
             "ticks": ticks,
         ]
         if weekly.undated > 0 {
