@@ -16,7 +16,7 @@ import OutpostStore
 enum QueryBenchmark: Benchmark {
     static let name = "query"
     static let usage =
-        "[--incidents 100000] [--db PATH] [--runs 20] [--limit 100] [--apply-incidents 20000] [--changes 20000]  filtered first-page p50/p95 through the API and the web page, and apply throughput without/with the query indexes"
+        "[--incidents 100000] [--db PATH] [--runs 20] [--limit 100] [--apply-incidents 20000] [--changes 20000] [--rounds 3]  filtered first-page p50/p95 through the API and the web page, and apply throughput without/with the query indexes"
 
     static func run(_ arguments: BenchArguments) throws {
         let incidents = try arguments.int("incidents", 100_000)
@@ -33,7 +33,8 @@ enum QueryBenchmark: Benchmark {
         }
         if arguments.string("query-only") == nil {
             try measureApply(
-                incidents: try arguments.int("apply-incidents", 20_000), changes: try arguments.int("changes", 20_000))
+                incidents: try arguments.int("apply-incidents", 20_000), changes: try arguments.int("changes", 20_000),
+                rounds: try arguments.int("rounds", 3))
         }
     }
 
@@ -317,93 +318,111 @@ enum QueryBenchmark: Benchmark {
     }
 
     /// Remote edits (text, status, numbers; one in ten racing another) applied in sync-sized
-    /// batches into two stores of the same incidents, the second with query indexes.
-    static func measureApply(incidents: Int, changes: Int) throws {
-        print("query: apply throughput, \(changes) remote edits into \(incidents) incidents, batches of 1000…")
-        var results: [Double] = []
-        for indexed in [false, true] {
-            let dir = try Bench.temporaryFolder()
-            defer { try? FileManager.default.removeItem(atPath: dir) }
-            let store = try Store.create(at: dir + "/store", reporter: "server")
-            var generator = IncidentGenerator()
-            let inputs = (0..<incidents).map { i -> IncidentInput in
-                guard case .object(let fields) = generator.incident(index: i) else { fatalError("an incident is an object") }
-                return IncidentInput(id: nil, fields: fields)
-            }
-            let importStart = Bench.now()
-            if indexed { try store.enableQueryIndexes() }
-            let ids = try store.importIncidents(inputs, wallMs: 1_767_225_600_000)
-            let importSeconds = Bench.now() - importStart
-            // The imported text indexed before the edits, as a server does between batches.
-            while try store.drainQueryTextIndex(limit: 5_000) > 0 {}
-            let keys = (0..<20).map { _ in DeviceKey() }
-            try store.trust(
-                keys.enumerated().map {
-                    RosterEntry(replica: $1.replicaID, key: $1.publicKey, reporter: "r\($0)", status: .active, version: 1)
-                })
-            var random = SplitMix64(seed: 42)
-            var counters = [UInt64](repeating: 0, count: keys.count)
-            var seen: [Int: VersionVector] = [:]
-            let origin = store.replica
-            var remote: [Change] = []
-            for n in 0..<changes {
-                let a = n % keys.count
-                let record = Int(random.next() % UInt64(ids.count))
-                counters[a] += 1
-                var deps = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
-                if random.next() % 10 == 0 { deps = VersionVector([origin: UInt64(record + 1)]) }
-                let writes: [String: JSONValue]
-                switch random.next() % 5 {
-                case 0: writes = ["killed": .int(Int64(random.next() % 50))]
-                case 1: writes = ["status": .string(["verified", "disputed", "submitted"][Int(random.next() % 3)])]
-                case 2: writes = ["place_name": .string("Village \(random.next() % 500)")]
-                case 3:
-                    writes = [
-                        "narrative": .string("Witness account \(random.next() % 10_000): gunfire heard at dawn near the market.")
-                    ]
-                default:
-                    writes = [
-                        "lat": .double(14 + Double(random.next() % 1000) / 1000),
-                        "lon": .double(-1 + Double(random.next() % 1000) / 1000),
-                    ]
-                }
-                remote.append(
-                    keys[a].signed(
-                        Change(
-                            dot: Dot(replica: keys[a].replicaID, counter: counters[a]), record: RecordKey(id: ids[record]),
-                            deps: deps, tag: HLCTag(ms: 1_767_225_700_000 + Int64(n), seq: 0), writes: writes, reporter: "r\(a)"))
-                )
-                var after = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
-                after[keys[a].replicaID] = counters[a]
-                seen[record] = after
-            }
-            let start = Bench.now()
-            let cpuStart = Bench.cpuSeconds()
-            var index = 0
-            while index < remote.count {
-                let end = min(index + 1000, remote.count)
-                try store.applyRemote(Array(remote[index..<end]))
-                index = end
-            }
-            let seconds = Bench.now() - start
-            let cpu = Bench.cpuSeconds() - cpuStart
-            results.append(Double(changes) / cpu)
-            if indexed {
-                let drainStart = Bench.now()
-                var drained = 0
-                while case let n = try store.drainQueryTextIndex(limit: 2_000), n > 0 { drained += n }
-                print(
-                    String(
-                        format: "query: text of %d edited incidents indexed afterwards in %.2f s (off the apply path)", drained,
-                        Bench.now() - drainStart))
-            }
+    /// batches into two stores of the same incidents, one with query indexes; `rounds` times,
+    /// the two in turn (a machine's drift falls on both), reported per round and as the
+    /// median of the rounds' ratios. The import of the incidents (new records: every index
+    /// entry written) is compared the same way.
+    static func measureApply(incidents: Int, changes: Int, rounds: Int) throws {
+        print("query: apply throughput, \(changes) remote edits into \(incidents) incidents, batches of 1000, \(rounds) rounds…")
+        var editRatios: [Double] = []
+        var importRatios: [Double] = []
+        for round in 1...max(rounds, 1) {
+            // Which store goes first alternates: a process runs its later work a little slower
+            // (a larger heap), which would otherwise fall on one side only.
+            let firstIndexed = round % 2 == 0
+            let first = try applyOnce(incidents: incidents, changes: changes, indexed: firstIndexed)
+            let second = try applyOnce(incidents: incidents, changes: changes, indexed: !firstIndexed)
+            let (plain, indexed) = firstIndexed ? (second, first) : (first, second)
+            editRatios.append(indexed.editsPerCPUSecond / plain.editsPerCPUSecond)
+            importRatios.append(indexed.importsPerCPUSecond / plain.importsPerCPUSecond)
             print(
                 String(
                     format:
-                        "query: apply %@ query indexes: %.0f changes/s (%.0f per CPU-second); import of the %d incidents %.0f/s",
-                    indexed ? "with" : "without", Double(changes) / seconds, Double(changes) / cpu, incidents,
-                    Double(incidents) / importSeconds))
+                        "query: round %d: edits %.0f → %.0f per CPU-second (%.1f %%); import %.0f → %.0f per CPU-second (%.1f %%); text of %d edited incidents indexed afterwards in %.2f s (off the apply path)",
+                    round, plain.editsPerCPUSecond, indexed.editsPerCPUSecond, 100 * editRatios.last!, plain.importsPerCPUSecond,
+                    indexed.importsPerCPUSecond, 100 * importRatios.last!, indexed.drained, indexed.drainSeconds))
         }
-        print(String(format: "query: apply with indexes / without (per CPU-second): %.1f %%", 100 * results[1] / results[0]))
+        print(
+            String(
+                format:
+                    "query: apply with indexes / without (per CPU-second, median of %d rounds): edits %.1f %%, import %.1f %%",
+                editRatios.count, 100 * Bench.quantile(editRatios.sorted(), 0.5), 100 * Bench.quantile(importRatios.sorted(), 0.5)
+            ))
+    }
+
+    /// One store's import and edits: throughput per CPU-second, and the text indexed afterwards.
+    static func applyOnce(incidents: Int, changes: Int, indexed: Bool) throws -> (
+        editsPerCPUSecond: Double, importsPerCPUSecond: Double, drained: Int, drainSeconds: Double
+    ) {
+        let dir = try Bench.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try Store.create(at: dir + "/store", reporter: "server")
+        var generator = IncidentGenerator()
+        let inputs = (0..<incidents).map { i -> IncidentInput in
+            guard case .object(let fields) = generator.incident(index: i) else { fatalError("an incident is an object") }
+            return IncidentInput(id: nil, fields: fields)
+        }
+        if indexed { try store.enableQueryIndexes() }
+        let importStart = Bench.cpuSeconds()
+        let ids = try store.importIncidents(inputs, wallMs: 1_767_225_600_000)
+        let importCPU = Bench.cpuSeconds() - importStart
+        // The imported text indexed before the edits, as a server does between batches.
+        while try store.drainQueryTextIndex(limit: 5_000) > 0 {}
+        // Both stores start the edits with an empty WAL (the import's pages, and the text's,
+        // would otherwise be copied back during the edits and counted as theirs).
+        _ = try store.checkpointAndTruncate(waitMilliseconds: 5_000)
+        let keys = (0..<20).map { _ in DeviceKey() }
+        try store.trust(
+            keys.enumerated().map {
+                RosterEntry(replica: $1.replicaID, key: $1.publicKey, reporter: "r\($0)", status: .active, version: 1)
+            })
+        var random = SplitMix64(seed: 42)
+        var counters = [UInt64](repeating: 0, count: keys.count)
+        var seen: [Int: VersionVector] = [:]
+        let origin = store.replica
+        var remote: [Change] = []
+        for n in 0..<changes {
+            let a = n % keys.count
+            let record = Int(random.next() % UInt64(ids.count))
+            counters[a] += 1
+            var deps = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
+            if random.next() % 10 == 0 { deps = VersionVector([origin: UInt64(record + 1)]) }
+            let writes: [String: JSONValue]
+            switch random.next() % 5 {
+            case 0: writes = ["killed": .int(Int64(random.next() % 50))]
+            case 1: writes = ["status": .string(["verified", "disputed", "submitted"][Int(random.next() % 3)])]
+            case 2: writes = ["place_name": .string("Village \(random.next() % 500)")]
+            case 3:
+                writes = [
+                    "narrative": .string("Witness account \(random.next() % 10_000): gunfire heard at dawn near the market.")
+                ]
+            default:
+                writes = [
+                    "lat": .double(14 + Double(random.next() % 1000) / 1000),
+                    "lon": .double(-1 + Double(random.next() % 1000) / 1000),
+                ]
+            }
+            remote.append(
+                keys[a].signed(
+                    Change(
+                        dot: Dot(replica: keys[a].replicaID, counter: counters[a]), record: RecordKey(id: ids[record]),
+                        deps: deps, tag: HLCTag(ms: 1_767_225_700_000 + Int64(n), seq: 0), writes: writes, reporter: "r\(a)"))
+            )
+            var after = seen[record] ?? VersionVector([origin: UInt64(record + 1)])
+            after[keys[a].replicaID] = counters[a]
+            seen[record] = after
+        }
+        let cpuStart = Bench.cpuSeconds()
+        var index = 0
+        while index < remote.count {
+            let end = min(index + 1000, remote.count)
+            try store.applyRemote(Array(remote[index..<end]))
+            index = end
+        }
+        let cpu = Bench.cpuSeconds() - cpuStart
+        let drainStart = Bench.now()
+        var drained = 0
+        while case let n = try store.drainQueryTextIndex(limit: 2_000), n > 0 { drained += n }
+        return (Double(changes) / cpu, Double(incidents) / importCPU, drained, Bench.now() - drainStart)
     }
 }
