@@ -69,8 +69,6 @@ final class QueryIndexWriter {
         var lon: Double?
         var occurredMs: Int64?
         var creator: Int64?
-
-        var point: (lat: Double, lon: Double)? { lat.flatMap { lat in lon.map { (lat, $0) } } }
     }
 
     /// Writes the index entries of one incident (its `records` row's rowid and visible fields);
@@ -124,7 +122,6 @@ final class QueryIndexWriter {
             column("creator", old.creator != keys.creator, creator.map(SQLValue.integer) ?? .null)
             try db.cached("UPDATE query_incidents SET \(set.joined(separator: ", ")) WHERE rowid = ?")
                 .bind(changed + [.integer(rowid)]).run()
-            try writePoint(rowid: rowid, old: old.point, new: keys.point, isNew: false)
         } else {
             try db.cached(
                 """
@@ -137,31 +134,26 @@ final class QueryIndexWriter {
                 .integer(conflict ? 1 : 0), keys.lat.map(SQLValue.real) ?? .null, keys.lon.map(SQLValue.real) ?? .null,
                 keys.occurredMs.map(SQLValue.integer) ?? .null, creator.map(SQLValue.integer) ?? .null
             ).run()
-            if isNew {
-                if let point = keys.point { try insertPoint(rowid: rowid, point) }
-            } else {
-                try writePoint(rowid: rowid, old: old?.point, new: keys.point, isNew: old == nil)
-            }
         }
-        // A record none of whose searched fields was written keeps its text entries; the others'
-        // are indexed later (`Store.drainQueryTextIndex`), off the apply path.
-        if textChanged || old == nil || old?.id != id {
+        // A record none of whose searched fields was written, whose point stayed, keeps its text
+        // and R*Tree entries; the others' are written later (`Store.drainQueryTextIndex`), off
+        // the apply path (the R*Tree only speeds a box up: `q.lat` and `q.lon` decide).
+        let pointMoved = old?.lat != keys.lat || old?.lon != keys.lon
+        if textChanged || pointMoved || old == nil || old?.id != id {
             try db.cached("INSERT OR IGNORE INTO query_text_pending (rowid) VALUES (?)").bind(.integer(rowid)).run()
         }
     }
 
-    /// Rewrites the R*Tree entry when the point changed.
-    private func writePoint(rowid: Int64, old: (lat: Double, lon: Double)?, new: (lat: Double, lon: Double)?, isNew: Bool) throws
-    {
-        if old?.lat != new?.lat || old?.lon != new?.lon || isNew {
-            try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
-            if let point = new { try insertPoint(rowid: rowid, point) }
-        }
-    }
-
-    private func insertPoint(rowid: Int64, _ point: (lat: Double, lon: Double)) throws {
-        try db.cached("INSERT INTO query_geo (id, min_lon, max_lon, min_lat, max_lat) VALUES (?, ?, ?, ?, ?)")
-            .bind(.integer(rowid), .real(point.lon), .real(point.lon), .real(point.lat), .real(point.lat)).run()
+    /// Rewrites the R*Tree entry of the incident at `rowid` from its `query_incidents` point
+    /// (none when it has none, or no index row).
+    func writePoint(rowid: Int64) throws {
+        try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
+        try db.cached(
+            """
+            INSERT INTO query_geo (id, min_lon, max_lon, min_lat, max_lat)
+            SELECT rowid, lon, lon, lat, lat FROM query_incidents WHERE rowid = ? AND lat IS NOT NULL AND lon IS NOT NULL
+            """
+        ).bind(.integer(rowid)).run()
     }
 
     /// Rewrites the text rows of the searched fields whose value changed (no fields: removes them).

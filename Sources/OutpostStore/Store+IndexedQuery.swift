@@ -203,7 +203,14 @@ struct IndexedQueryPlan {
                 try db.cached("SELECT count(*) FROM (\(geoQuery) LIMIT \(filter.boxLookupLimit))").bind(geoValues)
                 .first { Int($0.int(0)) } ?? 0
             if held < filter.boxLookupLimit {
-                accelerators.append("q.rowid IN (\(geoQuery))")
+                // An incident waiting for its entries (`query_text_pending`) may have none in the
+                // R*Tree yet, or an old one: it is a candidate too, decided by its point.
+                let waiting =
+                    try db.cached("SELECT EXISTS (SELECT 1 FROM query_text_pending)").first { $0.int(0) != 0 } ?? false
+                accelerators.append(
+                    waiting
+                        ? "(q.rowid IN (\(geoQuery)) OR q.rowid IN (SELECT rowid FROM query_text_pending))"
+                        : "q.rowid IN (\(geoQuery))")
                 acceleratorValues += geoValues
             }
             terms.append("q.lat >= ? AND q.lat <= ?")

@@ -24,16 +24,17 @@ import OutpostCore
 ///   match in ASCII text of an ASCII needle is the old substring match exactly, other matches are
 ///   confirmed.
 ///
-/// - `query_text_pending`: the incidents whose searched text changed since `query_text` last
-///   indexed them (their `records` rowids).
+/// - `query_text_pending`: the incidents whose searched text or point changed (or that are new)
+///   since `query_text` and `query_geo` last took them (their `records` rowids).
 ///
-/// Every apply keeps `query_incidents` and `query_geo` current inside its own transaction
-/// (`ChangeApplier.finish()` through `QueryIndexWriter`) and, for the text, only adds the
-/// incident to `query_text_pending` (a cheap insert in the same transaction, so a crash never
-/// leaves a changed text unknown). `drainQueryTextIndex(limit:)` indexes pending text later, off
-/// the apply path, in batches (the server after its sync batches, and at start); until then a
-/// text query decides pending incidents by their current state, so no answer is ever stale. A
-/// trigger removes an incident's entries when its `records` row goes.
+/// Every apply keeps `query_incidents` current inside its own transaction
+/// (`ChangeApplier.finish()` through `QueryIndexWriter`) and, for the text and the point, only
+/// adds the incident to `query_text_pending` (a cheap insert in the same transaction, so a crash
+/// never leaves a change unknown). `drainQueryTextIndex(limit:)` writes their text and R*Tree
+/// entries later, off the apply path, in batches (the server after its sync batches, and at
+/// start); until then a text query decides pending incidents by their current state and a box
+/// takes them as candidates decided by their point, so no answer is ever stale. A trigger
+/// removes an incident's entries when its `records` row goes.
 extension Store {
     /// The statements that make the query indexes (idempotent).
     static let queryIndexSchema = """
@@ -128,9 +129,10 @@ extension Store {
     /// How many pending incidents one transaction of `enableQueryIndexes` indexes the text of.
     public static let queryTextDrainBatch = 5_000
 
-    /// Indexes the searched text of up to `limit` pending incidents (`query_text_pending`) in one
-    /// transaction and takes them off the list; returns how many it took (0: none pending, or no
-    /// query indexes). An incident whose record is gone loses its text entries.
+    /// Indexes the searched text and the point (R*Tree) of up to `limit` pending incidents
+    /// (`query_text_pending`) in one transaction and takes them off the list; returns how many it
+    /// took (0: none pending, or no query indexes). An incident whose record is gone loses its
+    /// entries.
     @discardableResult
     public func drainQueryTextIndex(limit: Int) throws(StoreError) -> Int {
         try write { () throws -> Int in
@@ -145,6 +147,7 @@ extension Store {
                     try decodeState(row, column: 1, key: RecordKey(id: row.text(0) ?? "")).visibleFields
                 }
                 try writer.writeText(rowid: rowid, fields: fields ?? [:])
+                try writer.writePoint(rowid: rowid)
                 try done.bind(.integer(rowid)).run()
             }
             return pending.count
