@@ -132,6 +132,9 @@ struct IndexedQueryPlan {
     private var textQuery: (match: String, exactInASCII: Bool)?
     /// The lowercased NFC text of the filter, as UTF-8 (for the byte search of ASCII rows).
     private var needle: [UInt8] = []
+    /// Whether a byte match of `needle` between ASCII bytes (or ends) is a match of the text rule
+    /// (`boundedMatchIsExact`).
+    private var boundedMatchIsExact = false
     /// How a text filter is answered (nil: no text filter).
     private var textPlan: TextPlan?
     private let filter: IncidentFilter
@@ -220,6 +223,7 @@ struct IndexedQueryPlan {
         }
         if let text = filter.text, !text.isEmpty {
             needle = Array(text.lowercased().precomposedStringWithCanonicalMapping.utf8)
+            boundedMatchIsExact = IndexedQueryPlan.boundedMatchIsExact(String(decoding: needle, as: UTF8.self))
             // The bytes every field holding the text holds: its NFC form when beyond ASCII (as the
             // trigram narrowing assumes, see `trigramQuery`), else its ASCII runs.
             asciiRuns =
@@ -317,7 +321,7 @@ struct IndexedQueryPlan {
             .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).scan { row in
                 if byteSearch && row.int(0) & 8 == 0 {
                     found = row.withBytes(1) { IndexedQueryPlan.bytes($0, contain: needle) }
-                } else if byteSearch, row.withBytes(1, { IndexedQueryPlan.bytes($0, containBetweenASCII: needle) }) {
+                } else if boundedMatchIsExact, row.withBytes(1, { IndexedQueryPlan.bytes($0, containBetweenASCII: needle) }) {
                     found = true
                 } else if row.withBytes(1, { text in asciiRuns.allSatisfy { IndexedQueryPlan.bytes(text, contain: $0) } }),
                     let text = row.isNull(2) ? row.text(1) : row.text(2)
@@ -337,10 +341,10 @@ struct IndexedQueryPlan {
         return bytes(haystack, contain: needle) { _ in true }
     }
 
-    /// Whether `haystack` holds the bytes of `needle` (ASCII, without CR or LF) with an ASCII
-    /// byte or an end on each side. Such a match in text beyond ASCII is a match of the text
-    /// rule too: a character boundary lies between two ASCII characters (CR LF aside), so the
-    /// matched bytes are whole characters, each equal to the needle's.
+    /// Whether `haystack` holds the bytes of `needle` with an ASCII byte or an end on each side.
+    /// For a needle `boundedMatchIsExact` takes, such a match in a field's NFC text is a match of
+    /// the text rule on the field as written: the matched bytes are whole characters, canonically
+    /// equivalent to the needle's.
     static func bytes(_ haystack: UnsafeBufferPointer<UInt8>, containBetweenASCII needle: [UInt8]) -> Bool {
         bytes(haystack, contain: needle) { at in
             (at == 0 || haystack[at - 1] < 0x80) && (at + needle.count == haystack.count || haystack[at + needle.count] < 0x80)
@@ -365,6 +369,34 @@ struct IndexedQueryPlan {
             }
             return false
         }
+    }
+
+    /// Whether a byte match of `needle` (lowercased NFC) between ASCII bytes or ends of a field's
+    /// NFC text is a match of the text rule. A character boundary lies between an ASCII character
+    /// and any other (CR LF aside), unless the other joins it: a mark, a format or control
+    /// character, an emoji modifier, or a prepended letter (which joins what follows). So a needle
+    /// without CR or LF whose first and last characters join nothing is met there as whole
+    /// characters; NFC never composes across an ASCII character, so the field as written holds
+    /// the same characters there, canonically equivalent.
+    static func boundedMatchIsExact(_ needle: String) -> Bool {
+        guard !needle.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }), let first = needle.unicodeScalars.first,
+            let last = needle.unicodeScalars.last
+        else { return false }
+        func joins(_ scalar: Unicode.Scalar) -> Bool {
+            let properties = scalar.properties
+            switch properties.generalCategory {
+            case .nonspacingMark, .spacingMark, .enclosingMark, .format, .control, .surrogate, .privateUse, .unassigned:
+                return true
+            default:
+                // Letters that prepend (Grapheme_Cluster_Break = Prepend beyond the format ones).
+                let prepended: Set<UInt32> = [
+                    0x0D4E, 0x111C2, 0x111C3, 0x1193F, 0x11941, 0x11A3A, 0x11A84, 0x11A85, 0x11A86, 0x11A87, 0x11A88, 0x11A89,
+                    0x11D46, 0x11F02,
+                ]
+                return properties.isGraphemeExtend || properties.isEmojiModifier || prepended.contains(scalar.value)
+            }
+        }
+        return !joins(first) && !joins(last)
     }
 
     /// The rowids of the page's incidents (one more than the page when more follow), the total,

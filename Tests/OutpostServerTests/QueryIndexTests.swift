@@ -457,5 +457,12 @@ import Testing
         #expect(between("école cole", "cole") && !between("", "a") && !between("gun", "gunfire"))
         // Positive control: the same needles as ASCII text are plain byte matches.
         #expect(between("ca fe", "ca") && between("ec", "c"))
+        // Such a match decides for needles whose ends join nothing, beyond ASCII too.
+        for needle in ["gunfire", "الفاشر", "mocímboa", "école", "ǆemal", "a;b"] {
+            #expect(IndexedQueryPlan.boundedMatchIsExact(needle), "\(needle)")
+        }
+        for needle in ["ca\u{301}", "\u{301}co", "x\r\ny", "a\u{0D4E}", "\u{200D}x", "x\u{1F3FB}", "\u{0600}1", "ab\u{093E}"] {
+            #expect(!IndexedQueryPlan.boundedMatchIsExact(needle), "\(needle.unicodeScalars.map { $0.value })")
+        }
     }
 }
