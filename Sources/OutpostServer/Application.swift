@@ -55,9 +55,9 @@ public struct ServerConfiguration: Sendable {
     public var onListening: (@Sendable (String, Int) -> Void)?
     /// The clock the rate limits refill by, ms (tests move it by hand).
     public var rateLimitClock: @Sendable () -> Int64 = currentTimeMs
-    /// Whether the analysts' query indexes are made and kept (`serve --query-indexes`); without,
-    /// they are dropped.
-    public var queryIndexes = false
+    /// Whether the analysts' query indexes are made and kept (the default; `serve
+    /// --no-query-indexes` drops them).
+    public var queryIndexes = true
 
     /// Makes a configuration.
     public init(databasePath: String = "./outpost-server.db", host: String = "127.0.0.1", port: Int = 8080) {

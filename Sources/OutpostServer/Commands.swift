@@ -16,7 +16,7 @@ public enum ServerCommands {
     /// `tls`, over HTTPS.
     public static func serve(
         databasePath: String, host: String, port: Int, limits: ServerLimits = ServerLimits(), tls: ServerTLS? = nil,
-        queryIndexes: Bool = false
+        queryIndexes: Bool = true
     ) async throws {
         var configuration = ServerConfiguration(databasePath: databasePath, host: host, port: port)
         configuration.queryIndexes = queryIndexes

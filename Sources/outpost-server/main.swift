@@ -23,8 +23,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "The SQLite database (created when missing).") var db = "./outpost-server.db"
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port).") var port = 8080
-    @Flag(inversion: .prefixedNo, help: "Index incidents for analysts' filters (pushes cost more).")
-    var queryIndexes = false
+    @Flag(inversion: .prefixedNo, help: "Index incidents for analysts' filters (on by default).")
+    var queryIndexes = true
     @Option(help: "Seconds a request body may take to arrive (408 past it; a silent connection is closed).")
     var bodyTimeout = 30
     @Option(help: "Failed authentications one client address may make in a row before 429.")
