@@ -145,8 +145,19 @@ final class QueryIndexWriter {
     }
 
     /// Rewrites the R*Tree entry of the incident at `rowid` from its `query_incidents` point
-    /// (none when it has none, or no index row).
+    /// (none when it has none, or no index row), unless the entry is its point's already: most
+    /// pending incidents wait for their text only.
     func writePoint(rowid: Int64) throws {
+        // An entry that holds the point (bounds rounded outwards to 32 bits) finds it for every
+        // box that holds it, as a fresh one would; `q.lat` and `q.lon` decide the rest.
+        let current =
+            try db.cached(
+                """
+                SELECT EXISTS (SELECT 1 FROM query_geo g JOIN query_incidents q ON q.rowid = g.id WHERE g.id = ?1
+                  AND g.min_lon <= q.lon AND g.max_lon >= q.lon AND g.min_lat <= q.lat AND g.max_lat >= q.lat)
+                """
+            ).bind(.integer(rowid)).first { $0.int(0) != 0 } ?? false
+        if current { return }
         try db.cached("DELETE FROM query_geo WHERE id = ?").bind(.integer(rowid)).run()
         try db.cached(
             """

@@ -138,12 +138,13 @@ struct IndexedQueryPlan {
     /// How a text filter is answered (nil: no text filter).
     private var textPlan: TextPlan?
     private let filter: IncidentFilter
-    /// Whether incidents wait for their text to be indexed: a text filter then decides them by
-    /// their current state (`PendingText`), never by `query_text`.
-    private var hasPendingText = false
+    /// Whether incidents wait for their text and R*Tree entries (`query_text_pending`), probed
+    /// once, when a filter needs to know: a text filter then decides them by their current state
+    /// (`PendingText`), never by `query_text`, and an accelerator lets them through.
+    private var hasPending: Bool?
 
     /// Whether `run` needs the pending incidents (`Store.pendingText`).
-    var readsPendingText: Bool { textPlan != nil && hasPendingText }
+    var readsPendingText: Bool { textPlan != nil && hasPending == true }
 
     enum TextPlan {
         /// Few trigram matches: narrowed in SQL; each match confirmed unless exact; counted in full.
@@ -155,7 +156,7 @@ struct IndexedQueryPlan {
     /// The plan, or nil when the filter can match nothing (an empty set, an unknown creator).
     init?(_ filter: IncidentFilter, db: Database) throws {
         self.filter = filter
-        if !filter.includeDeleted { terms.append("q.deleted = 0") }
+        if !filter.includeDeleted { terms.append(IndexedQueryPlan.notDeleted) }
         if let since = filter.updatedAfterMs {
             terms.append("q.updated_ms > ?")
             values.append(.integer(since))
@@ -205,17 +206,7 @@ struct IndexedQueryPlan {
             let held =
                 try db.cached("SELECT count(*) FROM (\(geoQuery) LIMIT \(filter.boxLookupLimit))").bind(geoValues)
                 .first { Int($0.int(0)) } ?? 0
-            if held < filter.boxLookupLimit {
-                // An incident waiting for its entries (`query_text_pending`) may have none in the
-                // R*Tree yet, or an old one: it is a candidate too, decided by its point.
-                let waiting =
-                    try db.cached("SELECT EXISTS (SELECT 1 FROM query_text_pending)").first { $0.int(0) != 0 } ?? false
-                accelerators.append(
-                    waiting
-                        ? "(q.rowid IN (\(geoQuery)) OR q.rowid IN (SELECT rowid FROM query_text_pending))"
-                        : "q.rowid IN (\(geoQuery))")
-                acceleratorValues += geoValues
-            }
+            if held < filter.boxLookupLimit { try addDeferredAccelerator("q.rowid IN (\(geoQuery))", geoValues, db: db) }
             terms.append("q.lat >= ? AND q.lat <= ?")
             values += [.real(box.minLat), .real(box.maxLat)]
             terms.append(box.minLon <= box.maxLon ? "q.lon >= ? AND q.lon <= ?" : "(q.lon >= ? OR q.lon <= ?)")
@@ -231,7 +222,7 @@ struct IndexedQueryPlan {
                 ? [needle] : needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
             textQuery = IndexedQueryPlan.trigramQuery(for: text)
             textPlan = .confirmed
-            hasPendingText = try db.cached("SELECT EXISTS (SELECT 1 FROM query_text_pending)").first { $0.int(0) != 0 } ?? false
+            _ = try pendingExists(db)
             if let textQuery {
                 let matches =
                     try db.cached(
@@ -239,14 +230,28 @@ struct IndexedQueryPlan {
                     ).bind(.text(textQuery.match)).first { Int($0.int(0)) } ?? 0
                 if matches < filter.textNarrowingLimit {
                     textPlan = .narrowed
-                    accelerators.append(
-                        hasPendingText
-                            ? "(q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?) OR q.rowid IN (SELECT rowid FROM query_text_pending))"
-                            : "q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?)")
-                    acceleratorValues.append(.text(textQuery.match))
+                    try addDeferredAccelerator(
+                        "q.rowid IN (SELECT rowid >> 4 FROM query_text WHERE query_text MATCH ?)", [.text(textQuery.match)],
+                        db: db)
                 }
             }
         }
+    }
+
+    /// Whether any incident waits for its text and R*Tree entries (probed once).
+    private mutating func pendingExists(_ db: Database) throws -> Bool {
+        if let hasPending { return hasPending }
+        let exists = try db.cached("SELECT EXISTS (SELECT 1 FROM query_text_pending)").first { $0.int(0) != 0 } ?? false
+        hasPending = exists
+        return exists
+    }
+
+    /// Adds an accelerator over an index the drain writes (`query_text`, `query_geo`): an
+    /// incident waiting for its entries there may have none yet, or old ones, so it passes too,
+    /// left to the exact terms.
+    private mutating func addDeferredAccelerator(_ term: String, _ values: [SQLValue], db: Database) throws {
+        accelerators.append(try pendingExists(db) ? "(\(term) OR q.rowid IN (SELECT rowid FROM query_text_pending))" : term)
+        acceleratorValues += values
     }
 
     private mutating func addIn(_ column: String, _ items: [SQLValue]) {
@@ -295,20 +300,21 @@ struct IndexedQueryPlan {
         return !needle.utf8.allSatisfy({ $0 < 0x80 }) && needle.unicodeScalars.count >= 3
     }
 
+    /// The term leaving deleted incidents out.
+    private static let notDeleted = "q.deleted = 0"
+
+    /// `parts` joined by AND (true when none).
+    private static func clause(_ parts: [String]) -> String { parts.isEmpty ? "1" : parts.joined(separator: " AND ") }
     /// The exact terms.
-    private var whereClause: String { terms.isEmpty ? "1" : terms.joined(separator: " AND ") }
+    private var whereClause: String { IndexedQueryPlan.clause(terms) }
     /// The exact terms and the accelerators.
-    private var fastWhereClause: String {
-        let all = terms + accelerators
-        return all.isEmpty ? "1" : all.joined(separator: " AND ")
-    }
+    private var fastWhereClause: String { IndexedQueryPlan.clause(terms + accelerators) }
     private var fastValues: [SQLValue] { values + acceleratorValues }
     /// `fastWhereClause` for reading every match in no order: `deleted` kept from choosing an
     /// index (nearly every incident passes it, and each index entry would cost a table lookup;
     /// a filter that narrows still picks its own index).
     private var everyMatchWhereClause: String {
-        let all = terms.map { $0 == "q.deleted = 0" ? "+q.deleted = 0" : $0 } + accelerators
-        return all.isEmpty ? "1" : all.joined(separator: " AND ")
+        IndexedQueryPlan.clause(terms.map { $0 == IndexedQueryPlan.notDeleted ? "+" + $0 : $0 } + accelerators)
     }
 
     /// Whether the incident at `rowid` holds the text: its ASCII rows by a byte search when that
@@ -371,6 +377,12 @@ struct IndexedQueryPlan {
         }
     }
 
+    /// Letters that prepend (Grapheme_Cluster_Break = Prepend beyond the format characters).
+    private static let prependedLetters: Set<UInt32> = [
+        0x0D4E, 0x111C2, 0x111C3, 0x1193F, 0x11941, 0x11A3A, 0x11A84, 0x11A85, 0x11A86, 0x11A87, 0x11A88, 0x11A89, 0x11D46,
+        0x11F02,
+    ]
+
     /// Whether a byte match of `needle` (lowercased NFC) between ASCII bytes or ends of a field's
     /// NFC text is a match of the text rule. A character boundary lies between an ASCII character
     /// and any other (CR LF aside), unless the other joins it: a mark, a format or control
@@ -388,12 +400,8 @@ struct IndexedQueryPlan {
             case .nonspacingMark, .spacingMark, .enclosingMark, .format, .control, .surrogate, .privateUse, .unassigned:
                 return true
             default:
-                // Letters that prepend (Grapheme_Cluster_Break = Prepend beyond the format ones).
-                let prepended: Set<UInt32> = [
-                    0x0D4E, 0x111C2, 0x111C3, 0x1193F, 0x11941, 0x11A3A, 0x11A84, 0x11A85, 0x11A86, 0x11A87, 0x11A88, 0x11A89,
-                    0x11D46, 0x11F02,
-                ]
-                return properties.isGraphemeExtend || properties.isEmojiModifier || prepended.contains(scalar.value)
+                return properties.isGraphemeExtend || properties.isEmojiModifier
+                    || IndexedQueryPlan.prependedLetters.contains(scalar.value)
             }
         }
         return !joins(first) && !joins(last)
@@ -497,19 +505,21 @@ struct IndexedQueryPlan {
             var trigramMatches: [Int64: Bool] = [:]
             try db.cached("SELECT rowid FROM query_text WHERE query_text MATCH ?").bind(.text(textQuery.match)).forEach { row in
                 let textRow = row.int(0)
-                let exact = exactMatch != nil && textRow & 8 == 0
-                trigramMatches[textRow >> 4, default: false] = trigramMatches[textRow >> 4] == true || exact
+                if exactMatch != nil && textRow & 8 == 0 {
+                    trigramMatches[textRow >> 4] = true
+                } else if trigramMatches[textRow >> 4] == nil {
+                    trigramMatches[textRow >> 4] = false
+                }
             }
             try db.cached("SELECT q.rowid, q.lat, q.lon, q.occurred_ms FROM query_incidents q WHERE \(everyMatchWhereClause)")
                 .bind(fastValues).scan { row in
                     let rowid = row.int(0)
-                    if let pending, pending.all.contains(rowid) {
-                        guard pending.matching.contains(rowid) else { return true }
-                    } else {
-                        guard let exact = trigramMatches[rowid],
-                            try exact || holdsText(rowid, db: db, pending: pending, textMatches: textMatches)
-                        else { return true }
-                    }
+                    // A pending incident is decided by `holdsText` (its current state), whatever
+                    // the trigram index still holds of it.
+                    let isPending = pending?.all.contains(rowid) == true
+                    guard let exact = isPending ? false : trigramMatches[rowid],
+                        try exact || holdsText(rowid, db: db, pending: pending, textMatches: textMatches)
+                    else { return true }
                     return try body(match(row, rowid, from: 1))
                 }
             return
