@@ -119,6 +119,7 @@ let package = Package(
             dependencies: [
                 "OutpostServer", "OutpostCurl",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(name: "OutpostCLITests", dependencies: ["OutpostCLI", "OutpostTestSupport"]),

@@ -140,6 +140,8 @@ public func buildApplication(
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             onListening?(configuration.host, port)
+            // The query indexes into memory, off the event loop, while nobody asks yet.
+            Task { try? await backend.warmQueryMirror() }
         },
         logger: logger)
 }

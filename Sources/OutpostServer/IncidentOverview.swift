@@ -2,8 +2,8 @@ import OutpostCore
 import OutpostStore
 
 /// Every incident a query selects in the little the incidents page draws them by (point and
-/// `occurred_at`), with one page of them in full and, when they are few, the incidents inside a
-/// region in full too (the map's points).
+/// `occurred_at`), with one page of them in full and, when they are few, the id and title of
+/// those inside a region (the map's points).
 public struct IncidentOverview: Sendable {
     /// One match, as the map and the chart draw it (a plain value: a page may hold 100,000).
     public struct Match: Sendable {
@@ -42,15 +42,15 @@ public struct IncidentOverview: Sendable {
 
     /// Every match (its `count` is the total), in no particular order.
     public var matches: [Match] = []
-    /// The incidents of the matches inside the region, by their index in `matches`, when at
+    /// The id and title of the matches inside the region, by their index in `matches`, when at
     /// most `pointLimit` are (the map's points); else none.
-    public var incidents: [Int: IncidentRecord] = [:]
+    public var labels: [Int: IncidentLabel] = [:]
     /// The page the query asks for (its offset and limit), in (created, id) order.
     public var page: [IncidentRecord] = []
 
-    public init(matches: [Match] = [], incidents: [Int: IncidentRecord] = [:], page: [IncidentRecord] = []) {
+    public init(matches: [Match] = [], labels: [Int: IncidentLabel] = [:], page: [IncidentRecord] = []) {
         self.matches = matches
-        self.incidents = incidents
+        self.labels = labels
         self.page = page
     }
 
@@ -65,7 +65,9 @@ public struct IncidentOverview: Sendable {
                 Match(
                     lat: lat, lon: lon,
                     occurredMs: incident.fields["occurred_at"]?.stringValue.flatMap(DateText.epochMilliseconds)))
-            if inside <= pointLimit && region.contains(lat: lat, lon: lon) { incidents[index] = incident }
+            if inside <= pointLimit && region.contains(lat: lat, lon: lon) {
+                labels[index] = IncidentLabel(id: incident.id, title: incident.fields["title"]?.stringValue)
+            }
         }
         page = Array(all.dropFirst(query.offset).prefix(query.limit))
     }

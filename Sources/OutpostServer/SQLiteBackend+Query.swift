@@ -61,18 +61,24 @@ extension SQLiteBackend {
                     return inside.count <= pointLimit ? inside.map(\.rowid) : []
                 })
             guard let found else { return nil }
-            var incidents: [Int: IncidentRecord] = [:]
-            if !found.records.isEmpty {
+            var labels: [Int: IncidentLabel] = [:]
+            if !found.labels.isEmpty {
                 for (index, match) in found.matches.enumerated() {
-                    if let incident = found.records[match.rowid] { incidents[index] = incident }
+                    if let label = found.labels[match.rowid] { labels[index] = label }
                 }
             }
             return IncidentOverview(
                 matches: found.matches.map { IncidentOverview.Match(lat: $0.lat, lon: $0.lon, occurredMs: $0.occurredMs) },
-                incidents: incidents, page: found.page)
+                labels: labels, page: found.page)
         }
         if let indexed { return indexed }
         return try await overviewReadingEveryMatch(matching: query, readableBy: scope, region: region, pointLimit: pointLimit)
+    }
+
+    /// Reads the query indexes into memory now (`QueryMirror`), so that no analyst's first query
+    /// waits for it (the server once it listens).
+    public func warmQueryMirror() async throws {
+        try await offload { [reader] in try reader.warmQueryMirror() }
     }
 
     /// The teams `scope` reads: its own, or for every team those of the enrolled tokens and

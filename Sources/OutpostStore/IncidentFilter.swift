@@ -46,6 +46,9 @@ public struct IncidentFilter: Hashable, Sendable {
     public var boxLookupLimit = 5_000
     /// The most matches a total counts for text answered row by row (`IncidentFilter.textCountCap`).
     public var textCountCap = IncidentFilter.textCountCap
+    /// Answer from the query indexes held in memory (`QueryMirror`) rather than their tables
+    /// (tuning; tests run both).
+    public var readsMirror = true
 
     private struct Cursor: Hashable, Sendable {
         var ms: Int64

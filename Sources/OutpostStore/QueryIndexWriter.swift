@@ -23,6 +23,23 @@ final class QueryIndexWriter {
             .first { $0.int(0) != 0 } ?? false
     }
 
+    /// How many times the query indexes were rewritten other than by applies (changes removed
+    /// and their records rebuilt, the indexes made or brought up to date): a reader holding them
+    /// in memory (`QueryMirror`) reads them again when it changes.
+    static func generation(_ db: Database) throws -> Int64 {
+        try db.cached("SELECT value FROM meta WHERE key = 'query_index_generation'").first { $0.int(0) } ?? 0
+    }
+
+    /// Advances `generation` (inside the writing transaction).
+    static func advanceGeneration(_ db: Database) throws {
+        try db.cached(
+            """
+            INSERT INTO meta (key, value) VALUES ('query_index_generation', 1)
+            ON CONFLICT(key) DO UPDATE SET value = value + 1
+            """
+        ).run()
+    }
+
     /// The creating replica (`replicas.idx`) of a record: the first entry of its `records.log`.
     static func creator(fromLog log: UnsafeBufferPointer<UInt8>) -> Int64? {
         var value: Int64 = 0

@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 import OutpostCore
 
@@ -12,11 +13,20 @@ extension Store {
     ) throws(StoreError) -> IndexedIncidentPage? {
         try read { () throws -> IndexedIncidentPage? in
             guard try QueryIndexWriter.tablesExist(db) else { return nil }
-            guard let plan = try IndexedQueryPlan(filter, db: db) else {
-                return IndexedIncidentPage(incidents: [], total: 0, more: false)
+            let rowids: (page: [Int64], total: Int, exact: Bool)
+            if filter.readsMirror {
+                let mirror = try currentQueryMirror()
+                guard let matches = try mirrorMatches(filter, mirror, textMatches: textMatches) else {
+                    return IndexedIncidentPage(incidents: [], total: 0, more: false)
+                }
+                rowids = (mirrorPage(filter, mirror, matches: matches), matches.count, true)
+            } else {
+                guard let plan = try IndexedQueryPlan(filter, db: db) else {
+                    return IndexedIncidentPage(incidents: [], total: 0, more: false)
+                }
+                let pending = try plan.readsPendingText ? pendingText(textMatches: textMatches) : nil
+                rowids = try plan.run(db: db, pending: pending, textMatches: textMatches)
             }
-            let pending = try plan.readsPendingText ? pendingText(textMatches: textMatches) : nil
-            let rowids = try plan.run(db: db, pending: pending, textMatches: textMatches)
             var incidents: [IncidentRecord] = []
             incidents.reserveCapacity(rowids.page.count)
             let load = try db.cached("SELECT \(Store.recordColumns) FROM records WHERE rowid = ?")
@@ -31,29 +41,52 @@ extension Store {
 
     /// Every incident `filter` selects (its paging aside) as index entries (point, `occurred_at`),
     /// the page `filter` asks for in full, and in full too the matches `wanted` picks from the
-    /// entries; from one snapshot; nil when this store has no query indexes.
+    /// entries as labels (id and title); from one snapshot; nil when this store has no query
+    /// indexes.
     public func indexedOverview(
         _ filter: IncidentFilter, textMatches: (String) -> Bool, wanted: ([IndexedMatch]) -> [Int64]
     ) throws(StoreError) -> IndexedOverview? {
         try read { () throws -> IndexedOverview? in
             guard try QueryIndexWriter.tablesExist(db) else { return nil }
-            guard let plan = try IndexedQueryPlan(filter, db: db) else { return IndexedOverview() }
-            let pending = try plan.readsPendingText ? pendingText(textMatches: textMatches) : nil
             var out = IndexedOverview()
-            try plan.forEachMatch(db: db, pending: pending, textMatches: textMatches, exhaustive: true) {
-                out.matches.append($0)
-                return true
+            let page: [Int64]
+            var mirrored: QueryMirror?
+            if filter.readsMirror {
+                let mirror = try currentQueryMirror()
+                mirrored = mirror
+                guard let matches = try mirrorMatches(filter, mirror, textMatches: textMatches) else { return out }
+                out.matches.reserveCapacity(matches.count)
+                for slot in matches {
+                    let entry = mirror.entries[slot]
+                    out.matches.append(
+                        IndexedMatch(
+                            rowid: entry.rowid, lat: entry.lat.isNaN ? nil : entry.lat, lon: entry.lon.isNaN ? nil : entry.lon,
+                            occurredMs: entry.flags & QueryMirror.Entry.occurred != 0 ? entry.occurredMs : nil))
+                }
+                page = mirrorPage(filter, mirror, matches: matches)
+            } else {
+                guard let plan = try IndexedQueryPlan(filter, db: db) else { return out }
+                let pending = try plan.readsPendingText ? pendingText(textMatches: textMatches) : nil
+                try plan.forEachMatch(db: db, pending: pending, textMatches: textMatches, exhaustive: true) {
+                    out.matches.append($0)
+                    return true
+                }
+                page = try plan.run(db: db, pending: pending, textMatches: textMatches, counting: false).page
             }
-            let rowids = try plan.run(db: db, pending: pending, textMatches: textMatches, counting: false)
             let load = try db.cached("SELECT \(Store.recordColumns) FROM records WHERE rowid = ?")
-            for rowid in rowids.page {
+            for rowid in page {
                 if let incident = try load.bind(.integer(rowid)).first({ try incident(from: $0) }) { out.page.append(incident) }
             }
             out.more = out.page.count > filter.limit
             if out.more { out.page.removeLast() }
-            for rowid in wanted(out.matches) {
-                if let incident = try load.bind(.integer(rowid)).first({ try incident(from: $0) }) {
-                    out.records[rowid] = incident
+            let points = wanted(out.matches)
+            if let mirrored {
+                out.labels = try mirrorLabels(of: points.compactMap { mirrored.slots[$0] }, mirrored)
+            } else {
+                for rowid in points {
+                    if let incident = try load.bind(.integer(rowid)).first({ try incident(from: $0) }) {
+                        out.labels[rowid] = IncidentLabel(id: incident.id, title: incident.fields["title"]?.stringValue)
+                    }
                 }
             }
             return out
@@ -100,8 +133,19 @@ public struct IndexedOverview: Sendable {
     public var page: [IncidentRecord] = []
     /// Whether more follow the page.
     public var more = false
-    /// The records asked for, by rowid.
-    public var records: [Int64: IncidentRecord] = [:]
+    /// The id and title of the matches asked for, by rowid.
+    public var labels: [Int64: IncidentLabel] = [:]
+}
+
+/// What names an incident on the map: its id and title.
+public struct IncidentLabel: Sendable, Equatable {
+    public var id: String
+    public var title: String?
+
+    public init(id: String, title: String?) {
+        self.id = id
+        self.title = title
+    }
 }
 
 /// The incidents whose text `query_text` does not hold yet, and which of them hold the text.
@@ -363,14 +407,14 @@ struct IndexedQueryPlan {
     ) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count, let base = haystack.baseAddress else { return false }
         return needle.withUnsafeBufferPointer { wanted in
-            let first = wanted[0]
             var at = 0
-            let last = haystack.count - wanted.count
-            while at <= last {
-                // memchr finds the candidate starts; memcmp checks each.
-                guard let hit = memchr(base + at, Int32(first), last - at + 1) else { return false }
+            while at + wanted.count <= haystack.count {
+                // memmem finds each occurrence (a two-way search, vectorised in glibc).
+                guard let hit = outpost_memmem(base + at, haystack.count - at, wanted.baseAddress!, wanted.count) else {
+                    return false
+                }
                 at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if memcmp(base + at, wanted.baseAddress!, wanted.count) == 0, accept(at) { return true }
+                if accept(at) { return true }
                 at += 1
             }
             return false

@@ -122,6 +122,7 @@ extension Store {
             try db.prepare("SELECT q.rowid FROM query_incidents q LEFT JOIN records r ON r.rowid = q.rowid WHERE r.rowid IS NULL")
                 .forEach { orphans.append($0.int(0)) }
             for rowid in orphans { try writer.remove(rowid: rowid) }
+            if !stale.isEmpty || !orphans.isEmpty { try QueryIndexWriter.advanceGeneration(db) }
         }
         while try drainQueryTextIndex(limit: Store.queryTextDrainBatch) > 0 {}
     }

@@ -27,6 +27,9 @@ extension Store {
             .run()
         }
         try rebuildRecords(keys)
+        // Readers holding the query indexes in memory read them again: the rebuilt records may
+        // reuse the removed changes' `seq`s.
+        if try QueryIndexWriter.tablesExist(db) { try QueryIndexWriter.advanceGeneration(db) }
     }
 
     /// Rebuilds records from their logged changes (applied ones in the order they were applied,

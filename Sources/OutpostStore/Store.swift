@@ -56,6 +56,9 @@ public final class Store: @unchecked Sendable {
     /// more than it saves. Tests lower it to run both ways over the same changes.
     var encodingPipelineThreshold = 512
 
+    /// The query indexes held in memory (`Store+QueryMirror`), once a query has read them.
+    var queryMirror: QueryMirror?
+
     /// How many held-back change bodies releases have read back and parsed from the log (tests
     /// count the work of a release with it).
     var heldBackBodiesParsed = 0

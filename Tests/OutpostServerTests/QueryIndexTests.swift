@@ -237,6 +237,7 @@ import Testing
             filter.textNarrowingLimit = 1
             filter.boxLookupLimit = 1
             filter.textCountCap = 1 + Int(random.next() % 40)
+            filter.readsMirror = false
             let other = try fixture.backend.indexedIncidents(query, filter: filter, reader: fixture.backend.reader)!
             #expect(other.incidents == expected.incidents, "\(query)")
             #expect(other.next == expected.next, "\(query)")
@@ -252,16 +253,28 @@ import Testing
             let all = try Self.scanned(every, fixture: fixture).incidents
             let wantedEntries = all.map { Self.entry($0.fields["lat"]?.doubleValue, $0.fields["lon"]?.doubleValue, $0) }.sorted()
             let needle = (query.text ?? "").lowercased()
-            for plan in [try fixture.backend.filter(for: query, reader: fixture.backend.reader), filter] {
+            let mirrored = try fixture.backend.filter(for: query, reader: fixture.backend.reader)
+            var tables = mirrored
+            tables.readsMirror = false
+            for plan in [mirrored, tables, filter] {
                 let overview = try #require(
                     try fixture.backend.reader.indexedOverview(
-                        plan, textMatches: { IncidentQuery.holds($0, needle: needle) }, wanted: { _ in [] }))
+                        plan, textMatches: { IncidentQuery.holds($0, needle: needle) }, wanted: { $0.map(\.rowid) }))
                 #expect(overview.matches.count == expected.total, "\(query)")
+                #expect(overview.labels.values.map(Self.label).sorted() == all.map(Self.label).sorted(), "\(query)")
                 #expect(overview.matches.map { Self.entry($0.lat, $0.lon, $0.occurredMs) }.sorted() == wantedEntries, "\(query)")
             }
         }
         // The property is not vacuous: most queries match something.
         #expect(compared == 400 && nonEmpty > 150)
+    }
+
+    /// An incident's map label (id and title) as text.
+    static func label(_ label: IncidentLabel) -> String { label.id + "|" + (label.title ?? "-") }
+
+    /// `label` of an incident.
+    static func label(_ incident: IncidentRecord) -> String {
+        label(IncidentLabel(id: incident.id, title: incident.fields["title"]?.stringValue))
     }
 
     /// A match as the overview draws it (point and `occurred_at` in ms), comparable as text.

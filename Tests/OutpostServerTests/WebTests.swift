@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Mustache
 import OutpostCore
 import OutpostSync
 import Testing
@@ -263,6 +264,56 @@ import Testing
         }
     }
 
+    /// The marks `SVGMarks` writes are what Mustache rendered from the templates they replaced,
+    /// byte for byte, hostile text included (escaped alike).
+    @Test func svgMarksAreWhatMustacheRendered() throws {
+        let hostile = [
+            WebTests.script, "\"><script>alert(1)</script>", "O'Brien & <b>", "Marché de Gao", "الفاشر", "", "a\"b'c<d>e&f",
+            "&lt;already&gt;",
+        ]
+        var random = SplitMix64(seed: 77)
+        func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
+        let points = (0..<40).map { n in
+            SahelMap.Point(id: pick(hostile) + "\(n)", x: Double(n) * 1.5, y: 400 - Double(n) / 3, title: pick(hostile))
+        }
+        let bins = (0..<20).map { n in SahelMap.Bin(x: Double(n) * 10.25, y: Double(n), count: n * 7 + 1) }
+        let bars = (0..<30).map { n in
+            SVGMarks.Bar(x: Double(n) * 3.1, y: 70.5 - Double(n), width: 2.4, height: Double(n), count: n, title: pick(hostile))
+        }
+        let pointTemplate = try MustacheTemplate(
+            string:
+                #"{{#points}}<a href="/web/incidents/{{id}}"><circle class="point" cx="{{x}}" cy="{{y}}" r="5"><title>{{label}}</title></circle></a>{{/points}}"#
+        )
+        let binTemplate = try MustacheTemplate(
+            string:
+                #"{{#bins}}<circle class="bin" cx="{{x}}" cy="{{y}}" r="{{r}}" data-count="{{count}}"><title>{{countText}}</title></circle>{{/bins}}"#
+        )
+        let barTemplate = try MustacheTemplate(
+            string:
+                #"{{#bars}}<rect class="bar" x="{{x}}" y="{{y}}" width="{{w}}" height="{{h}}" data-count="{{count}}"><title>{{title}}</title></rect>{{/bars}}"#
+        )
+        let mustachePoints = pointTemplate.render([
+            "points": points.map { ["id": $0.id, "x": $0.x, "y": $0.y, "label": $0.title] as [String: Any] }
+        ])
+        #expect(SVGMarks.points(points) == mustachePoints)
+        #expect(!mustachePoints.contains("<script") && mustachePoints.contains("&lt;script&gt;"))
+        func radius(_ count: Int) -> Double { Double(count) / 3 }
+        func countText(_ count: Int) -> String { "<\(count) & more>" }
+        let mustacheBins = binTemplate.render([
+            "bins": bins.map {
+                ["x": $0.x, "y": $0.y, "r": radius($0.count), "count": $0.count, "countText": countText($0.count)]
+                    as [String: Any]
+            }
+        ])
+        #expect(SVGMarks.bins(bins, radius: radius, countText: countText) == mustacheBins)
+        let mustacheBars = barTemplate.render([
+            "bars": bars.map {
+                ["x": $0.x, "y": $0.y, "w": $0.width, "h": $0.height, "count": $0.count, "title": $0.title] as [String: Any]
+            }
+        ])
+        #expect(SVGMarks.bars(bars) == mustacheBars)
+    }
+
     @Test func reporterTextIsEscapedAndConflictsAndHistoryShow() async throws {
         let fixture = try ServerFixture()
         let analyst = try fixture.token("ana", .analyst)
@@ -273,6 +324,8 @@ import Testing
             let list = WebTests.text(try await browser.request("/web/incidents"))
             #expect(!list.contains(WebTests.script))
             #expect(list.contains("Protest in Gao &lt;script&gt;alert(1)&lt;/script&gt;"))
+            // The map's point too (its tooltip).
+            #expect(list.contains("<title>Protest in Gao &lt;script&gt;alert(1)&lt;/script&gt;"))
             let gao = try #require(ids.first { $0.key.hasPrefix("Protest in Gao") }?.value)
             let page = WebTests.text(try await browser.request("/web/incidents/" + gao))
             #expect(!page.contains(WebTests.script))
@@ -400,11 +453,20 @@ import Testing
             #expect(Set(catalogue.eventTypes.keys) == Set(IncidentSchema.eventTypes))
             #expect(Set(catalogue.fields.keys).isSuperset(of: IncidentSchema.fieldNames))
         }
-        // Every template escapes what it prints: no triple mustache, no unescaped `{{&…}}`.
+        // Every template escapes what it prints: no triple mustache, no unescaped `{{&…}}`, but
+        // for the incidents page's marks, markup made and escaped by `SVGMarks` (tested against
+        // Mustache's own rendering in `svgMarksAreWhatMustacheRendered`).
         let templates = embeddedWebFiles.filter { $0.key.hasPrefix("templates/") }
         #expect(templates.count >= 6)
         for (name, text) in templates {
-            #expect(!text.contains("{{{") && !text.contains("{{&"), "\(name)")
+            var rest = text
+            if name == "templates/incidents.mustache" {
+                for made in ["{{{map.points}}}", "{{{map.bins}}}", "{{{chart.bars}}}"] {
+                    #expect(rest.contains(made))
+                    rest = rest.replacingOccurrences(of: made, with: "")
+                }
+            }
+            #expect(!rest.contains("{{{") && !rest.contains("{{&"), "\(name)")
             #expect(!text.contains("style=") && !text.contains("<style") && !text.contains(" on"), "\(name)")
         }
         #expect(assets.language(cookie: nil, acceptLanguage: "de, fr;q=0.3").code == "fr")
@@ -467,9 +529,11 @@ import Testing
             return out
         }
         func layout(_ items: [(IncidentOverview.Match, IncidentRecord)]) -> SahelMap.Layout {
-            var records: [Int: IncidentRecord] = [:]
-            for (index, item) in items.enumerated() { records[index] = item.1 }
-            return SahelMap.layout(items.map(\.0), incidents: records)
+            var labels: [Int: IncidentLabel] = [:]
+            for (index, item) in items.enumerated() {
+                labels[index] = IncidentLabel(id: item.1.id, title: item.1.fields["title"]?.stringValue)
+            }
+            return SahelMap.layout(items.map(\.0), labels: labels)
         }
         let few = layout(incidents(2_000))
         #expect(few.points.count == 2_000 && few.bins.isEmpty && few.placed == 2_000 && few.unplaced == 1)

@@ -167,6 +167,15 @@ enum QueryBenchmark: Benchmark {
             Thread.sleep(forTimeInterval: 0.05)
         }
         guard port > 0 else { throw BenchError("the server did not start") }
+        // The server reads its query indexes into memory once it listens; the first query waits.
+        let first = Bench.now()
+        guard try get(port: port, path: "/v1/incidents?limit=\(limit)", token: token).0 == 200 else {
+            throw BenchError("the first query failed")
+        }
+        print(
+            String(
+                format: "query: first query after start %.0f ms (the server reads its query indexes into memory)",
+                (Bench.now() - first) * 1000))
         print("query: GET /v1/incidents?limit=\(limit)&… through outpost-server on port \(port), \(runs) runs per combination")
         var random = SplitMix64(seed: 0x51_0E_21)
         var all: [Double] = []
@@ -200,6 +209,12 @@ enum QueryBenchmark: Benchmark {
                 format: "query: overall: %d requests, p50 %.1f ms, p95 %.1f ms, max %.1f ms", all.count, Bench.quantile(all, 0.5),
                 Bench.quantile(all, 0.95), all.last ?? 0))
         try measurePages(port: port, token: token, runs: runs)
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") || line.hasPrefix("VmRSS:") {
+            print(
+                "query: server memory \(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().joined(separator: " "))"
+                    + (line.hasPrefix("VmHWM:") ? " (peak resident)" : " (resident now)"))
+        }
     }
 
     /// The web page's form parameters for an API filter (bbox as four sides, plain dates, flags

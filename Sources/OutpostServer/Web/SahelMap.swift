@@ -45,9 +45,9 @@ enum SahelMap {
     static let region = IncidentOverview.Region(west: west, south: south, east: east, north: north)
 
     /// Where each match goes; bins when more than `maxPoints` are placed (then the matches need
-    /// no incident), else points (each placed match has its incident in `incidents`, by its
-    /// index in `matches`, for its id and title).
-    static func layout(_ matches: [IncidentOverview.Match], incidents: [Int: IncidentRecord]) -> Layout {
+    /// no label), else points (each placed match has its id and title in `labels`, by its index
+    /// in `matches`).
+    static func layout(_ matches: [IncidentOverview.Match], labels: [Int: IncidentLabel]) -> Layout {
         func position(_ lat: Double, _ lon: Double) -> (x: Double, y: Double) {
             (((lon - west) * scale * 10).rounded() / 10, ((north - lat) * scale * 10).rounded() / 10)
         }
@@ -58,8 +58,8 @@ enum SahelMap {
             for (index, match) in matches.enumerated() {
                 guard let lat = match.lat, let lon = match.lon, region.contains(lat: lat, lon: lon) else { continue }
                 let (x, y) = position(lat, lon)
-                let incident = incidents[index]
-                points.append(Point(id: incident?.id ?? "", x: x, y: y, title: incident?.fields["title"]?.stringValue ?? ""))
+                let label = labels[index]
+                points.append(Point(id: label?.id ?? "", x: x, y: y, title: label?.title ?? ""))
             }
             return Layout(placed: placed, unplaced: unplaced, points: points, bins: [])
         }

@@ -254,19 +254,14 @@ struct WebController: Sendable {
         if filter.page > 1 { pager["previous"] = filter.queryString(page: filter.page - 1).ifEmpty("?page=1") }
         if filter.page < pages { pager["next"] = filter.queryString(page: filter.page + 1) }
 
-        let layout = SahelMap.layout(overview.matches, incidents: overview.incidents)
+        let layout = SahelMap.layout(overview.matches, labels: overview.labels)
         let largest = layout.bins.map(\.count).max() ?? 1
         var map: [String: Any] = [
             "width": SahelMap.width, "height": SahelMap.height, "placed": layout.placed,
             "unplacedText": c.number(layout.unplaced),
-            "points": layout.points.map { ["id": $0.id, "x": $0.x, "y": $0.y, "label": $0.title] as [String: Any] },
-            "bins": layout.bins.map {
-                [
-                    "x": $0.x, "y": $0.y, "r": SahelMap.radius($0.count, largest: largest), "count": $0.count,
-                    "countText": c.number($0.count),
-                ]
-                    as [String: Any]
-            },
+            "points": SVGMarks.points(layout.points),
+            "bins": SVGMarks.bins(
+                layout.bins, radius: { SahelMap.radius($0, largest: largest) }, countText: { c.number($0) }),
         ]
         if layout.binned {
             map["binned"] = true
@@ -286,15 +281,14 @@ struct WebController: Sendable {
         let busiest = weekly.largest
         let tallest = max(busiest, 1)
         let (weekOf, colon) = (c.text("chart_week_of"), c.text("colon"))
-        let bars: [[String: Any]] = weekly.bars.enumerated().compactMap { i, bar in
+        let bars: [SVGMarks.Bar] = weekly.bars.enumerated().compactMap { i, bar in
             guard bar.count > 0 else { return nil }
             let h = height * Double(bar.count) / Double(tallest)
-            return [
-                "x": round1(Double(WeeklyChart.left) + Double(i) * barWidth + barWidth * 0.1),
-                "w": round1(max(barWidth * 0.8, 0.5)),
-                "y": round1(Double(WeeklyChart.base) - h), "h": round1(h), "count": bar.count,
-                "title": weekOf + " " + civil(bar.weekStart) + colon + c.number(bar.count),
-            ]
+            return SVGMarks.Bar(
+                x: round1(Double(WeeklyChart.left) + Double(i) * barWidth + barWidth * 0.1),
+                y: round1(Double(WeeklyChart.base) - h),
+                width: round1(max(barWidth * 0.8, 0.5)), height: round1(h), count: bar.count,
+                title: weekOf + " " + civil(bar.weekStart) + colon + c.number(bar.count))
         }
         let tickEvery = max(1, weekly.bars.count / 5)
         let ticks: [[String: Any]] = weekly.bars.enumerated().compactMap { i, bar in
@@ -306,7 +300,7 @@ struct WebController: Sendable {
         }
         var chart: [String: Any] = [
             "width": WeeklyChart.width, "height": WeeklyChart.height + 4, "left": WeeklyChart.left, "base": WeeklyChart.base,
-            "top": WeeklyChart.top + 4, "labelX": WeeklyChart.left - 4, "maxText": c.number(busiest), "bars": bars,
+            "top": WeeklyChart.top + 4, "labelX": WeeklyChart.left - 4, "maxText": c.number(busiest), "bars": SVGMarks.bars(bars),
             "ticks": ticks,
         ]
         if weekly.undated > 0 {
