@@ -24,21 +24,21 @@ final class QueryIndexWriter {
     }
 
     /// How many times the query indexes were rewritten other than by applies (changes removed
-    /// and their records rebuilt, the indexes made or brought up to date): a reader holding them
-    /// in memory (`QueryMirror`) reads them again when it changes.
+    /// and their records rebuilt, a `records` row deleted, the indexes made or brought up to
+    /// date): a reader holding them in memory (`QueryMirror`) reads them again when it changes.
     static func generation(_ db: Database) throws -> Int64 {
         try db.cached("SELECT value FROM meta WHERE key = 'query_index_generation'").first { $0.int(0) } ?? 0
     }
 
+    /// The statement advancing `generation` (also run by the trigger that removes an incident's
+    /// entries with its `records` row).
+    static let advanceGenerationSQL = """
+        INSERT INTO meta (key, value) VALUES ('query_index_generation', 1)
+        ON CONFLICT(key) DO UPDATE SET value = value + 1
+        """
+
     /// Advances `generation` (inside the writing transaction).
-    static func advanceGeneration(_ db: Database) throws {
-        try db.cached(
-            """
-            INSERT INTO meta (key, value) VALUES ('query_index_generation', 1)
-            ON CONFLICT(key) DO UPDATE SET value = value + 1
-            """
-        ).run()
-    }
+    static func advanceGeneration(_ db: Database) throws { try db.cached(advanceGenerationSQL).run() }
 
     /// The creating replica (`replicas.idx`) of a record: the first entry of its `records.log`.
     static func creator(fromLog log: UnsafeBufferPointer<UInt8>) -> Int64? {

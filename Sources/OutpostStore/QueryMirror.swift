@@ -10,9 +10,10 @@ import OutpostCore
 /// database by the change log: every write of an incident's index row is an apply that logs a
 /// change with a greater `seq`, so the incidents named by changes after the last `seq` it saw
 /// are the ones to read again. Removing changes (a revoked key's, a restore's) rebuilds records
-/// and may hand out their `seq`s again: it advances the index generation
+/// and may hand out their `seq`s again, and a deleted `records` row takes its index row with it
+/// (the trigger `query_incidents_forget`): both advance the index generation
 /// (`QueryIndexWriter.advanceGeneration`), and a mirror of an older generation is read again in
-/// full, as is one that holds more rows than `count(*)` (a record removed).
+/// full.
 final class QueryMirror {
     /// One incident as `query_incidents` holds it.
     struct Entry {

@@ -170,15 +170,10 @@ struct IndexedQueryPlan {
     /// decide without them.
     private var accelerators: [String] = []
     private var acceleratorValues: [SQLValue] = []
-    /// The ASCII runs of the lowercased NFC text, as UTF-8: a field holding the text holds each.
-    private var asciiRuns: [[UInt8]] = []
     /// The text filter's trigram query, and whether a match in ASCII text is exact.
     private var textQuery: (match: String, exactInASCII: Bool)?
-    /// The lowercased NFC text of the filter, as UTF-8 (for the byte search of ASCII rows).
-    private var needle: [UInt8] = []
-    /// Whether a byte match of `needle` between ASCII bytes (or ends) is a match of the text rule
-    /// (`boundedMatchIsExact`).
-    private var boundedMatchIsExact = false
+    /// The text filter's text as the byte searches of the rows take it.
+    private var needle: TextNeedle?
     /// How a text filter is answered (nil: no text filter).
     private var textPlan: TextPlan?
     private let filter: IncidentFilter
@@ -257,13 +252,7 @@ struct IndexedQueryPlan {
             values += [.real(box.minLon), .real(box.maxLon)]
         }
         if let text = filter.text, !text.isEmpty {
-            needle = Array(text.lowercased().precomposedStringWithCanonicalMapping.utf8)
-            boundedMatchIsExact = IndexedQueryPlan.boundedMatchIsExact(String(decoding: needle, as: UTF8.self))
-            // The bytes every field holding the text holds: its NFC form when beyond ASCII (as the
-            // trigram narrowing assumes, see `trigramQuery`), else its ASCII runs.
-            asciiRuns =
-                IndexedQueryPlan.narrowsByNFC(String(decoding: needle, as: UTF8.self))
-                ? [needle] : needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
+            needle = TextNeedle(text)
             textQuery = IndexedQueryPlan.trigramQuery(for: text)
             textPlan = .confirmed
             _ = try pendingExists(db)
@@ -361,24 +350,18 @@ struct IndexedQueryPlan {
         IndexedQueryPlan.clause(terms.map { $0 == IndexedQueryPlan.notDeleted ? "+" + $0 : $0 } + accelerators)
     }
 
-    /// Whether the incident at `rowid` holds the text: its ASCII rows by a byte search when that
-    /// is exact, the others by `textMatches`.
+    /// Whether the incident at `rowid` holds the text, each of its rows decided by
+    /// `TextNeedle.holds` (pending incidents by their current state).
     private func holdsText(_ rowid: Int64, db: Database, pending: PendingText?, textMatches: (String) -> Bool) throws -> Bool {
         if let pending, pending.all.contains(rowid) { return pending.matching.contains(rowid) }
-        let byteSearch = textQuery?.exactInASCII == true
+        guard let needle else { return true }
         var found = false
         try db.cached("SELECT rowid, text, raw FROM query_text_rows WHERE rowid BETWEEN ? AND ?")
             .bind(.integer(rowid &* 16), .integer(rowid &* 16 &+ 15)).scan { row in
-                if byteSearch && row.int(0) & 8 == 0 {
-                    found = row.withBytes(1) { IndexedQueryPlan.bytes($0, contain: needle) }
-                } else if boundedMatchIsExact, row.withBytes(1, { IndexedQueryPlan.bytes($0, containBetweenASCII: needle) }) {
-                    found = true
-                } else if row.withBytes(1, { text in asciiRuns.allSatisfy { IndexedQueryPlan.bytes(text, contain: $0) } }),
-                    let text = row.isNull(2) ? row.text(1) : row.text(2)
-                {
-                    // Only a field whose NFC text holds the bytes every match holds is asked,
-                    // about the field as written (lowercased).
-                    found = textMatches(text)
+                found = row.withBytes(1) { text in
+                    needle.holds(
+                        text, ascii: row.int(0) & 8 == 0, value: { row.isNull(2) ? row.text(1) : row.text(2) },
+                        textMatches: textMatches)
                 }
                 return !found
             }

@@ -77,6 +77,7 @@ extension Store {
             DELETE FROM query_text_pending WHERE rowid = old.rowid;
             DELETE FROM query_geo WHERE id = old.rowid;
             DELETE FROM query_incidents WHERE rowid = old.rowid;
+            \(QueryIndexWriter.advanceGenerationSQL);
         END;
         """
 

@@ -8,11 +8,10 @@ extension Store {
     /// transaction (built the first time). Call only inside `read` on a store with query indexes.
     func currentQueryMirror() throws -> QueryMirror {
         let top = try db.cached("SELECT coalesce(max(seq), 0) FROM changes").first { $0.int(0) } ?? 0
-        let count = try db.cached("SELECT count(*) FROM query_incidents").first { Int($0.int(0)) } ?? 0
         let generation = try QueryIndexWriter.generation(db)
         if let mirror = queryMirror, mirror.generation == generation {
-            if mirror.seq == top && mirror.entries.count == count { return mirror }
-            if try refresh(mirror, to: top), mirror.entries.count == count { return mirror }
+            if mirror.seq == top { return mirror }
+            if try refresh(mirror, to: top) { return mirror }
         }
         let mirror = try loadQueryMirror(seq: top)
         mirror.generation = generation
@@ -166,7 +165,7 @@ extension Store {
         guard let test = try MirrorTest(filter, mirror: mirror, db: db) else { return nil }
         var out: [Int] = []
         mirror.entries.withUnsafeBufferPointer { entries in
-            if test.needle.isEmpty {
+            if test.needle == nil {
                 for slot in entries.indices where test.passes(entries[slot]) { out.append(slot) }
             } else if test.searchesBuffer {
                 var matched = [Bool](repeating: false, count: entries.count)
@@ -238,16 +237,8 @@ struct MirrorTest {
     private var creators: Set<Int64>?
     private var teams: Set<Int32>?
     private var box: (minLon: Double, minLat: Double, maxLon: Double, maxLat: Double)?
-    /// The lowercased NFC text, as UTF-8 (empty: no text filter).
-    private(set) var needle: [UInt8] = []
-    /// The bytes every field holding the text holds (`IndexedQueryPlan.asciiRuns`).
-    private var runs: [[UInt8]] = []
-    /// Whether a byte match in an ASCII field is a match (`IndexedQueryPlan.trigramQuery`).
-    private var exactInASCII = false
-    /// Whether a byte match between ASCII bytes is a match (`IndexedQueryPlan.boundedMatchIsExact`).
-    private var boundedMatchIsExact = false
-    /// Whether `needle` is ASCII.
-    private var needleIsASCII = true
+    /// The text filter's text (nil: none).
+    private(set) var needle: TextNeedle?
 
     /// The test, or nil when the filter selects nothing (an empty set, an unknown creator).
     init?(_ filter: IncidentFilter, mirror: QueryMirror, db: Database) throws {
@@ -278,15 +269,7 @@ struct MirrorTest {
             if teams!.isEmpty { return nil }
         }
         box = filter.bbox
-        if let text = filter.text, !text.isEmpty {
-            needle = Array(text.lowercased().precomposedStringWithCanonicalMapping.utf8)
-            let composed = String(decoding: needle, as: UTF8.self)
-            boundedMatchIsExact = IndexedQueryPlan.boundedMatchIsExact(composed)
-            runs =
-                IndexedQueryPlan.narrowsByNFC(composed) ? [needle] : needle.split(whereSeparator: { $0 >= 0x80 }).map(Array.init)
-            exactInASCII = IndexedQueryPlan.trigramQuery(for: text)?.exactInASCII == true
-            needleIsASCII = needle.allSatisfy { $0 < 0x80 }
-        }
+        if let text = filter.text, !text.isEmpty { needle = TextNeedle(text) }
     }
 
     /// Whether an entry passes every term but the text.
@@ -316,7 +299,10 @@ struct MirrorTest {
 
     /// Whether every field holding the text holds its bytes, so that one search of the buffer
     /// finds them all (not for text whose bytes hold a 0, the fields' separator).
-    var searchesBuffer: Bool { runs.count == 1 && runs[0] == needle && !needle.contains(0) }
+    var searchesBuffer: Bool {
+        guard let needle else { return false }
+        return needle.runs.count == 1 && needle.runs[0] == needle.bytes && !needle.bytes.contains(0)
+    }
 
     /// Marks in `matched` every incident passing every term whose fields hold the text, from one
     /// search of the buffer for the text's bytes (`searchesBuffer`).
@@ -324,11 +310,12 @@ struct MirrorTest {
         _ text: MirrorText, entries: UnsafeBufferPointer<QueryMirror.Entry>, matched: inout [Bool],
         textMatches: (String) -> Bool
     ) {
+        guard let needle else { return }
         let starts = text.starts
         let lengths = text.lengths
         let owners = text.owners
         text.bytes.withUnsafeBufferPointer { all in
-            needle.withUnsafeBufferPointer { wanted in
+            needle.bytes.withUnsafeBufferPointer { wanted in
                 guard let base = all.baseAddress, let wantedBase = wanted.baseAddress else { return }
                 var at = 0
                 var field = 0
@@ -341,9 +328,9 @@ struct MirrorTest {
                     let end = start + Int(lengths[field])
                     let owner = Int(owners[field])
                     if owner >= 0 && !matched[owner] && passes(entries[owner]) {
-                        if exactInASCII && text.ascii[field] {
+                        if needle.exactInASCII && text.ascii[field] {
                             matched[owner] = true
-                        } else if boundedMatchIsExact && (offset == start || all[offset - 1] < 0x80)
+                        } else if needle.boundedMatchIsExact && (offset == start || all[offset - 1] < 0x80)
                             && (offset + wanted.count == end || all[offset + wanted.count] < 0x80)
                         {
                             matched[owner] = true
@@ -358,24 +345,17 @@ struct MirrorTest {
         }
     }
 
-    /// Whether one of the fields of the incident at `slot` holds the text, as
-    /// `IndexedQueryPlan.holdsText` decides on the text index's rows.
+    /// Whether one of the fields of the incident at `slot` holds the text (`TextNeedle.holds`,
+    /// as the SQL plan decides the text index's rows).
     func holdsText(_ slot: Int, _ text: MirrorText, textMatches: (String) -> Bool) -> Bool {
-        for field in text.ranges[slot] {
-            // Lowercased ASCII is its own NFC: it holds no text whose NFC is beyond ASCII.
-            if text.ascii[field] && !needleIsASCII { continue }
+        guard let needle else { return true }
+        return text.ranges[slot].contains { field in
             let start = text.starts[field]
-            let found = text.bytes.withUnsafeBufferPointer { all -> Bool in
-                let bytes = UnsafeBufferPointer(rebasing: all[start..<(start + Int(text.lengths[field]))])
-                if exactInASCII && text.ascii[field] { return IndexedQueryPlan.bytes(bytes, contain: needle) }
-                // The bytes every field holding the text holds first (a match between ASCII
-                // bytes holds them too).
-                guard runs.allSatisfy({ IndexedQueryPlan.bytes(bytes, contain: $0) }) else { return false }
-                if boundedMatchIsExact && IndexedQueryPlan.bytes(bytes, containBetweenASCII: needle) { return true }
-                return textMatches(text.value(field))
+            return text.bytes.withUnsafeBufferPointer { all in
+                needle.holds(
+                    UnsafeBufferPointer(rebasing: all[start..<(start + Int(text.lengths[field]))]), ascii: text.ascii[field],
+                    value: { text.value(field) }, textMatches: textMatches)
             }
-            if found { return true }
         }
-        return false
     }
 }
